@@ -1,0 +1,179 @@
+"""The `rag` command: index the documents, ask questions, chat in the terminal, list the models.
+
+Every option also reads a RAG_* environment variable; library errors become a one-line message
+and exit status 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from rag.errors import RagError
+from rag.settings import Settings
+from rag.types import Answer
+
+log = logging.getLogger("rag")
+
+
+class _Group(click.Group):
+    """Turn the library's own errors into a clear message instead of a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except RagError as err:
+            raise click.ClickException(str(err)) from None
+
+
+@click.group(cls=_Group)
+@click.option("--documents", type=click.Path(path_type=Path), envvar="RAG_DOCUMENTS", help="Folder of articles.")
+@click.option("--index", "index_dir", type=click.Path(path_type=Path), envvar="RAG_INDEX", help="Index folder.")
+@click.option("--model", envvar="RAG_MODEL", help="Known model name (see `rag models`) or path to a GGUF file.")
+@click.option("--model-sha256", envvar="RAG_MODEL_SHA256", help="Expected SHA-256 of a model given by path.")
+@click.option("-v", "--verbose", is_flag=True, help="Show progress and diagnostic logs.")
+@click.pass_context
+def main(
+    ctx: click.Context,
+    documents: Path | None,
+    index_dir: Path | None,
+    model: str | None,
+    model_sha256: str | None,
+    verbose: bool,
+) -> None:
+    """Ask questions about the articles in a folder, answered by a local model with exact citations."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    ctx.obj = Settings.from_env(documents_dir=documents, index_dir=index_dir, model=model, model_sha256=model_sha256)
+
+
+def _assistant(settings: Settings) -> Any:
+    from rag.pipeline import Assistant
+
+    return Assistant(settings)
+
+
+@main.command()
+@click.pass_obj
+def index(settings: Settings) -> None:
+    """Bring the index up to date with the documents folder (only changed files are embedded)."""
+    from tqdm import tqdm
+
+    bar: Any = None
+
+    def progress(done: int, total: int, doc_id: str) -> None:
+        nonlocal bar
+        if total and bar is None:
+            bar = tqdm(total=total, unit="doc", desc="Embedding", file=sys.stderr)
+        if bar is not None:
+            bar.n = done
+            bar.set_postfix_str(doc_id[-40:])
+            bar.refresh()
+
+    report = _assistant(settings).index(progress)
+    if bar is not None:
+        bar.close()
+    for skipped in report.skipped:
+        click.echo(f"Skipped {skipped.path}: {skipped.reason}", err=True)
+    click.echo(f"Index {settings.index_dir}: {report.summary()}")
+
+
+@main.command()
+@click.argument("question")
+@click.option("-k", type=click.IntRange(1, 50), envvar="RAG_K", help="Passages to retrieve.")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole answer as JSON.")
+@click.pass_obj
+def ask(settings: Settings, question: str, k: int | None, as_json: bool) -> None:
+    """Answer one QUESTION from the articles."""
+    reply = _assistant(settings).answer(question, k=k)
+    click.echo(json.dumps(answer_to_dict(reply), ensure_ascii=False, indent=2) if as_json else format_answer(reply))
+
+
+@main.command()
+@click.option("-k", type=click.IntRange(1, 50), envvar="RAG_K", help="Passages to retrieve.")
+@click.pass_obj
+def chat(settings: Settings, k: int | None) -> None:
+    """Chat in the terminal: answers stream as they are generated; an empty line or Ctrl-D quits."""
+    from rag.types import Delta
+
+    assistant = _assistant(settings)
+    click.echo("Loading the models…", err=True)
+    assistant.warm_up()
+    history: list[dict[str, str]] = []
+    while True:
+        try:
+            question = input("\nQuestion> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            break
+        if not question:
+            break
+        try:
+            for event in assistant.stream(question, k=k, history=history):
+                if isinstance(event, Delta):
+                    click.echo(event.text, nl=False)
+                else:
+                    click.echo("\n\n" + format_answer(event))
+                    history += [{"role": "user", "content": question}, {"role": "assistant", "content": event.text}]
+        except RagError as err:
+            click.echo(f"\nError: {err}", err=True)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.pass_obj
+def models(settings: Settings, as_json: bool) -> None:
+    """List the known models: installed or not, where, and whether the file is verified.
+
+    Assembles and verifies the selected model if its packages are installed.
+    """
+    from rag import models as registry
+
+    try:
+        path = registry.resolve(settings.model, settings.model_cache_dir, settings.model_sha256)
+        selected = f"Selected model: {settings.model} -> {path} (verified)"
+    except RagError as err:
+        selected = f"Selected model: {settings.model}: {err}"
+    rows = registry.status(settings.model_cache_dir)
+    if as_json:
+        click.echo(json.dumps({"selected": settings.model, "models": rows}, indent=2))
+        return
+    click.echo(selected)
+    for row in rows:
+        state = "verified" if row["verified"] else ("installed" if row["installed"] else "not installed")
+        click.echo(f"  {row['name']:<14} {state:<13} {int(str(row['size'])) / 1e6:>7.0f} MB  {row['path']}")
+        if not row["installed"]:
+            click.echo(f"  {'':<14} install: {row['install']}")
+
+
+def answer_to_dict(reply: Answer) -> dict[str, Any]:
+    data = dataclasses.asdict(reply)
+    data["timings"]["tokens_per_s"] = round(reply.timings.tokens_per_s, 1)
+    return data
+
+
+def format_answer(reply: Answer) -> str:
+    lines = [reply.text]
+    if reply.abstained and reply.passages:
+        lines.append("\nClosest passages:")
+        for n, hit in enumerate(reply.passages[:3], start=1):
+            lines.append(f"  [{n}] {hit.title[:60]} (chars {hit.chunk.start}-{hit.chunk.end})")
+    for c in reply.citations:
+        quote = c.quote if len(c.quote) <= 200 else c.quote[:200] + "…"
+        lines.append(f"\n[{c.marker}] {c.doc_id}, characters {c.start}-{c.end}\n    “{quote}”")
+    t = reply.timings
+    lines.append(
+        f"\n({t.retrieval_s:.2f} s retrieval, {t.first_token_s:.1f} s to first token, {t.total_s:.1f} s total; "
+        f"{reply.model})"
+    )
+    for warning in reply.warnings:
+        lines.append(f"Warning: {warning}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,25 @@
+"""The few named errors the library raises; the CLI and the web app turn them into messages.
+
+Every message says which file or input is at fault and what to do about it.
+"""
+
+
+class RagError(Exception):
+    """Base class: anything the user can fix."""
+
+
+class DocumentsError(RagError):
+    """The documents folder is missing or holds nothing usable."""
+
+
+class IndexStoreError(RagError):
+    """The index is missing, damaged or was built with other settings."""
+
+
+class ModelError(RagError):
+    """A model file is missing, not a GGUF, or fails its checksum."""
+
+
+class QuestionError(RagError):
+    """The question cannot be answered as given (empty, whitespace only)."""
+

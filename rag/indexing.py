@@ -1,0 +1,146 @@
+"""Bring the index up to date with the documents folder, re-embedding only what changed.
+
+A document whose content hash matches the manifest keeps its chunks and vectors; a new or edited
+one is chunked and embedded; a deleted one disappears. Changing the embedder or the chunking
+settings rebuilds everything. Nothing is written when nothing changed.
+
+Deliberately not here: the on-disk format (store.py) and reading files (loading.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from rag import store
+from rag.chunking import ChunkingSettings, chunk_document
+from rag.embedding import Embedder
+from rag.errors import IndexStoreError
+from rag.loading import Skipped, load_documents
+from rag.types import Chunk, Document
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int, str], None]  # (documents done, documents to embed, current document id)
+
+
+@dataclass
+class IndexReport:
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    chunks_embedded: int = 0
+    seconds: float = 0.0
+
+    @property
+    def wrote(self) -> bool:
+        return bool(self.added or self.changed or self.removed)
+
+    def summary(self) -> str:
+        return (
+            f"{len(self.added)} added, {len(self.changed)} changed, {len(self.removed)} removed, "
+            f"{len(self.unchanged)} unchanged (not re-embedded), {len(self.skipped)} file(s) skipped; "
+            f"{self.chunks_embedded} chunks embedded in {self.seconds:.1f} s"
+        )
+
+
+def _previous(index_dir: Path, embedder: Embedder, chunking: ChunkingSettings) -> store.StoredIndex | None:
+    if not store.exists(index_dir):
+        return None
+    try:
+        previous = store.load(index_dir, embedder.name, embedder.dimension)
+    except IndexStoreError as err:
+        log.warning("Rebuilding the whole index: %s", err)
+        return None
+    if previous.manifest.get("chunking") != chunking.as_dict():
+        log.warning("Chunking settings changed since the last build: rebuilding the whole index.")
+        return None
+    return previous
+
+
+def update_index(
+    documents_dir: Path,
+    index_dir: Path,
+    embedder: Embedder,
+    chunking: ChunkingSettings,
+    progress: Progress | None = None,
+) -> tuple[store.StoredIndex, IndexReport]:
+    started = time.perf_counter()
+    documents, skipped = load_documents(documents_dir)
+    previous = _previous(index_dir, embedder, chunking)
+    old_docs = previous.manifest.get("documents", {}) if previous else {}
+
+    kept: dict[str, list[int]] = {}
+    if previous:
+        for row, chunk in enumerate(previous.chunks):
+            kept.setdefault(chunk.doc_id, []).append(row)
+
+    report = IndexReport(skipped=skipped)
+    to_embed = [d for d in documents if old_docs.get(d.id, {}).get("hash") != d.hash]
+    for doc in documents:
+        if doc.id not in old_docs:
+            report.added.append(doc.id)
+        elif doc in to_embed:
+            report.changed.append(doc.id)
+        else:
+            report.unchanged.append(doc.id)
+    current_ids = {d.id for d in documents}
+    report.removed.extend(sorted(set(old_docs) - current_ids))
+
+    if previous and not report.wrote:
+        return previous, _finish(report, started)
+
+    new_chunks: dict[str, tuple[list[Chunk], np.ndarray]] = {}
+    for n, doc in enumerate(to_embed):
+        if progress:
+            progress(n, len(to_embed), doc.id)
+        chunks = chunk_document(doc, chunking, embedder.fits)
+        new_chunks[doc.id] = (chunks, embedder.embed([c.text for c in chunks]))
+    if progress:
+        progress(len(to_embed), len(to_embed), "")
+
+    chunks_out: list[Chunk] = []
+    vectors_out: list[np.ndarray] = []
+    doc_entries: dict[str, dict[str, object]] = {}
+    now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    for doc in documents:
+        if doc.id in new_chunks:
+            chunks, vectors = new_chunks[doc.id]
+            indexed_at = now
+        else:
+            assert previous is not None
+            rows = kept.get(doc.id, [])
+            chunks = [previous.chunks[r] for r in rows]
+            vectors = previous.vectors[rows] if rows else np.zeros((0, embedder.dimension), np.float32)
+            indexed_at = str(old_docs[doc.id].get("indexed_at", now))
+        chunks_out.extend(chunks)
+        vectors_out.append(vectors)
+        doc_entries[doc.id] = _doc_entry(doc, len(chunks), indexed_at)
+
+    manifest = {
+        "embedder": {"name": embedder.name, "dimension": embedder.dimension},
+        "chunking": chunking.as_dict(),
+        "documents": doc_entries,
+        "built_at": now,
+    }
+    vectors = np.vstack(vectors_out) if vectors_out else np.zeros((0, embedder.dimension), np.float32)
+    index = store.StoredIndex(manifest, {d.id: d for d in documents}, chunks_out, vectors.astype(np.float32))
+    store.save(index_dir, index)
+    report.chunks_embedded = sum(len(c) for c, _ in new_chunks.values())
+    return index, _finish(report, started)
+
+
+def _doc_entry(doc: Document, chunks: int, indexed_at: str) -> dict[str, object]:
+    return {"hash": doc.hash, "title": doc.title, "chars": len(doc.text), "chunks": chunks, "indexed_at": indexed_at}
+
+
+def _finish(report: IndexReport, started: float) -> IndexReport:
+    report.seconds = time.perf_counter() - started
+    return report

@@ -1,0 +1,176 @@
+"""Wire the stages into one question-answering object: index, retrieve, prompt, generate, cite.
+
+`Assistant` keeps the models and the index loaded between questions; `answer()` returns a
+finished `Answer`, `stream()` yields `Delta`s as text is generated and the `Answer` last. The web
+chat, the evaluation runner, the CLI and `rag.answer` all go through `stream()`.
+This module wires; the computing is done in the stage modules.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from rag import models, store
+from rag.citations import parse_markers, strip_markers
+from rag.embedding import Embedder, MiniLMEmbedder
+from rag.errors import QuestionError
+from rag.generation import Generator, LlamaGenerator, Message
+from rag.indexing import IndexReport, Progress, update_index
+from rag.prompting import build_prompt, looks_like_refusal
+from rag.retrieval import DenseRetriever
+from rag.settings import Settings
+from rag.types import Answer, Citation, Delta, Hit, Timings
+
+log = logging.getLogger(__name__)
+
+History = Sequence[Message] | Sequence[tuple[str, str]]
+
+
+class Assistant:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        embedder: Embedder | None = None,
+        generator: Generator | None = None,
+    ) -> None:
+        self.settings = settings or Settings.from_env()
+        self._embedder = embedder
+        self._generator = generator
+        self._retriever: DenseRetriever | None = None
+        self._lock = threading.RLock()
+
+    # -- components, loaded on first use -------------------------------------------------------
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = MiniLMEmbedder()
+        return self._embedder
+
+    @property
+    def generator(self) -> Generator:
+        if self._generator is None:
+            s = self.settings
+            path = models.resolve(s.model, s.model_cache_dir, s.model_sha256)
+            self._generator = LlamaGenerator(path, s.context_size, s.threads, name=s.model)
+        return self._generator
+
+    def warm_up(self) -> None:
+        """Load the models and the index now rather than on the first question."""
+        self.retriever()
+        self.generator.count_tokens("warm up")
+
+    # -- index ---------------------------------------------------------------------------------
+    def index(self, progress: Progress | None = None) -> IndexReport:
+        """Bring the index up to date with the documents folder."""
+        with self._lock:
+            s = self.settings
+            stored, report = update_index(s.documents_dir, s.index_dir, self.embedder, s.chunking, progress)
+            self._retriever = DenseRetriever(stored, self.embedder)
+            return report
+
+    def retriever(self) -> DenseRetriever:
+        with self._lock:
+            if self._retriever is None:
+                s = self.settings
+                if store.exists(s.index_dir):
+                    stored = store.load(s.index_dir, self.embedder.name, self.embedder.dimension)
+                    self._retriever = DenseRetriever(stored, self.embedder)
+                else:
+                    log.info("No index in %s yet: building it from %s", s.index_dir, s.documents_dir)
+                    self.index()
+            assert self._retriever is not None
+            return self._retriever
+
+    @property
+    def stored(self) -> store.StoredIndex:
+        return self.retriever().index
+
+    # -- answering -----------------------------------------------------------------------------
+    def answer(self, question: str, *, k: int | None = None, history: History | None = None) -> Answer:
+        for event in self.stream(question, k=k, history=history):
+            if isinstance(event, Answer):
+                return event
+        raise AssertionError("stream() ended without an Answer")
+
+    def stream(
+        self, question: str, *, k: int | None = None, history: History | None = None
+    ) -> Iterator[Delta | Answer]:
+        started = time.perf_counter()
+        question = _check_question(question)
+        s = self.settings
+        hits = self.retriever().search(question, k or s.k)
+        retrieved = time.perf_counter()
+
+        generator = self.generator
+        prompt = build_prompt(
+            question,
+            hits,
+            generator.count_tokens,
+            generator.context_size,
+            s.answer_tokens,
+            s.max_question_tokens,
+            _messages(history),
+        )
+        pieces: list[str] = []
+        first_token = 0.0
+        for piece in generator.stream(prompt.messages, s.answer_tokens):
+            if not pieces:
+                first_token = time.perf_counter()
+            pieces.append(piece)
+            yield Delta(piece)
+        finished = time.perf_counter()
+
+        raw = "".join(pieces).strip()
+        abstained = not prompt.passages or not raw or looks_like_refusal(raw)
+        if abstained:
+            text, citations = strip_markers(raw) or "The articles do not say.", ()
+        else:
+            text, used = parse_markers(raw, len(prompt.passages))
+            citations = tuple(_citation(n, prompt.passages[n - 1]) for n in used)
+        yield Answer(
+            question=question,
+            text=text,
+            citations=citations,
+            passages=tuple(prompt.passages),
+            abstained=abstained,
+            timings=Timings(
+                retrieval_s=retrieved - started,
+                first_token_s=(first_token or finished) - started,
+                total_s=finished - started,
+                prompt_tokens=prompt.tokens,
+                generated_tokens=generator.count_tokens(raw) if raw else 0,
+            ),
+            standalone_question=prompt.question,
+            warnings=prompt.warnings,
+            model=getattr(generator, "name", ""),
+        )
+
+
+def _citation(marker: int, hit: Hit) -> Citation:
+    chunk = hit.chunk
+    return Citation(marker, chunk.doc_id, hit.title, chunk.start, chunk.end, chunk.text, chunk.id)
+
+
+def _check_question(question: Any) -> str:
+    if not isinstance(question, str) or not question.strip():
+        raise QuestionError("The question is empty: type a question about the articles.")
+    return " ".join(question.split())
+
+
+def _messages(history: History | None) -> list[Message]:
+    """Accept [{"role", "content"}, ...] or [(user, assistant), ...] and return the former."""
+    messages: list[Message] = []
+    for turn in history or []:
+        if isinstance(turn, dict):
+            if turn.get("role") in ("user", "assistant") and isinstance(turn.get("content"), str):
+                messages.append({"role": turn["role"], "content": strip_markers(turn["content"])})
+        else:
+            user, assistant = turn
+            messages.append({"role": "user", "content": user})
+            messages.append({"role": "assistant", "content": strip_markers(assistant)})
+    return messages

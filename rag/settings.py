@@ -1,0 +1,69 @@
+"""One settings object for the whole library; CLI flags and RAG_* environment variables feed it.
+
+>>> Settings.from_env({"RAG_K": "6", "RAG_MODEL": "smollm2-135m"}).k
+6
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from rag.chunking import ChunkingSettings
+
+DEFAULT_MODEL = "qwen2.5-0.5b"
+
+
+def _default_cache() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "local-rag" / "models"
+
+
+@dataclass(frozen=True)
+class Settings:
+    documents_dir: Path = Path("documents")
+    index_dir: Path = Path("index")
+    model: str = DEFAULT_MODEL  # a name from rag.models.KNOWN_MODELS, or a path to a GGUF file
+    model_sha256: str | None = None  # optional checksum for a model given by path
+    model_cache_dir: Path = field(default_factory=_default_cache)
+    context_size: int = 2048
+    threads: int = field(default_factory=lambda: max(1, min(os.cpu_count() or 2, 8)))
+    k: int = 4  # passages given to the generator
+    answer_tokens: int = 160  # room reserved for the answer
+    max_question_tokens: int = 256
+    chunking: ChunkingSettings = field(default_factory=ChunkingSettings)
+
+    ENV = {
+        "documents_dir": "RAG_DOCUMENTS",
+        "index_dir": "RAG_INDEX",
+        "model": "RAG_MODEL",
+        "model_sha256": "RAG_MODEL_SHA256",
+        "model_cache_dir": "RAG_MODEL_CACHE",
+        "context_size": "RAG_CONTEXT_SIZE",
+        "threads": "RAG_THREADS",
+        "k": "RAG_K",
+    }
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Defaults, then RAG_* variables, then explicit overrides (None means "not given")."""
+        environ = os.environ if environ is None else environ
+        types = {f.name: f.type for f in fields(cls)}
+        values: dict[str, Any] = {}
+        for name, var in cls.ENV.items():
+            if environ.get(var):
+                values[name] = _convert(types[name], environ[var])
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return replace(cls(), **values)
+
+
+def _convert(kind: Any, raw: str) -> Any:
+    kind = str(kind)
+    if "Path" in kind:
+        return Path(raw).expanduser()
+    if kind == "int":
+        return int(raw)
+    return raw

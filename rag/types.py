@@ -1,0 +1,81 @@
+"""The small frozen records that flow through the pipeline.
+
+A `Document` is one article; a `Chunk` is an exact slice of it; a `Hit` is a chunk found for a
+question; a `Citation` ties an `[n]` marker in an answer to an exact character span of a document;
+an `Answer` carries the text, its citations, the passages it was built from and how long it took.
+Nothing here computes anything beyond trivial derived properties.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Document:
+    id: str  # path relative to the documents folder, e.g. "tokayev-state-visit-to-japan.txt"
+    title: str
+    text: str  # normalised text; every offset in the system points into this string
+    hash: str  # sha256 of `text`
+
+
+@dataclass(frozen=True)
+class Chunk:
+    id: str
+    doc_id: str
+    text: str
+    start: int
+    end: int  # invariant: document.text[start:end] == text
+
+
+@dataclass(frozen=True)
+class Hit:
+    chunk: Chunk
+    score: float  # higher is better; the meaning depends on the retriever that produced it
+    rank: int  # 1-based position in the result list
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class Citation:
+    marker: int  # the n of "[n]" in the answer text, 1-based
+    doc_id: str
+    title: str
+    start: int
+    end: int
+    quote: str  # document.text[start:end]
+    chunk_id: str = ""
+
+
+@dataclass(frozen=True)
+class Timings:
+    retrieval_s: float = 0.0
+    first_token_s: float = 0.0  # from the question arriving to the first generated token
+    total_s: float = 0.0
+    prompt_tokens: int = 0
+    generated_tokens: int = 0
+
+    @property
+    def tokens_per_s(self) -> float:
+        gen_time = self.total_s - self.first_token_s
+        return self.generated_tokens / gen_time if gen_time > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    text: str  # with inline [n] markers that match `citations`
+    citations: tuple[Citation, ...] = ()
+    passages: tuple[Hit, ...] = ()
+    abstained: bool = False
+    timings: Timings = field(default_factory=Timings)
+    standalone_question: str = ""  # the question actually searched for (after follow-up rewriting)
+    warnings: tuple[str, ...] = ()
+    model: str = ""
+
+
+@dataclass(frozen=True)
+class Delta:
+    """A piece of generated text, as it streams."""
+
+    text: str
