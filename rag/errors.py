@@ -22,4 +22,3 @@ class ModelError(RagError):
 
 class QuestionError(RagError):
     """The question cannot be answered as given (empty, whitespace only)."""
-

@@ -82,7 +82,8 @@ def _read_pdf(data: bytes, path: Path) -> tuple[str, str]:
     try:
         reader = PdfReader(io.BytesIO(data))
         pages = [page.extract_text() or "" for page in reader.pages]
-        title = str((reader.metadata or {}).get("/Title") or "")
+        metadata = reader.metadata
+        title = str(metadata.get("/Title") or "") if metadata else ""
     except (PdfReadError, ValueError, KeyError) as err:
         raise UnusableFile(f"it is not a readable PDF ({err})") from None
     return "\n\n".join(pages), title

@@ -127,8 +127,7 @@ def _assemble(spec: ModelSpec, target: Path) -> None:
     missing = [m for m in spec.packages() if importlib.util.find_spec(m) is None]
     if missing:
         raise ModelError(
-            f"Model {spec.name!r} is not installed (missing {', '.join(missing)}). Install it with: "
-            f"{spec.install_hint}"
+            f"Model {spec.name!r} is not installed (missing {', '.join(missing)}). Install it with: {spec.install_hint}"
         )
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + f".partial-{os.getpid()}")
@@ -185,9 +184,7 @@ def status(cache_dir: Path) -> list[dict[str, object]]:
     """One row per known model: installed, where, and whether its file is verified."""
     rows: list[dict[str, object]] = []
     for spec in KNOWN_MODELS.values():
-        path = (
-            _part_path(*spec.parts[0]) if len(spec.parts) == 1 and spec.installed() else cache_dir / spec.filename
-        )
+        path = _part_path(*spec.parts[0]) if len(spec.parts) == 1 and spec.installed() else cache_dir / spec.filename
         rows.append(
             {
                 "name": spec.name,

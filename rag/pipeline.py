@@ -127,8 +127,9 @@ class Assistant:
 
         raw = "".join(pieces).strip()
         abstained = not prompt.passages or not raw or looks_like_refusal(raw)
+        citations: tuple[Citation, ...] = ()
         if abstained:
-            text, citations = strip_markers(raw) or "The articles do not say.", ()
+            text = strip_markers(raw) or "The articles do not say."
         else:
             text, used = parse_markers(raw, len(prompt.passages))
             citations = tuple(_citation(n, prompt.passages[n - 1]) for n in used)

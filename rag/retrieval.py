@@ -25,7 +25,7 @@ class DenseRetriever:
         vector = self.embedder.embed([query])
         scores, rows = self._faiss.search(vector, min(k, len(self.index.chunks)))
         hits = []
-        for rank, (score, row) in enumerate(zip(scores[0], rows[0]), start=1):
+        for rank, (score, row) in enumerate(zip(scores[0], rows[0], strict=True), start=1):
             if row < 0:
                 continue
             chunk = self.index.chunks[row]

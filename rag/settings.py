@@ -10,7 +10,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from rag.chunking import ChunkingSettings
 
@@ -36,7 +36,7 @@ class Settings:
     max_question_tokens: int = 256
     chunking: ChunkingSettings = field(default_factory=ChunkingSettings)
 
-    ENV = {
+    ENV: ClassVar[dict[str, str]] = {
         "documents_dir": "RAG_DOCUMENTS",
         "index_dir": "RAG_INDEX",
         "model": "RAG_MODEL",

@@ -61,5 +61,4 @@ class ScriptedGenerator:
         self.prompts.append(messages)
         reply = self.replies.pop(0) if self.replies else "The articles do not say."
         text = reply(messages) if callable(reply) else reply
-        for piece in re.findall(r"\S+\s*", text):
-            yield piece
+        yield from re.findall(r"\S+\s*", text)

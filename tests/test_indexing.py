@@ -1,0 +1,168 @@
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from rag import store
+from rag.chunking import ChunkingSettings
+from rag.errors import IndexStoreError
+from rag.indexing import update_index
+from tests.conftest import LECTURE, VISIT
+from tests.fakes import HashEmbedder
+
+
+def _build(docs: Path, index: Path, embedder: HashEmbedder, chunking: ChunkingSettings | None = None):  # type: ignore[no-untyped-def]
+    return update_index(docs, index, embedder, chunking or ChunkingSettings())
+
+
+def test_first_build_embeds_everything_and_writes_a_self_describing_manifest(docs_dir: Path, tmp_path: Path) -> None:
+    embedder = HashEmbedder()
+    stored, report = _build(docs_dir, tmp_path / "index", embedder)
+    assert sorted(report.added) == sorted([VISIT, LECTURE])
+    assert report.chunks_embedded == len(stored.chunks) == embedder.texts_embedded
+    manifest = json.loads((tmp_path / "index" / "manifest.json").read_text())
+    assert manifest["format_version"] == store.FORMAT_VERSION
+    assert manifest["embedder"] == {"name": embedder.name, "dimension": embedder.dimension}
+    assert manifest["chunking"] == ChunkingSettings().as_dict()
+    assert manifest["documents"][VISIT]["hash"] == stored.documents[VISIT].hash
+    assert manifest["documents"][VISIT]["chunks"] == sum(c.doc_id == VISIT for c in stored.chunks)
+
+
+def test_nothing_changed_embeds_nothing_and_writes_nothing(docs_dir: Path, tmp_path: Path) -> None:
+    _build(docs_dir, tmp_path / "index", HashEmbedder())
+    before = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "index").iterdir()}
+    embedder = HashEmbedder()
+    _, report = _build(docs_dir, tmp_path / "index", embedder)
+    assert embedder.texts_embedded == 0
+    assert not report.wrote and sorted(report.unchanged) == sorted([VISIT, LECTURE])
+    assert before == {p.name: p.stat().st_mtime_ns for p in (tmp_path / "index").iterdir()}
+
+
+def test_add_change_and_delete_are_incremental(docs_dir: Path, tmp_path: Path) -> None:
+    index_dir = tmp_path / "index"
+    first, _ = _build(docs_dir, index_dir, HashEmbedder())
+    old_visit_chunks = {c.id for c in first.chunks if c.doc_id == VISIT}
+
+    (docs_dir / "new.md").write_text("# New article\n\nThe bridge opened on Monday.", encoding="utf-8")
+    visit = docs_dir / VISIT
+    visit.write_text(visit.read_text(encoding="utf-8").replace("14 documents", "15 documents"), encoding="utf-8")
+    (docs_dir / LECTURE).unlink()
+
+    embedder = HashEmbedder()
+    stored, report = _build(docs_dir, index_dir, embedder)
+    assert report.added == ["new.md"] and report.changed == [VISIT] and report.removed == [LECTURE]
+    embedded = [t for call in embedder.calls for t in call]
+    assert all("bridge" in t or t in stored.documents[VISIT].text for t in embedded)
+    assert not any(c.doc_id == LECTURE for c in stored.chunks), "a deleted file's chunks disappear"
+    new_visit_chunks = {c.id for c in stored.chunks if c.doc_id == VISIT}
+    assert any("15 documents" in c.text for c in stored.chunks)
+    assert not any("14 documents" in c.text for c in stored.chunks), "an edited file's old chunks are replaced"
+    assert old_visit_chunks != new_visit_chunks
+
+    reloaded = store.load(index_dir, embedder.name, embedder.dimension)
+    assert [c.id for c in reloaded.chunks] == [c.id for c in stored.chunks]
+    assert reloaded.vectors.shape == (len(stored.chunks), embedder.dimension)
+
+
+def test_unchanged_documents_keep_their_vectors(docs_dir: Path, tmp_path: Path) -> None:
+    first, _ = _build(docs_dir, tmp_path / "index", HashEmbedder())
+    (docs_dir / "extra.txt").write_text("Something else entirely.", encoding="utf-8")
+    second, _ = _build(docs_dir, tmp_path / "index", HashEmbedder())
+    rows_first = [i for i, c in enumerate(first.chunks) if c.doc_id == VISIT]
+    rows_second = [i for i, c in enumerate(second.chunks) if c.doc_id == VISIT]
+    assert (first.vectors[rows_first] == second.vectors[rows_second]).all()
+
+
+def test_changed_chunking_settings_rebuild_everything(docs_dir: Path, tmp_path: Path) -> None:
+    _build(docs_dir, tmp_path / "index", HashEmbedder())
+    embedder = HashEmbedder()
+    stored, _ = _build(docs_dir, tmp_path / "index", embedder, ChunkingSettings(chunk_tokens=60))
+    assert embedder.texts_embedded == len(stored.chunks) > 0
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("embedder", {"name": "other/model", "dimension": 256}, "built with embedder 'other/model'"),
+        ("embedder", {"name": "test/hash-embedder", "dimension": 99}, "99 dimensions"),
+        ("format_version", 999, "format version 999"),
+    ],
+)
+def test_a_mismatched_index_is_refused_with_what_to_do(
+    docs_dir: Path, tmp_path: Path, field: str, value: object, message: str
+) -> None:
+    index_dir = tmp_path / "index"
+    embedder = HashEmbedder()
+    _build(docs_dir, index_dir, embedder)
+    manifest = json.loads((index_dir / "manifest.json").read_text())
+    manifest[field] = value
+    (index_dir / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(IndexStoreError, match=message) as err:
+        store.load(index_dir, embedder.name, embedder.dimension)
+    assert "rag index" in str(err.value)
+
+
+def test_missing_and_damaged_index_give_clear_errors(docs_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(IndexStoreError, match="No index"):
+        store.load(tmp_path / "none", "x", 3)
+    index_dir = tmp_path / "index"
+    embedder = HashEmbedder()
+    _build(docs_dir, index_dir, embedder)
+    next(index_dir.glob("chunks-*.jsonl")).write_text("{not json")
+    with pytest.raises(IndexStoreError, match="damaged"):
+        store.load(index_dir, embedder.name, embedder.dimension)
+
+
+def test_a_crash_in_the_middle_of_writing_leaves_the_previous_index_usable(
+    docs_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index_dir = tmp_path / "index"
+    embedder = HashEmbedder()
+    before, _ = _build(docs_dir, index_dir, embedder)
+    (docs_dir / "new.txt").write_text("A brand new article about bridges.", encoding="utf-8")
+
+    real_replace = os.replace
+
+    def crash(src: object, dst: object) -> None:
+        raise KeyboardInterrupt("killed while writing the index")
+
+    monkeypatch.setattr(store.os, "replace", crash)
+    with pytest.raises(KeyboardInterrupt):
+        _build(docs_dir, index_dir, embedder)
+    monkeypatch.setattr(store.os, "replace", real_replace)
+
+    survived = store.load(index_dir, embedder.name, embedder.dimension)
+    assert [c.id for c in survived.chunks] == [c.id for c in before.chunks]
+
+    _, report = _build(docs_dir, index_dir, embedder)
+    assert report.added == ["new.txt"]
+    referenced = set(json.loads((index_dir / "manifest.json").read_text())["files"].values())
+    on_disk = {p.name for p in index_dir.iterdir()} - {"manifest.json"}
+    assert on_disk == referenced, "leftovers of the crashed write are cleaned up by the next one"
+
+
+def test_a_crash_while_writing_a_data_file_leaves_the_previous_index_usable(
+    docs_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index_dir = tmp_path / "index"
+    embedder = HashEmbedder()
+    before, _ = _build(docs_dir, index_dir, embedder)
+    (docs_dir / VISIT).write_text("Changed text entirely.", encoding="utf-8")
+    calls = {"n": 0}
+    real = store._fsync_write
+
+    def die_on_second_file(path: Path, data: bytes) -> None:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            path.write_bytes(data[: len(data) // 2])  # half-written, then the process dies
+            raise SystemExit("killed")
+        real(path, data)
+
+    monkeypatch.setattr(store, "_fsync_write", die_on_second_file)
+    with pytest.raises(SystemExit):
+        _build(docs_dir, index_dir, embedder)
+    survived = store.load(index_dir, embedder.name, embedder.dimension)
+    assert len(survived.chunks) == len(before.chunks)

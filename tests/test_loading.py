@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rag import loading
+from rag.errors import DocumentsError
+from rag.loading import load_documents
+
+
+def test_reads_txt_md_html_and_titles(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("First line title\n\nBody text here.", encoding="utf-8")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "b.md").write_text("Intro\n\n# The Heading\n\nMarkdown body.", encoding="utf-8")
+    (tmp_path / "c.html").write_text(
+        "<html><head><title>Page Title</title></head><body><nav><a href='/'>Home</a> | <a>Menu item</a></nav>"
+        "<article><h1>Page Title</h1><p>The actual article paragraph talks about the lecture in Tokyo and "
+        "continues with enough words to count as the main content of this page.</p>"
+        "<p>A second paragraph of the article with more detail about the visit.</p></article>"
+        "<footer>Copyright footer</footer></body></html>",
+        encoding="utf-8",
+    )
+    (tmp_path / "ignored.csv").write_text("x,y", encoding="utf-8")
+    documents, skipped = load_documents(tmp_path)
+    by_id = {d.id: d for d in documents}
+    assert set(by_id) == {"a.txt", "sub/b.md", "c.html"} and not skipped
+    assert by_id["a.txt"].title == "First line title"
+    assert by_id["sub/b.md"].title == "The Heading"
+    html = by_id["c.html"]
+    assert html.title == "Page Title"
+    assert "actual article paragraph" in html.text
+    assert "Menu item" not in html.text and "Copyright footer" not in html.text
+
+
+def test_reads_pdf_text(tmp_path: Path) -> None:
+    pdf = _tiny_pdf("Fourteen documents were signed in Tokyo.")
+    (tmp_path / "doc.pdf").write_bytes(pdf)
+    documents, skipped = load_documents(tmp_path)
+    assert not skipped
+    assert "Fourteen documents were signed" in documents[0].text
+
+
+def test_bad_files_are_skipped_with_the_file_and_the_reason(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    (tmp_path / "good.txt").write_text("A good article.", encoding="utf-8")
+    (tmp_path / "empty.txt").write_text("  \n\n", encoding="utf-8")
+    (tmp_path / "binary.txt").write_bytes(b"\x00\x01\x02PNG\x00")
+    (tmp_path / "latin1.txt").write_bytes("Caf\xe9 au lait".encode("latin-1"))
+    (tmp_path / "broken.pdf").write_bytes(b"%PDF-1.4 this is not really a pdf")
+    documents, skipped = load_documents(tmp_path)
+    assert [d.id for d in documents] == ["good.txt"]
+    reasons = {Path(s.path).name: s.reason for s in skipped}
+    assert "empty" in reasons["empty.txt"]
+    assert "binary" in reasons["binary.txt"]
+    assert "UTF-8" in reasons["latin1.txt"]
+    assert "broken.pdf" in reasons
+    for name in reasons:
+        assert name in caplog.text, "each skipped file is named in a warning"
+
+
+def test_too_large_file_is_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(loading, "MAX_FILE_BYTES", 10)
+    (tmp_path / "big.txt").write_text("x" * 100, encoding="utf-8")
+    documents, skipped = load_documents(tmp_path)
+    assert not documents and "larger than" in skipped[0].reason
+
+
+def test_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(DocumentsError, match="does not exist"):
+        load_documents(tmp_path / "nope")
+
+
+def test_normalisation_and_hash_are_stable(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_bytes("\ufeffLine one  \r\n\r\n\r\n\r\nLine two\r\n".encode())
+    (tmp_path / "b.txt").write_text("Line one\n\nLine two", encoding="utf-8")
+    documents, _ = load_documents(tmp_path)
+    a, b = documents
+    assert a.text == "Line one\n\nLine two" and a.hash == b.hash
+
+
+def _tiny_pdf(text: str) -> bytes:
+    """A minimal one-page PDF with a text layer, written by hand (no PDF writer needed)."""
+    stream = f"BT /F1 12 Tf 20 100 Td ({text}) Tj ET".encode()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 200] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for n, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += f"{n} 0 obj\n".encode() + body + b"\nendobj\n"
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    for offset in offsets:
+        out += f"{offset:010d} 00000 n \n".encode()
+    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    return bytes(out)

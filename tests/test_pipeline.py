@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rag import Answer, Delta, Settings
+from rag.errors import IndexStoreError, QuestionError
+from tests.conftest import VISIT, make_assistant
+
+
+def test_the_first_question_builds_the_index(settings: Settings) -> None:
+    assistant = make_assistant(settings, ["Fourteen documents were signed [1]."])
+    assert not (settings.index_dir / "manifest.json").exists()
+    reply = assistant.answer("How many documents were signed after the talks?")
+    assert (settings.index_dir / "manifest.json").exists()
+    assert reply.passages
+
+
+def test_citations_slice_the_document_to_exactly_the_quote(settings: Settings) -> None:
+    assistant = make_assistant(settings, ["The meeting ended with signing 14 documents [1]."])
+    reply = assistant.answer("How many documents were signed after the talks with the Prime Minister?")
+    assert reply.citations and not reply.abstained
+    documents = assistant.stored.documents
+    for citation in reply.citations:
+        assert documents[citation.doc_id].text[citation.start : citation.end] == citation.quote
+    assert any("14 documents" in c.quote for c in reply.citations)
+    assert reply.citations[0].doc_id == VISIT
+
+
+def test_out_of_range_markers_are_dropped(settings: Settings) -> None:
+    assistant = make_assistant(settings, ["Fourteen [1][42]."])
+    reply = assistant.answer("How many documents were signed?")
+    assert "[42]" not in reply.text
+    assert [c.marker for c in reply.citations] == [1]
+
+
+def test_stream_yields_text_as_it_is_generated_then_the_answer(settings: Settings) -> None:
+    assistant = make_assistant(settings, ["Tokyo Governor Yuriko Koike met him [1]."])
+    events = list(assistant.stream("Who did he meet on December 19?"))
+    deltas = [e for e in events if isinstance(e, Delta)]
+    assert len(deltas) > 3 and isinstance(events[-1], Answer)
+    assert "".join(d.text for d in deltas).strip() == "Tokyo Governor Yuriko Koike met him [1]."
+    timings = events[-1].timings
+    assert 0 <= timings.retrieval_s <= timings.first_token_s <= timings.total_s
+
+
+def test_a_refusal_is_marked_as_such_and_cites_nothing(settings: Settings) -> None:
+    assistant = make_assistant(settings, ["The articles do not say [1]."])
+    reply = assistant.answer("What is the population of Kazakhstan?")
+    assert reply.abstained and not reply.citations and reply.passages
+
+
+@pytest.mark.parametrize("question", ["", "   \n\t", None])
+def test_an_empty_question_is_a_clear_error(settings: Settings, question: str) -> None:
+    with pytest.raises(QuestionError, match="empty"):
+        make_assistant(settings).answer(question)
+
+
+def test_a_huge_question_is_cut_with_a_warning_not_refused(settings: Settings) -> None:
+    reply = make_assistant(settings, ["x [1]."]).answer("Who signed it? " * 3000)
+    assert reply.warnings and "longer than" in reply.warnings[0]
+
+
+def test_history_reaches_the_prompt_without_old_markers(settings: Settings) -> None:
+    assistant = make_assistant(settings, ["They discussed digitalization [1]."])
+    history = [("Who did he meet on December 19?", "He met Yuriko Koike [2].")]
+    assistant.answer("What did they discuss?", history=history)
+    messages = assistant.generator.prompts[0]  # type: ignore[attr-defined]
+    assert {"role": "assistant", "content": "He met Yuriko Koike."} in messages
+
+
+def test_an_index_built_with_another_embedder_is_refused(settings: Settings) -> None:
+    make_assistant(settings).index()
+    manifest_path = settings.index_dir / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["embedder"]["name"] = "someone-else/model"
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(IndexStoreError, match="rag index"):
+        make_assistant(settings).answer("Anything?")
+
+
+def test_importing_the_package_does_not_import_torch_or_llama() -> None:
+    code = "import sys, rag; from rag import answer; print('torch' in sys.modules, 'llama_cpp' in sys.modules)"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=Path(__file__).parent.parent
+    )
+    assert out.stdout.split() == ["False", "False"]

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import pytest
+
+from rag.citations import parse_markers
+from rag.prompting import SYSTEM_PROMPT, build_prompt, looks_like_refusal
+from rag.types import Chunk, Hit
+from tests.fakes import ScriptedGenerator
+
+count = ScriptedGenerator().count_tokens
+
+
+def _hits(n: int, words: int = 60) -> list[Hit]:
+    text = " ".join(f"word{i}" for i in range(words))
+    return [Hit(Chunk(f"c{i}", "d.txt", text, 0, len(text)), 1.0 - i / 100, i + 1, "Title") for i in range(n)]
+
+
+def _total_tokens(messages: list[dict[str, str]]) -> int:
+    return sum(count(m["content"]) + 8 for m in messages)
+
+
+@pytest.mark.parametrize("k", [1, 5, 50])
+@pytest.mark.parametrize("question_words", [3, 300, 5000])
+def test_the_prompt_always_fits_the_context_window(k: int, question_words: int) -> None:
+    question = " ".join(["why"] * question_words) + "?"
+    history = [{"role": "user", "content": "earlier " * 200}, {"role": "assistant", "content": "reply " * 200}]
+    prompt = build_prompt(question, _hits(k), count, 1024, 160, 200, history)
+    assert _total_tokens(prompt.messages) + 160 <= 1024
+    assert 1 <= len(prompt.passages) <= k
+
+
+def test_passages_are_numbered_in_rank_order_and_the_instructions_come_first() -> None:
+    prompt = build_prompt("What?", _hits(3, 5), count, 2048, 160, 200)
+    assert prompt.messages[0] == {"role": "system", "content": SYSTEM_PROMPT}
+    user = prompt.messages[-1]["content"]
+    assert user.index("[1]") < user.index("[2]") < user.index("[3]") < user.index("Question: What?")
+
+
+def test_an_over_long_question_is_cut_with_a_warning() -> None:
+    question = "alpha " * 400
+    prompt = build_prompt(question, _hits(2), count, 2048, 160, 50)
+    assert count(prompt.question) <= 50
+    assert prompt.warnings and "longer than 50 tokens" in prompt.warnings[0]
+
+
+def test_the_latest_turns_of_the_conversation_are_kept() -> None:
+    history = [{"role": "user", "content": f"turn {i}"} for i in range(10)]
+    prompt = build_prompt("And then?", _hits(1, 5), count, 2048, 160, 200, history)
+    contents = [m["content"] for m in prompt.messages[1:-1]]
+    assert contents == [f"turn {i}" for i in range(4, 10)]
+
+
+def test_markers_that_point_at_no_passage_are_dropped_not_remapped() -> None:
+    text, used = parse_markers("Fourteen documents were signed [4]. Koike met him [2][9]. Both [1, 3].", 3)
+    assert text == "Fourteen documents were signed. Koike met him [2]. Both [1][3]."
+    assert used == [2, 1, 3]
+
+
+def test_marker_variants_are_understood() -> None:
+    assert parse_markers("A [Passage 2] and B [passages 1 and 3]", 3)[1] == [2, 1, 3]
+
+
+@pytest.mark.parametrize(
+    ("text", "refused"),
+    [
+        ("The articles do not say.", True),
+        ("The passages don’t say who attended.", True),
+        ("There is no information about the population.", True),
+        ("Fourteen documents were signed [1].", False),
+    ],
+)
+def test_refusals_are_recognised(text: str, refused: bool) -> None:
+    assert looks_like_refusal(text) is refused
