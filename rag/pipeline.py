@@ -15,15 +15,17 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from rag import models, store
-from rag.citations import parse_markers, strip_markers
+from rag.citations import strip_markers
 from rag.embedding import Embedder, MiniLMEmbedder
 from rag.errors import QuestionError
 from rag.generation import Generator, LlamaGenerator, Message
+from rag.grounding import check_answer
 from rag.indexing import IndexReport, Progress, update_index
-from rag.prompting import build_prompt, looks_like_refusal
-from rag.retrieval import DenseRetriever
+from rag.prompting import build_prompt
+from rag.retrieval import Retriever
+from rag.rewriting import rewrite
 from rag.settings import Settings
-from rag.types import Answer, Citation, Delta, Hit, Timings
+from rag.types import Answer, Delta, Timings
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +43,7 @@ class Assistant:
         self.settings = settings or Settings.from_env()
         self._embedder = embedder
         self._generator = generator
-        self._retriever: DenseRetriever | None = None
+        self._retriever: Retriever | None = None
         self._lock = threading.RLock()
 
     # -- components, loaded on first use -------------------------------------------------------
@@ -70,16 +72,16 @@ class Assistant:
         with self._lock:
             s = self.settings
             stored, report = update_index(s.documents_dir, s.index_dir, self.embedder, s.chunking, progress)
-            self._retriever = DenseRetriever(stored, self.embedder)
+            self._retriever = Retriever(stored, self.embedder, self.settings.retriever)
             return report
 
-    def retriever(self) -> DenseRetriever:
+    def retriever(self) -> Retriever:
         with self._lock:
             if self._retriever is None:
                 s = self.settings
                 if store.exists(s.index_dir):
                     stored = store.load(s.index_dir, self.embedder.name, self.embedder.dimension)
-                    self._retriever = DenseRetriever(stored, self.embedder)
+                    self._retriever = Retriever(stored, self.embedder, self.settings.retriever)
                 else:
                     log.info("No index in %s yet: building it from %s", s.index_dir, s.documents_dir)
                     self.index()
@@ -103,18 +105,16 @@ class Assistant:
         started = time.perf_counter()
         question = _check_question(question)
         s = self.settings
-        hits = self.retriever().search(question, k or s.k)
+        retriever = self.retriever()
+        generator = self.generator
+        turns = _messages(history)
+        standalone = rewrite(question, turns, generator) if turns else question
+        hits = retriever.search(standalone, k or s.k)
         retrieved = time.perf_counter()
 
-        generator = self.generator
         prompt = build_prompt(
-            question,
-            hits,
-            generator.count_tokens,
-            generator.context_size,
-            s.answer_tokens,
-            s.max_question_tokens,
-            _messages(history),
+            standalone, hits, generator.count_tokens, generator.context_size, s.answer_tokens,
+            s.max_question_tokens, turns,
         )
         pieces: list[str] = []
         first_token = 0.0
@@ -126,35 +126,28 @@ class Assistant:
         finished = time.perf_counter()
 
         raw = "".join(pieces).strip()
-        abstained = not prompt.passages or not raw or looks_like_refusal(raw)
-        citations: tuple[Citation, ...] = ()
-        if abstained:
-            text = strip_markers(raw) or "The articles do not say."
-        else:
-            text, used = parse_markers(raw, len(prompt.passages))
-            citations = tuple(_citation(n, prompt.passages[n - 1]) for n in used)
+        verdict = check_answer(prompt.question, raw, prompt.passages, self.embedder.embed, retriever.idf)
         yield Answer(
             question=question,
-            text=text,
-            citations=citations,
+            text=verdict.text,
+            citations=verdict.citations,
             passages=tuple(prompt.passages),
-            abstained=abstained,
+            abstained=verdict.abstained,
             timings=Timings(
                 retrieval_s=retrieved - started,
                 first_token_s=(first_token or finished) - started,
-                total_s=finished - started,
+                total_s=time.perf_counter() - started,
                 prompt_tokens=prompt.tokens,
                 generated_tokens=generator.count_tokens(raw) if raw else 0,
             ),
             standalone_question=prompt.question,
             warnings=prompt.warnings,
             model=getattr(generator, "name", ""),
+            mode=verdict.mode,
+            raw_text=raw,
+            removed=verdict.removed,
+            evidence_score=verdict.evidence_score,
         )
-
-
-def _citation(marker: int, hit: Hit) -> Citation:
-    chunk = hit.chunk
-    return Citation(marker, chunk.doc_id, hit.title, chunk.start, chunk.end, chunk.text, chunk.id)
 
 
 def _check_question(question: Any) -> str:

@@ -1,34 +1,87 @@
-"""Find the chunks most likely to answer a question: dense search over the FAISS index.
+"""Find the chunks most likely to answer a question: dense, BM25, or both fused (the default).
 
-Scores are cosine similarities (inner products of unit vectors). Deliberately not here:
-embedding the chunks (indexing.py) or deciding whether the hits are good enough (pipeline.py).
+- dense: cosine similarity of MiniLM vectors, searched with the FAISS index;
+- bm25: bm25s over `terms()` of each chunk (stemmed words, whole numbers), so names, numbers and
+  rare words are found even when the embedding misses them; built in memory from the stored
+  chunks when the index loads (milliseconds for thousands of chunks);
+- hybrid: reciprocal rank fusion of the two candidate lists (score = sum of 1 / (60 + rank)).
+Every hit carries its dense cosine similarity and its BM25 score, whichever list it came from,
+because the refusal decision uses them. Deliberately not here: deciding whether hits are enough.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from rag.embedding import Embedder
+from rag.grounding import idf_table
 from rag.store import StoredIndex
+from rag.terms import terms
 from rag.types import Hit
 
+RRF_K = 60
+MODES = ("hybrid", "dense", "bm25")
 
-class DenseRetriever:
-    def __init__(self, index: StoredIndex, embedder: Embedder) -> None:
+
+class BM25Scorer:
+    def __init__(self, index: StoredIndex) -> None:
+        import bm25s
+
+        self._size = len(index.chunks)
+        self._bm25: Any = None
+        if index.chunks:
+            self._bm25 = bm25s.BM25()
+            self._bm25.index([terms(c.text) or ["_"] for c in index.chunks], show_progress=False)
+
+    def scores(self, query: str) -> np.ndarray:
+        """BM25 score of every chunk for the query, in chunk order (0 where no term is shared)."""
+        known = [t for t in terms(query) if t in self._bm25.vocab_dict] if self._bm25 else []
+        if not known:
+            return np.zeros(self._size, dtype=np.float32)
+        return np.asarray(self._bm25.get_scores(known), dtype=np.float32)
+
+
+class Retriever:
+    def __init__(self, index: StoredIndex, embedder: Embedder, mode: str = "hybrid") -> None:
+        if mode not in MODES:
+            raise ValueError(f"retriever must be one of {', '.join(MODES)}, not {mode!r}")
         self.index = index
         self.embedder = embedder
+        self.mode = mode
         self._faiss: Any = index.faiss_index()
+        self._bm25 = BM25Scorer(index)
+        self.idf = idf_table([c.text for c in index.chunks])
 
     def search(self, query: str, k: int) -> list[Hit]:
-        if not self.index.chunks or k <= 0:
+        size = len(self.index.chunks)
+        if not size or k <= 0:
             return []
+        depth = min(size, max(4 * k, 50))
         vector = self.embedder.embed([query])
-        scores, rows = self._faiss.search(vector, min(k, len(self.index.chunks)))
+        dense_scores, dense_rows = self._faiss.search(vector, depth)
+        dense_list = [int(r) for r in dense_rows[0] if r >= 0]
+        dense = dict(zip(dense_list, (float(s) for s in dense_scores[0]), strict=False))
+
+        lexical_all = self._bm25.scores(query)
+        lexical_list = [int(r) for r in np.argsort(-lexical_all, kind="stable")[:depth] if lexical_all[r] > 0]
+
+        if self.mode == "dense":
+            ranked = [(row, dense[row]) for row in dense_list]
+        elif self.mode == "bm25":
+            ranked = [(row, float(lexical_all[row])) for row in lexical_list]
+        else:
+            fused: dict[int, float] = {}
+            for ranking in (dense_list, lexical_list):
+                for rank, row in enumerate(ranking, start=1):
+                    fused[row] = fused.get(row, 0.0) + 1.0 / (RRF_K + rank)
+            ranked = sorted(fused.items(), key=lambda item: (-item[1], item[0]))
+
         hits = []
-        for rank, (score, row) in enumerate(zip(scores[0], rows[0], strict=True), start=1):
-            if row < 0:
-                continue
+        for rank, (row, score) in enumerate(ranked[:k], start=1):
             chunk = self.index.chunks[row]
+            cosine = dense[row] if row in dense else float(self.index.vectors[row] @ vector[0])
             title = self.index.documents[chunk.doc_id].title
-            hits.append(Hit(chunk=chunk, score=float(score), rank=rank, title=title))
+            hits.append(Hit(chunk, score, rank, title, dense=cosine, lexical=float(lexical_all[row])))
         return hits

@@ -32,6 +32,7 @@ class Settings:
     context_size: int = 2048
     threads: int = field(default_factory=lambda: max(1, min(os.cpu_count() or 2, 8)))
     k: int = 4  # passages given to the generator
+    retriever: str = "hybrid"  # "hybrid", "dense" or "bm25"
     answer_tokens: int = 160  # room reserved for the answer
     max_question_tokens: int = 256
     chunking: ChunkingSettings = field(default_factory=ChunkingSettings)
@@ -45,6 +46,7 @@ class Settings:
         "context_size": "RAG_CONTEXT_SIZE",
         "threads": "RAG_THREADS",
         "k": "RAG_K",
+        "retriever": "RAG_RETRIEVER",
     }
 
     @classmethod

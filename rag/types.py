@@ -34,6 +34,8 @@ class Hit:
     score: float  # higher is better; the meaning depends on the retriever that produced it
     rank: int  # 1-based position in the result list
     title: str = ""
+    dense: float = 0.0  # cosine similarity of question and chunk
+    lexical: float = 0.0  # BM25 score of the chunk for the question
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,10 @@ class Answer:
     standalone_question: str = ""  # the question actually searched for (after follow-up rewriting)
     warnings: tuple[str, ...] = ()
     model: str = ""
+    mode: str = "generated"  # "generated", "quoted" (a passage quoted instead of a failed reply), "refused"
+    raw_text: str = ""  # the model's reply before checking
+    removed: tuple[str, ...] = ()  # sentences of the reply that no passage supports
+    evidence_score: float = 0.0  # how well the best passage sentence matches the question, 0..1
 
 
 @dataclass(frozen=True)

@@ -65,12 +65,31 @@ def test_a_huge_question_is_cut_with_a_warning_not_refused(settings: Settings) -
     assert reply.warnings and "longer than" in reply.warnings[0]
 
 
-def test_history_reaches_the_prompt_without_old_markers(settings: Settings) -> None:
-    assistant = make_assistant(settings, ["They discussed digitalization [1]."])
+def test_a_follow_up_is_rewritten_into_a_standalone_question_before_retrieval(settings: Settings) -> None:
+    rewritten = "What did Tokayev and Tokyo Governor Yuriko Koike discuss?"
+    assistant = make_assistant(settings, [rewritten, "They discussed digitalization [1]."])
     history = [("Who did he meet on December 19?", "He met Yuriko Koike [2].")]
-    assistant.answer("What did they discuss?", history=history)
-    messages = assistant.generator.prompts[0]  # type: ignore[attr-defined]
-    assert {"role": "assistant", "content": "He met Yuriko Koike."} in messages
+    reply = assistant.answer("What did they discuss?", history=history)
+    rewrite_prompt, answer_prompt = assistant.generator.prompts  # type: ignore[attr-defined]
+    assert "What did they discuss?" in rewrite_prompt[-1]["content"]
+    assert "He met Yuriko Koike." in rewrite_prompt[-1]["content"], "old markers are stripped"
+    assert reply.standalone_question == rewritten and reply.question == "What did they discuss?"
+    assert rewritten in answer_prompt[-1]["content"]
+    assert {"role": "assistant", "content": "He met Yuriko Koike."} in answer_prompt
+    assert any("Koike" in hit.chunk.text for hit in reply.passages[:2])
+
+
+def test_a_rewrite_that_is_not_a_question_falls_back_to_the_joined_questions(settings: Settings) -> None:
+    assistant = make_assistant(settings, ["Sure! Here you go", "The articles do not say."])
+    reply = assistant.answer("What did they discuss?", history=[("Who met Yuriko Koike?", "Tokayev [1].")])
+    assert reply.standalone_question == "Who met Yuriko Koike? What did they discuss?"
+
+
+def test_without_history_no_rewriting_happens(settings: Settings) -> None:
+    assistant = make_assistant(settings, ["The articles do not say."])
+    reply = assistant.answer("Who met Yuriko Koike?")
+    assert len(assistant.generator.prompts) == 1  # type: ignore[attr-defined]
+    assert reply.standalone_question == "Who met Yuriko Koike?"
 
 
 def test_an_index_built_with_another_embedder_is_refused(settings: Settings) -> None:

@@ -1,0 +1,117 @@
+"""The answer checker on hand-made cases: each claim must be supported by the passage it cites."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+
+from rag.grounding import Thresholds, check_answer, idf_table
+from rag.types import Chunk, Hit
+
+DOC = (
+    "Then, the Kazakh leader held talks with Japanese Prime Minister Sanae Takaichi. "
+    "The meeting ended with signing 14 documents.\n\n"
+    "On Friday, December 19, Kassym-Jomart Tokayev met with Tokyo Governor Yuriko Koike. "
+    "The two sides discussed cooperation in digitalization and artificial intelligence.\n\n"
+    "Global military spending last year amounted to a record 2.7 trillion US dollars."
+)
+
+
+def _passages() -> list[Hit]:
+    paragraphs = DOC.split("\n\n")
+    hits, offset = [], 0
+    for n, paragraph in enumerate(paragraphs, start=1):
+        start = DOC.index(paragraph, offset)
+        offset = start + len(paragraph)
+        hits.append(Hit(Chunk(f"c{n}", "visit.txt", paragraph, start, offset), 1.0, n, "State visit"))
+    return hits
+
+
+def _embed(texts: Sequence[str]) -> np.ndarray:
+    """The question orthogonal to every passage: decisions rest on the lexical evidence alone."""
+    vectors = np.zeros((len(texts), 2), dtype=np.float32)
+    vectors[0, 0] = 1.0
+    vectors[1:, 1] = 1.0
+    return vectors
+
+
+IDF = idf_table(DOC.split("\n\n"))
+
+
+def check(question: str, raw: str):  # type: ignore[no-untyped-def]
+    # Scores here are half the IDF-weighted share of question terms found (the cosine part is 0).
+    return check_answer(question, raw, _passages(), _embed, IDF, Thresholds(relevant=0.15, extract=0.3))
+
+
+def test_a_right_citation_is_kept_and_narrowed_to_the_exact_sentence() -> None:
+    verdict = check("How many documents were signed after the talks?", "They signed 14 documents [1].")
+    assert verdict.mode == "generated" and not verdict.abstained
+    (citation,) = verdict.citations
+    assert citation.quote == "The meeting ended with signing 14 documents."
+    assert DOC[citation.start : citation.end] == citation.quote
+    assert verdict.text == "They signed 14 documents [1]."
+
+
+def test_a_sentence_cited_to_the_wrong_passage_gets_the_passage_that_supports_it() -> None:
+    verdict = check("Who did Tokayev meet on December 19?", "On December 19 Tokayev met Governor Yuriko Koike [3].")
+    assert verdict.checks[0].status == "reassigned"
+    (citation,) = verdict.citations
+    assert "Yuriko Koike" in citation.quote and citation.chunk_id == "c2"
+
+
+def test_an_unsupported_number_is_removed_never_presented_as_sourced() -> None:
+    verdict = check(
+        "How many documents were signed after the talks?",
+        "They signed 14 documents [1]. The deals were worth 300 million dollars [1].",
+    )
+    assert "300" not in verdict.text
+    assert verdict.removed == ("The deals were worth 300 million dollars.",)
+    assert [c.quote for c in verdict.citations] == ["The meeting ended with signing 14 documents."]
+
+
+def test_a_name_from_outside_the_passages_is_removed() -> None:
+    verdict = check(
+        "Who did Tokayev meet on December 19?",
+        "On December 19 Tokayev met Tokyo Governor Yuriko Koike [2]. He also met Shinzo Abe [2].",
+    )
+    assert "Abe" not in verdict.text and "He also met Shinzo Abe." in verdict.removed
+
+
+def test_when_every_sentence_fails_a_passage_that_clearly_answers_is_quoted() -> None:
+    verdict = check(
+        "How many documents were signed when the meeting with the Prime Minister ended?",
+        "They signed 12 agreements [1].",
+    )
+    assert verdict.mode == "quoted"
+    assert "The meeting ended with signing 14 documents." in verdict.citations[0].quote
+    assert DOC[verdict.citations[0].start : verdict.citations[0].end] == verdict.citations[0].quote
+    assert "14 documents" in verdict.text
+
+
+def test_an_invented_answer_with_no_supporting_passage_becomes_a_refusal() -> None:
+    verdict = check("What is the population of Kazakhstan?", "About 20 million people live in Kazakhstan [1].")
+    assert verdict.abstained and verdict.mode == "refused" and not verdict.citations
+    assert verdict.text == "The articles do not say."
+
+
+def test_a_refusal_by_the_model_stays_a_refusal() -> None:
+    verdict = check("Who is the Secretary-General of the UN?", "The articles do not say.")
+    assert verdict.abstained and not verdict.citations
+
+
+def test_a_supported_but_off_topic_reply_is_not_an_answer() -> None:
+    verdict = check("What is the population of Kazakhstan?", "The two sides discussed digitalization [2].")
+    assert verdict.abstained or verdict.mode == "quoted"
+    assert verdict.mode != "generated"
+
+
+@pytest.mark.parametrize("raw", ["", "   "])
+def test_an_empty_reply_is_a_refusal(raw: str) -> None:
+    assert check("Anything?", raw).abstained
+
+
+def test_number_words_count_as_their_digits() -> None:
+    verdict = check("How many documents were signed after the talks?", "Fourteen documents were signed [1].")
+    assert verdict.mode == "generated" and "14 documents" in verdict.citations[0].quote
