@@ -18,6 +18,7 @@ Deliberately not here: generating text, or retrieving passages.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Callable, Sequence
@@ -128,7 +129,7 @@ def _with_pairs(units: Sequence[Evidence], passages: Sequence[Hit]) -> list[Evid
     """The sentences, then each run of two neighbouring sentences of one passage: an answer often
     sits in the sentence after the one that repeats the question's words."""
     pairs = []
-    for first, second in zip(units, units[1:], strict=False):
+    for first, second in itertools.pairwise(units):
         if first.passage == second.passage:
             chunk = passages[first.passage - 1].chunk
             text = chunk.text[first.start - chunk.start : second.end - chunk.start]

@@ -1,7 +1,8 @@
 """Read the documents folder into `Document`s: .txt, .md, .html/.htm and .pdf, recursively.
 
 Each document gets a stable id (its path relative to the folder, with forward slashes), a title
-(first Markdown heading / HTML <title> or <h1> / first line), normalised text and a content hash.
+(first Markdown heading / HTML <title> / a headline-length first line / the file name), normalised
+text and a content hash.
 A file that cannot be used (unreadable, empty, binary, undecodable, a PDF without a text layer)
 is skipped with a warning naming the file and the reason; the rest still load.
 
@@ -94,12 +95,16 @@ def _markdown_title(text: str) -> str:
     return match.group(1).strip() if match else ""
 
 
-def _first_line_title(text: str, limit: int = 90) -> str:
+def _first_line_title(text: str, limit: int = 100) -> str:
+    """The first line, when it is short enough to be a headline rather than a paragraph."""
     first = text.split("\n", 1)[0].strip()
-    if len(first) <= limit:
-        return first
-    cut = first[:limit].rsplit(" ", 1)[0]
-    return cut + "…"
+    return first if len(first) <= limit else ""
+
+
+def _name_title(path: Path) -> str:
+    """ "tokayev-state-visit-to-japan.txt" -> "Tokayev state visit to japan" """
+    words = re.sub(r"[-_.]+", " ", path.stem).strip()
+    return words[:1].upper() + words[1:]
 
 
 def read_document(path: Path, doc_id: str) -> Document:
@@ -124,7 +129,7 @@ def read_document(path: Path, doc_id: str) -> Document:
     text = normalise(raw)
     if not text:
         raise UnusableFile("no text could be extracted from it")
-    title = normalise(title) or _first_line_title(text) or path.stem
+    title = normalise(title) or _first_line_title(text) or _name_title(path)
     return Document(id=doc_id, title=title, text=text, hash=content_hash(text))
 
 

@@ -43,10 +43,12 @@ def _stemmer():  # type: ignore[no-untyped-def]
     return Stemmer.Stemmer("english")
 
 
+_PLAIN = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "—": " ", "–": " ", "-": " "})
+
+
 def fold(text: str) -> str:
     """Lower-case, NFKC, typographic quotes and dashes made plain."""
-    text = unicodedata.normalize("NFKC", text).lower()
-    return text.translate(str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "—": " ", "–": " ", "-": " "}))
+    return unicodedata.normalize("NFKC", text).lower().translate(_PLAIN)
 
 
 def words(text: str) -> list[str]:

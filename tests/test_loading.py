@@ -100,3 +100,9 @@ def _tiny_pdf(text: str) -> bytes:
         out += f"{offset:010d} 00000 n \n".encode()
     out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
     return bytes(out)
+
+
+def test_a_paragraph_long_first_line_is_not_used_as_the_title(tmp_path: Path) -> None:
+    (tmp_path / "state-visit_to-japan.txt").write_text("A very long opening sentence " * 10, encoding="utf-8")
+    (documents, _) = load_documents(tmp_path)
+    assert documents[0].title == "State visit to japan"
