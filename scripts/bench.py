@@ -1,0 +1,77 @@
+"""Measure speed and memory on this machine and print the numbers (no assertions, nothing written).
+
+    .venv/bin/python scripts/bench.py [--model qwen2.5-0.5b] [--questions 12] [--k 4]
+
+Prints: start-up (imports, loading the models), building the index from scratch and re-running it
+with nothing changed, then per question the retrieval time, the time to first token and the total
+time (p50 and p95 over the first N answerable questions of eval/questions.jsonl, each asked
+once after one warm-up question), generated tokens per second, and the process's peak memory.
+Run it on an otherwise idle machine: other work on the same cores slows every number.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default=None)
+    parser.add_argument("--questions", type=int, default=12)
+    parser.add_argument("-k", type=int, default=None)
+    args = parser.parse_args()
+
+    t0 = time.perf_counter()
+    from rag import Assistant, Settings
+
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings.from_env(index_dir=Path(tmp) / "index", model=args.model)
+        assistant = Assistant(settings)
+        t1 = time.perf_counter()
+        assistant.embedder.embed(["warm up"])
+        t2 = time.perf_counter()
+        report = assistant.index()
+        t3 = time.perf_counter()
+        again = assistant.index()
+        t4 = time.perf_counter()
+        assistant.generator.count_tokens("warm up")
+        t5 = time.perf_counter()
+        print(f"model                 {settings.model} (k={args.k or settings.k}, {settings.threads} threads)")
+        print(f"import rag            {t1 - t0:6.2f} s")
+        print(f"load embedder         {t2 - t1:6.2f} s")
+        print(f"index from scratch    {t3 - t2:6.2f} s  ({report.chunks_embedded} chunks)")
+        print(f"index, no change      {t4 - t3:6.2f} s  ({again.chunks_embedded} chunks embedded)")
+        print(f"load generator        {t5 - t4:6.2f} s")
+
+        cases = [json.loads(line) for line in Path("eval/questions.jsonl").read_text(encoding="utf-8").splitlines()]
+        questions = [c["question"] for c in cases if c.get("answerable", True) and not c.get("history")]
+        assistant.answer(questions[-1], k=args.k)  # warm-up: the instructions' cached state
+        timings = [assistant.answer(q, k=args.k).timings for q in questions[: args.questions]]
+
+    for name, values in (
+        ("retrieval", [t.retrieval_s for t in timings]),
+        ("first token", [t.first_token_s for t in timings]),
+        ("total", [t.total_s for t in timings]),
+    ):
+        print(f"{name:<21} p50 {statistics.median(values):6.2f} s   p95 {percentile(values, 0.95):6.2f} s")
+    prompt = statistics.mean(t.prompt_tokens for t in timings)
+    rate = statistics.mean(t.tokens_per_s for t in timings if t.tokens_per_s)
+    print(f"prompt tokens         mean {prompt:.0f}")
+    print(f"generation            {rate:.1f} tokens/s")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak memory (RSS)     {peak:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()

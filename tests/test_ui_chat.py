@@ -1,0 +1,73 @@
+"""One session's conversation logic, without a server: streaming, stopping, errors, choosing sources."""
+
+from __future__ import annotations
+
+from rag import Assistant, Settings
+from tests.fakes import HashEmbedder
+from tests.test_ui_app import SIGNED, ArticleGenerator, shown
+from ui.chat import CURSOR, EMPTY_PANEL, Chat, ChatSession, clear, select, stop
+
+
+def make_chat(settings: Settings, generator: ArticleGenerator) -> Chat:
+    return Chat(Assistant(settings, embedder=HashEmbedder(), generator=generator))
+
+
+def test_the_question_shows_at_once_then_the_answer_streams_then_is_replaced(settings: Settings) -> None:
+    generator = ArticleGenerator()
+    updates = list(make_chat(settings, generator).ask(f"  {SIGNED}\n", ChatSession()))
+    first, last = updates[0], updates[-1]
+    assert [m["role"] for m in first.messages] == ["user"] and first.session.streaming
+    streamed = [u.messages[-1]["content"] for u in updates[1:-1]]
+    assert streamed and all(text.endswith(CURSOR) for text in streamed)
+    assert not last.messages[-1]["content"].endswith(CURSOR) and not last.session.streaming
+    assert "14 documents" in shown(last.messages[-1])
+    assert last.session.history == (
+        {"role": "user", "content": SIGNED},
+        {"role": "assistant", "content": last.session.history[1]["content"]},
+    )
+    assert last.session.sources == {1: last.panel} and last.textbox == ""
+
+
+def test_an_empty_question_changes_nothing_and_asks_nothing(settings: Settings) -> None:
+    generator = ArticleGenerator()
+    session = ChatSession()
+    [update] = list(make_chat(settings, generator).ask("   ", session))
+    assert update.session is session and update.messages == [] and generator.prompts == []
+
+
+def test_stopping_ends_the_answer_at_its_next_token_and_releases_the_model(settings: Settings) -> None:
+    generator = ArticleGenerator()
+    answering = make_chat(settings, generator).ask(SIGNED, ChatSession())
+    latest = [next(answering) for _ in range(3)][-1]  # the question, then two streamed pieces
+    assert generator.running == 1
+    stop(latest.session)
+    stopped = next(answering)
+    assert list(answering) == []
+    assert generator.running == 0 and generator.stopped == 1 and generator.finished == 0
+    assert shown(stopped.messages[-1]).endswith("*Stopped.*") and CURSOR not in stopped.messages[-1]["content"]
+    assert stopped.session.history == () and not stopped.session.streaming and "Stopped" in stopped.panel
+
+
+def test_clearing_while_answering_stops_and_empties_the_chat(settings: Settings) -> None:
+    generator = ArticleGenerator()
+    answering = make_chat(settings, generator).ask(SIGNED, ChatSession())
+    latest = [next(answering) for _ in range(2)][-1]
+    assert clear(latest.session) == ([], EMPTY_PANEL, ChatSession())
+    assert list(answering) == [([], EMPTY_PANEL, ChatSession(), "")]
+    assert generator.stopped == 1
+
+
+def test_stop_and_clear_when_nothing_runs_change_nothing() -> None:
+    session = ChatSession(messages=({"role": "user", "content": "q"},))
+    stop(session)
+    assert clear(session) == ([], EMPTY_PANEL, ChatSession())
+
+
+def test_each_answer_keeps_its_own_sources_panel(settings: Settings) -> None:
+    chat = make_chat(settings, ArticleGenerator())
+    first = list(chat.ask(SIGNED, ChatSession()))[-1].session
+    second = list(chat.ask("Who did Tokayev meet on December 19?", first))[-1].session
+    assert second.panel != first.panel and "Yuriko Koike" in second.panel
+    panel, chosen = select(second, 1)
+    assert panel == first.panel and chosen.panel == first.panel
+    assert select(second, 2)[0] == second.panel  # a question has no panel of its own: keep the current one

@@ -1,0 +1,218 @@
+"""The web page: a chat with a sources panel, and an articles view; `launch` serves it.
+
+One `Assistant` serves every browser session (the models load once per process). Answers go
+through gradio's queue one at a time (`concurrency_id="model"`): other sessions wait their turn and
+see their place in the queue, and a stopped answer frees the model at its next token. Index changes are
+queued the same way under their own id. Each session keeps its own conversation in a `gr.State`.
+The server listens on 127.0.0.1 unless told otherwise.
+
+Deliberately not here: what the handlers do (ui/chat.py, ui/library.py) or the markup (ui/render.py).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import gradio as gr
+
+from rag.errors import RagError
+from rag.pipeline import Assistant
+from rag.settings import Settings
+from ui import chat as chat_logic
+from ui import render
+from ui.chat import EMPTY_PANEL, Chat, ChatSession
+from ui.library import Library
+from ui.theme import CSS, theme
+from ui.uploads import MAX_UPLOAD_BYTES
+
+log = logging.getLogger(__name__)
+
+UPLOAD_TYPES = [".txt", ".md", ".markdown", ".html", ".htm", ".pdf"]
+# Example questions offered on an empty chat, for the default articles that are indexed.
+EXAMPLES = {
+    "tokayev-state-visit-to-japan.txt": [
+        "How many documents were signed after the talks with the Japanese Prime Minister?",
+        "Who did Tokayev meet in Tokyo on December 19?",
+    ],
+    "tokayev-lecture-at-un-university.txt": [
+        "What did Tokayev say about nuclear deterrence?",
+        "Which Japanese teachings did Tokayev cite in his lecture?",
+    ],
+}
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def _examples(assistant: Assistant) -> list[dict[str, str]]:
+    try:
+        indexed = assistant.stored.manifest.get("documents", {})
+    except RagError:
+        return []
+    return [{"text": q} for doc_id, questions in EXAMPLES.items() if doc_id in indexed for q in questions]
+
+
+def _busy() -> tuple[Any, Any]:
+    return gr.update(visible=False), gr.update(visible=True)
+
+
+def _idle() -> tuple[Any, Any]:
+    return gr.update(visible=True), gr.update(visible=False)
+
+
+def _example_text(evt: gr.SelectData) -> str:
+    value = evt.value
+    return str(value.get("text", "")) if isinstance(value, dict) else str(value or "")
+
+
+def _selected(session: ChatSession, evt: gr.SelectData) -> tuple[str, ChatSession]:
+    index = evt.index[0] if isinstance(evt.index, list | tuple) else evt.index
+    return chat_logic.select(session, index if isinstance(index, int) else None)
+
+
+def build_app(assistant: Assistant, settings: Settings | None = None, *, k: int | None = None) -> gr.Blocks:
+    """The page around `assistant`; `settings` defaults to the assistant's own."""
+    settings = settings or assistant.settings
+    with gr.Blocks(title="Ask the articles", analytics_enabled=False) as demo:
+        gr.HTML(
+            "<h1>Ask the articles</h1><p>Answers come only from the indexed articles, and each shows the "
+            "passages it cites. Everything runs on this computer.</p>",
+            elem_id="rag-header",
+            js_on_load=None,
+        )
+        with gr.Tabs():
+            with gr.Tab("Chat", id="chat"):
+                _chat_tab(Chat(assistant, k), _examples(assistant))
+            with gr.Tab("Articles", id="articles") as articles_tab:
+                _articles_tab(Library(assistant), settings, articles_tab, demo)
+    demo.queue(default_concurrency_limit=4)
+    return demo
+
+
+def _chat_tab(chat: Chat, examples: list[dict[str, str]]) -> None:
+    session = gr.State(ChatSession())
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3, min_width=360):
+            chatbot = gr.Chatbot(
+                label="Conversation",
+                elem_id="rag-chat",
+                height=560,
+                placeholder="**Ask a question about the articles.** Answers cite their sources as [1], [2]…",
+                examples=examples or None,  # type: ignore[arg-type]
+                latex_delimiters=[],  # "$" in an article is money, not LaTeX
+                allow_tags=False,
+                buttons=[],
+            )
+            with gr.Row(equal_height=True):
+                question = gr.Textbox(
+                    placeholder="Ask about the articles…",
+                    show_label=False,
+                    max_lines=6,
+                    scale=8,
+                    autofocus=True,
+                    elem_id="rag-question",
+                )
+                send = gr.Button("Ask", variant="primary", scale=1, min_width=90, elem_id="rag-send")
+                stop = gr.Button("Stop", variant="stop", scale=1, min_width=90, visible=False, elem_id="rag-stop")
+            clear = gr.Button("New conversation", size="sm", elem_id="rag-clear")
+        with gr.Column(scale=2, min_width=320):
+            sources = gr.HTML(
+                EMPTY_PANEL,
+                label="Sources",
+                show_label=True,
+                container=True,
+                max_height=640,
+                elem_id="rag-sources",
+                js_on_load=None,
+            )
+
+    private: dict[str, Any] = {"queue": False, "api_visibility": "private"}
+    ask: dict[str, Any] = {
+        "fn": chat.ask,
+        "inputs": [question, session],
+        "outputs": [chatbot, sources, session, question],
+        "concurrency_limit": 1,
+        "concurrency_id": "model",
+        "show_progress": "minimal",
+    }
+    buttons = [send, stop]
+    triggers = [question.submit, send.click]
+    gr.on(triggers, _busy, outputs=buttons, **private)
+    asked = gr.on(triggers, api_name="ask", **ask)
+    asked.then(_idle, outputs=buttons, **private)
+    picked = chatbot.example_select(_example_text, outputs=[question], **private)
+    picked.then(_busy, outputs=buttons, **private)
+    picked.then(api_visibility="private", **ask).then(_idle, outputs=buttons, **private)
+
+    panel = [chatbot, sources, session]
+    stop.click(chat_logic.stop, [session], None, **private)  # the answer itself ends, then _idle runs
+    clear.click(chat_logic.clear, [session], panel, queue=False, api_name="clear").then(_idle, None, buttons, **private)
+    chatbot.clear(chat_logic.clear, [session], panel, **private).then(_idle, None, buttons, **private)  # its bin icon
+    chatbot.select(_selected, [session], [sources, session], **private)
+
+
+def _articles_tab(library: Library, settings: Settings, tab: gr.Tab, demo: gr.Blocks) -> None:
+    limit = MAX_UPLOAD_BYTES // (1024 * 1024)
+    gr.HTML(render.placeholder_html(f"Documents folder: {settings.documents_dir}"), js_on_load=None)
+    table = gr.HTML(library.table(), elem_id="rag-documents", js_on_load=None)
+    upload_box = gr.File(
+        label=f"Add articles: .txt, .md, .html or .pdf, up to {limit} MiB each",
+        file_count="multiple",
+        file_types=UPLOAD_TYPES,
+        elem_id="rag-upload",
+    )
+    status = gr.HTML("", elem_id="rag-status", js_on_load=None)
+    with gr.Row(equal_height=True):
+        choice = gr.Dropdown(library.choices(), value=None, label="Remove an article", scale=4, elem_id="rag-choice")
+        remove_button = gr.Button("Remove from the index", variant="stop", scale=1, elem_id="rag-remove")
+
+    def upload(files: list[str] | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+        message = library.upload(files, lambda done, what: progress(done, desc=what))
+        return message, library.table(), gr.update(choices=library.choices(), value=None), None
+
+    def remove(doc_id: str | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+        message = library.remove(doc_id, lambda done, what: progress(done, desc=what))
+        return message, library.table(), gr.update(choices=library.choices(), value=None)
+
+    def refresh() -> tuple[Any, ...]:
+        return library.table(), gr.update(choices=library.choices(), value=None)
+
+    queued: dict[str, Any] = {"concurrency_limit": 1, "concurrency_id": "index"}
+    upload_box.upload(upload, [upload_box], [status, table, choice, upload_box], api_name="upload", **queued)
+    remove_button.click(remove, [choice], [status, table, choice], api_name="remove", **queued)
+    tab.select(refresh, None, [table, choice], queue=False, api_visibility="private")
+    demo.load(refresh, None, [table, choice], queue=False, api_visibility="private")
+
+
+def launch(
+    assistant: Assistant,
+    settings: Settings | None = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    auth: tuple[str, str] | None = None,
+    open_browser: bool = False,
+    k: int | None = None,
+) -> tuple[gr.Blocks, str]:
+    """Serve the page on host:port in a background thread; return it and its URL.
+
+    Call `.block_thread()` on the returned app to serve until Ctrl-C, or `.close()` to stop.
+    """
+    if host not in LOOPBACK and auth is None:
+        log.warning("Listening on %s without --auth: anyone who can reach this machine can use the chat.", host)
+    demo = build_app(assistant, settings, k=k)
+    _, url, _ = demo.launch(
+        server_name=host,
+        server_port=port,
+        auth=auth,
+        inbrowser=open_browser,
+        prevent_thread_lock=True,
+        quiet=True,
+        show_error=True,
+        ssr_mode=False,
+        max_file_size=2 * MAX_UPLOAD_BYTES,  # a hard stop; ui.uploads explains the real limit
+        run_history=False,  # its page offers to copy past runs to a cloud bucket: not for a private tool
+        footer_links=["api", "settings"],
+        theme=theme(),
+        css=CSS,
+    )
+    return demo, url

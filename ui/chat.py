@@ -1,0 +1,176 @@
+"""One browser session's conversation, asked through the same streaming answer function as the API.
+
+`ChatSession` is the state of one browser session (gradio keeps one per tab in a `gr.State`): the
+messages the chat shows (escaped Markdown), the plain question/answer turns given to the model as
+history, and the sources panel of every answer. `Chat.ask` streams one answer as a series of
+`Update`s: the question at once, the text token by token, then the checked `Answer` text replacing
+the streamed one, with its sources panel. Errors become a message in the chat and the session
+carries on: a failed or stopped turn is shown but not given to the model as history.
+
+Deliberately not here: gradio itself (ui/app.py wires this to the page) and HTML (ui/render.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from typing import NamedTuple
+
+from rag.errors import RagError
+from rag.pipeline import Assistant
+from rag.types import Answer, Delta, Document
+from ui import render
+
+log = logging.getLogger(__name__)
+
+EMPTY_PANEL = render.placeholder_html("The sources of an answer appear here. Click an earlier answer to see its own.")
+CURSOR = " ▍"
+
+
+class StopSignal:
+    """Raised by a session's stop or clear button, read by its running answer between tokens.
+
+    Stopping is cooperative: the answer loop ends itself and reports it, which leaves gradio's
+    queue in a clean state (cancelling a generator that has a gr.State output can leave the page
+    showing "Error" on every output).
+    """
+
+    def __init__(self) -> None:
+        self._raised = threading.Event()
+        self.clear = False
+
+    def raise_(self, *, clear: bool = False) -> None:
+        self.clear = self.clear or clear
+        self._raised.set()
+
+    def __bool__(self) -> bool:
+        return self._raised.is_set()
+
+
+@dataclass(frozen=True)
+class ChatSession:
+    messages: tuple[dict[str, str], ...] = ()  # what the Chatbot shows: {"role", "content"} in escaped Markdown
+    history: tuple[dict[str, str], ...] = ()  # finished turns as plain text, for the model
+    sources: Mapping[int, str] = field(default_factory=dict)  # index of an answer in `messages` -> its panel
+    panel: str = EMPTY_PANEL  # the sources panel shown now
+    streaming: bool = False  # an answer is being generated into the last message
+    signal: StopSignal | None = None  # how to stop that answer
+
+
+class Update(NamedTuple):
+    """The values of the page's outputs after one step: chat messages, sources panel, state, input box."""
+
+    messages: list[dict[str, str]]
+    panel: str
+    session: ChatSession
+    textbox: str
+
+
+def _user(text: str) -> dict[str, str]:
+    return {"role": "user", "content": render.chat_text(text)}
+
+
+def _assistant(markdown: str) -> dict[str, str]:
+    return {"role": "assistant", "content": markdown}
+
+
+class Chat:
+    def __init__(self, assistant: Assistant, k: int | None = None) -> None:
+        self.assistant = assistant
+        self.k = k
+
+    def documents(self) -> Mapping[str, Document]:
+        try:
+            return self.assistant.stored.documents
+        except RagError:
+            return {}
+
+    def ask(self, question: str, session: ChatSession) -> Iterator[Update]:
+        question = " ".join((question or "").split())
+        if not question:
+            yield Update(list(session.messages), session.panel, session, "")
+            return
+        asked = (*session.messages, _user(question))
+        signal = StopSignal()
+        session = replace(session, messages=asked, streaming=True, signal=signal)
+        yield Update(list(asked), session.panel, session, "")
+
+        streamed = ""
+        events = self.assistant.stream(question, k=self.k, history=list(session.history))
+        try:
+            for event in events:
+                if signal:
+                    yield _stopped(session, asked, streamed, signal.clear)
+                    return
+                if isinstance(event, Delta):
+                    streamed += event.text
+                    session = replace(session, messages=(*asked, _assistant(render.chat_text(streamed) + CURSOR)))
+                    yield Update(list(session.messages), session.panel, session, "")
+                elif isinstance(event, Answer):
+                    yield self._finish(question, event, session, asked)
+        except RagError as err:
+            yield self._failed(session, asked, str(err))
+        except Exception as err:  # the page must survive any failure of the model or the index
+            log.exception("Answering %r failed", question)
+            yield self._failed(
+                session, asked, f"Something went wrong while answering ({type(err).__name__}: {err}). Try again."
+            )
+        finally:
+            close = getattr(events, "close", None)
+            if close is not None:
+                close()  # a stopped answer releases the model at once
+
+    def _finish(self, question: str, answer: Answer, session: ChatSession, asked: tuple) -> Update:
+        panel = render.sources_html(answer, question, self.documents())
+        messages = (*asked, _assistant(render.answer_markdown(answer)))
+        session = replace(
+            session,
+            messages=messages,
+            history=(
+                *session.history,
+                {"role": "user", "content": question},
+                {"role": "assistant", "content": answer.text},
+            ),
+            sources={**session.sources, len(messages) - 1: panel},
+            panel=panel,
+            streaming=False,
+            signal=None,
+        )
+        return Update(list(messages), panel, session, "")
+
+    def _failed(self, session: ChatSession, asked: tuple, message: str) -> Update:
+        panel = render.notice_html(message, "error")
+        messages = (*asked, _assistant("⚠️ " + render.chat_text(message)))
+        session = replace(session, messages=messages, panel=panel, streaming=False, signal=None)
+        return Update(list(messages), panel, session, "")
+
+
+def stop(session: ChatSession) -> None:
+    """The stop button: the running answer ends at its next token and says it was stopped."""
+    if session.signal is not None:
+        session.signal.raise_()
+
+
+def _stopped(session: ChatSession, asked: tuple, streamed: str, clear: bool) -> Update:
+    if clear:
+        return Update([], EMPTY_PANEL, ChatSession(), "")
+    text = render.chat_text(streamed.strip()) + "\n\n" if streamed.strip() else ""
+    messages = (*asked, _assistant(f"{text}*Stopped\\.*"))
+    panel = render.notice_html("Stopped: an unfinished answer has no sources.", "info")
+    session = replace(session, messages=messages, panel=panel, streaming=False, signal=None)
+    return Update(list(messages), panel, session, "")
+
+
+def clear(session: ChatSession | None = None) -> tuple[list[dict[str, str]], str, ChatSession]:
+    """A fresh conversation: no messages, no history given to the model; a running answer stops."""
+    if session is not None and session.signal is not None:
+        session.signal.raise_(clear=True)
+    return [], EMPTY_PANEL, ChatSession()
+
+
+def select(session: ChatSession, index: int | None) -> tuple[str, ChatSession]:
+    """Show the sources of the answer at `index` in the chat (the latest one stays if it has none)."""
+    panel = session.sources.get(index, session.panel) if index is not None else session.panel
+    return panel, replace(session, panel=panel)

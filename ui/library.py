@@ -1,0 +1,104 @@
+"""The articles view: list what is indexed, add uploaded files, remove an article; re-index each time.
+
+Every change goes through the documents folder and then `Assistant.index`, which is incremental:
+only the added or changed files are embedded, and a removed file leaves the index. Each action
+returns an escaped status message; a refused file does not stop the others in the same upload.
+
+Deliberately not here: name and size checks (ui/uploads.py), gradio (ui/app.py), HTML (ui/render.py).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from rag.errors import RagError
+from rag.indexing import IndexReport
+from rag.pipeline import Assistant
+from ui import render, uploads
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[float, str], None]  # (fraction done, what is happening)
+
+
+def _no_progress(fraction: float, what: str) -> None:
+    return None
+
+
+class Library:
+    def __init__(self, assistant: Assistant) -> None:
+        self.assistant = assistant
+
+    @property
+    def folder(self) -> Path:
+        return self.assistant.settings.documents_dir
+
+    def entries(self) -> dict[str, dict[str, Any]]:
+        return dict(self.assistant.stored.manifest.get("documents", {}))
+
+    def table(self) -> str:
+        try:
+            return render.documents_table(self.entries())
+        except RagError as err:
+            return render.notice_html(str(err), "error")
+
+    def choices(self) -> list[tuple[str, str]]:
+        """(label, doc id) pairs for the remove menu."""
+        try:
+            entries = self.entries()
+        except RagError:
+            return []
+        return sorted(((f"{e.get('title') or doc_id} ({doc_id})", doc_id) for doc_id, e in entries.items()))
+
+    def _index(self, progress: Progress) -> IndexReport:
+        def report(done: int, total: int, doc_id: str) -> None:
+            progress(done / total if total else 1.0, f"Indexing {doc_id}" if doc_id else "Saving the index")
+
+        progress(0.0, "Reading the documents folder")
+        return self.assistant.index(report)
+
+    def upload(self, files: Sequence[str | Path] | None, progress: Progress = _no_progress) -> str:
+        """Save the uploaded files and index them; the status message as HTML."""
+        if not files:
+            return render.notice_html("Choose one or more .txt, .md, .html or .pdf files to add.", "info")
+        notes: list[tuple[str, str]] = []
+        added: list[str] = []
+        for file in files:
+            path = Path(file)
+            try:
+                saved = uploads.save_upload(path, path.name, self.folder)
+            except uploads.UploadError as err:
+                notes.append((str(err), "error"))
+                continue
+            notes.append((saved.message, "ok" if saved.added else "info"))
+            if saved.added:
+                added.append(saved.doc_id)
+        if added:
+            notes.extend(self._reindex(progress, expect=added))
+        return "".join(render.notice_html(text, kind) for text, kind in notes)
+
+    def remove(self, doc_id: str | None, progress: Progress = _no_progress) -> str:
+        if not doc_id:
+            return render.notice_html("Choose the article to remove first.", "info")
+        try:
+            uploads.remove_document(self.folder, doc_id, self.entries())
+        except RagError as err:
+            return render.notice_html(str(err), "error")
+        notes = [(f"Removed {doc_id}.", "ok"), *self._reindex(progress)]
+        return "".join(render.notice_html(text, kind) for text, kind in notes)
+
+    def _reindex(self, progress: Progress, expect: Sequence[str] = ()) -> list[tuple[str, str]]:
+        try:
+            report = self._index(progress)
+        except RagError as err:
+            return [(str(err), "error")]
+        except Exception as err:  # a broken file or model must not take the page down
+            log.exception("Indexing failed")
+            return [(f"Indexing failed ({type(err).__name__}: {err}).", "error")]
+        notes = [(f"Index updated: {report.summary()}.", "info")]
+        skipped = {Path(s.path).name: s.reason for s in report.skipped}
+        notes.extend((f"{name} was not indexed: {skipped[name]}.", "error") for name in expect if name in skipped)
+        return notes

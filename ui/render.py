@@ -1,0 +1,235 @@
+"""Turn answers, their sources and the index into HTML for the page; everything shown is escaped.
+
+Article text, titles, file names and generated answers are untrusted. Everything taken from them
+goes through `html.escape` (for gr.HTML) or `chat_text` (for the Chatbot's Markdown), so an article
+holding `<script>`, HTML or Markdown shows it as text: nothing runs, nothing loads.
+
+A citation is shown as its passage (the retrieved chunk that holds the cited span) with that span
+highlighted, whether the span is the whole chunk or one sentence inside it, and its place in the
+article, such as "paragraph 4 of 11, characters 1234–1301".
+
+Deliberately not here: gradio, files, or deciding what is cited (rag.citations does that).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from html import escape
+from typing import Any
+
+from rag.types import Answer, Chunk, Citation, Document, Hit
+
+ARTICLE_LIMIT = 20_000  # characters of an article shown around a citation, at most
+_MARKDOWN_PUNCTUATION = re.compile(r"""([!"#$%'()*+,\-./:;=?@\[\\\]^_`{|}~])""")
+
+
+def chat_text(text: str) -> str:
+    """Markdown source that displays exactly `text`: no HTML, link, image or emphasis is rendered.
+
+    Every ASCII punctuation character is backslash-escaped (CommonMark allows it for all of them)
+    and `& < >` become entities, so an answer quoting `![x](http://…)` loads no image.
+
+    >>> chat_text("Signed [1]. <b> *y*")
+    'Signed \\\\[1\\\\]\\\\. &lt;b&gt; \\\\*y\\\\*'
+    """
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def highlight(text: str, start: int, end: int) -> str:
+    """`text` escaped, with `text[start:end]` wrapped in <mark>; offsets are clamped to the text.
+
+    >>> highlight("a <b> c", 2, 5)
+    'a <mark>&lt;b&gt;</mark> c'
+    >>> highlight("whole", -3, 99)
+    '<mark>whole</mark>'
+    """
+    start = max(0, min(start, len(text)))
+    end = max(start, min(end, len(text)))
+    return f"{escape(text[:start])}<mark>{escape(text[start:end])}</mark>{escape(text[end:])}"
+
+
+def passage_for(citation: Citation, passages: Sequence[Hit]) -> Chunk | None:
+    """The retrieved chunk a citation points into: by chunk id, else the one that holds its span."""
+    chunks = [hit.chunk for hit in passages]
+    for chunk in chunks:
+        if citation.chunk_id and chunk.id == citation.chunk_id:
+            return chunk
+    same_doc = [c for c in chunks if c.doc_id == citation.doc_id]
+    for chunk in same_doc:
+        if chunk.start <= citation.start and citation.end <= chunk.end:
+            return chunk
+    overlapping = [c for c in same_doc if min(c.end, citation.end) > max(c.start, citation.start)]
+    return max(overlapping, key=lambda c: min(c.end, citation.end) - max(c.start, citation.start), default=None)
+
+
+def paragraph_spans(text: str) -> list[tuple[int, int]]:
+    """Paragraphs as (start, end): blocks between blank lines, or the lines of a text without any.
+
+    >>> paragraph_spans("One.\\nTwo.")
+    [(0, 4), (5, 9)]
+    >>> paragraph_spans("One\\nstill one.\\n\\nTwo.")
+    [(0, 14), (16, 20)]
+    """
+    separator = r"\n[ \t]*\n\s*" if re.search(r"\n[ \t]*\n", text) else r"\n\s*"
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for match in re.finditer(separator, text):
+        if text[start : match.start()].strip():
+            spans.append((start, match.start()))
+        start = match.end()
+    if text[start:].strip():
+        spans.append((start, len(text)))
+    return spans
+
+
+def place_in_article(text: str, start: int, end: int) -> str:
+    """Where a span lies, in words a reader can follow.
+
+    >>> place_in_article("First.\\nSecond one.\\nThird.", 7, 18)
+    'paragraph 2 of 3, characters 7–18'
+    >>> place_in_article("First.\\nSecond one.\\nThird.", 0, 18)
+    'paragraphs 1–2 of 3, characters 0–18'
+    """
+    spans = paragraph_spans(text)
+    inside = [n for n, (p_start, p_end) in enumerate(spans, start=1) if p_start < max(end, start + 1) and start < p_end]
+    where = f"characters {start}–{end}"
+    if not inside:
+        return where
+    first, last = inside[0], inside[-1]
+    paragraphs = f"paragraph {first}" if first == last else f"paragraphs {first}–{last}"
+    return f"{paragraphs} of {len(spans)}, {where}"
+
+
+def article_excerpt(text: str, start: int, end: int, limit: int = ARTICLE_LIMIT) -> str:
+    """The article (or `limit` characters around the span) escaped, with the span highlighted."""
+    if len(text) <= limit:
+        return highlight(text, start, end)
+    lo = max(0, min(start, len(text)) - limit // 2)
+    hi = min(len(text), lo + limit)
+    before = "…" if lo > 0 else ""
+    after = "…" if hi < len(text) else ""
+    return before + highlight(text[lo:hi], start - lo, end - lo) + after
+
+
+def _citation_html(citation: Citation, answer: Answer, documents: Mapping[str, Document]) -> str:
+    chunk = passage_for(citation, answer.passages)
+    if chunk is not None:
+        passage = highlight(chunk.text, citation.start - chunk.start, citation.end - chunk.start)
+    else:
+        passage = highlight(citation.quote, 0, len(citation.quote))
+    document = documents.get(citation.doc_id)
+    place = f"characters {citation.start}–{citation.end}"
+    article = ""
+    if document is not None:
+        place = place_in_article(document.text, citation.start, citation.end)
+        article = (
+            "<details class='rag-article'><summary>Show it in the article</summary>"
+            f"<div class='rag-article-text'>{article_excerpt(document.text, citation.start, citation.end)}</div>"
+            "</details>"
+        )
+    return (
+        f"<li class='rag-source' data-marker='{citation.marker}'>"
+        f"<div class='rag-source-head'><span class='rag-marker'>[{citation.marker}]</span> "
+        f"<span class='rag-title'>{escape(citation.title or citation.doc_id)}</span></div>"
+        f"<div class='rag-place'>{escape(citation.doc_id)} · {escape(place)}</div>"
+        f"<blockquote class='rag-passage'>{passage}</blockquote>{article}</li>"
+    )
+
+
+def _hit_html(hit: Hit, documents: Mapping[str, Document]) -> str:
+    chunk = hit.chunk
+    document = documents.get(chunk.doc_id)
+    place = (
+        place_in_article(document.text, chunk.start, chunk.end) if document else f"characters {chunk.start}–{chunk.end}"
+    )
+    return (
+        "<li class='rag-source rag-uncited'>"
+        f"<div class='rag-source-head'><span class='rag-title'>{escape(hit.title or chunk.doc_id)}</span></div>"
+        f"<div class='rag-place'>{escape(chunk.doc_id)} · {escape(place)} · score {hit.score:.2f}</div>"
+        f"<blockquote class='rag-passage'>{escape(chunk.text)}</blockquote></li>"
+    )
+
+
+def _details_html(answer: Answer, asked: str) -> str:
+    t = answer.timings
+    rows = [f"<div class='rag-asked'>{escape(asked)}</div>"]
+    searched = answer.standalone_question
+    if searched and " ".join(searched.split()).casefold() != " ".join(asked.split()).casefold():
+        rows.append(f"<div class='rag-searched'>Searched for: {escape(searched)}</div>")
+    timing = f"first token {t.first_token_s:.1f} s · total {t.total_s:.1f} s"
+    if answer.model:
+        timing += f" · {escape(answer.model)}"
+    rows.append(f"<div class='rag-timings'>{timing}</div>")
+    rows.extend(f"<div class='rag-warning'>{escape(w)}</div>" for w in answer.warnings)
+    rows.extend(f"<div class='rag-warning'>Left out of the model's reply: “{escape(r)}”</div>" for r in answer.removed)
+    return "<div class='rag-details'>" + "".join(rows) + "</div>"
+
+
+def sources_html(answer: Answer, asked: str, documents: Mapping[str, Document]) -> str:
+    """The sources panel for one answer: each citation's passage, highlighted and placed."""
+    parts = ["<div class='rag-sources'>", _details_html(answer, asked)]
+    if answer.abstained:
+        closest = answer.passages[:3]
+        parts.append("<div class='rag-refusal'>The articles do not seem to answer this.</div>")
+        if closest:
+            parts.append("<h4>Closest passages</h4><ol class='rag-list'>")
+            parts.extend(_hit_html(hit, documents) for hit in closest)
+            parts.append("</ol>")
+    elif answer.citations:
+        parts.append("<h4>Sources</h4><ol class='rag-list'>")
+        parts.extend(_citation_html(c, answer, documents) for c in answer.citations)
+        parts.append("</ol>")
+        cited = {passage_for(c, answer.passages) for c in answer.citations}
+        others = [hit for hit in answer.passages if hit.chunk not in cited]
+        if others:
+            parts.append(f"<details class='rag-others'><summary>Other passages searched ({len(others)})</summary>")
+            parts.append("<ol class='rag-list'>" + "".join(_hit_html(h, documents) for h in others) + "</ol></details>")
+    else:
+        parts.append("<div class='rag-warning'>This answer cites no passage: check it against these.</div>")
+        parts.append("<ol class='rag-list'>" + "".join(_hit_html(h, documents) for h in answer.passages) + "</ol>")
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def answer_markdown(answer: Answer) -> str:
+    """The chat message for an answer: its text with its [n] markers, plus a note when unsupported."""
+    text = chat_text(answer.text)
+    if answer.abstained:
+        return f"{text}\n\n*Not found in the articles: the closest passages are under Sources\\.*"
+    if not answer.citations:
+        return f"{text}\n\n*No passage is cited for this answer: check it against the passages under Sources\\.*"
+    if answer.mode == "quoted":
+        return f"{text}\n\n*Quoted from the article: the model's own reply did not pass the checks\\.*"
+    return text
+
+
+def notice_html(message: str, kind: str = "info") -> str:
+    """A message box (kind: "info", "ok" or "error") with escaped text."""
+    return f"<div class='rag-notice rag-{escape(kind)}' role='status'>{escape(message)}</div>"
+
+
+def placeholder_html(message: str) -> str:
+    return f"<div class='rag-empty'>{escape(message)}</div>"
+
+
+def documents_table(entries: Mapping[str, Mapping[str, Any]]) -> str:
+    """The indexed articles: title, file, size, chunks and when each was indexed."""
+    if not entries:
+        return placeholder_html("No articles are indexed yet: upload one below.")
+    rows = []
+    for doc_id, entry in sorted(entries.items(), key=lambda item: str(item[1].get("title", item[0])).casefold()):
+        when = str(entry.get("indexed_at", ""))[:16].replace("T", " ")
+        rows.append(
+            "<tr>"
+            f"<td class='rag-title'>{escape(str(entry.get('title') or doc_id))}</td>"
+            f"<td><code>{escape(doc_id)}</code></td>"
+            f"<td class='rag-num'>{int(entry.get('chars', 0)):,} characters</td>"
+            f"<td class='rag-num'>{int(entry.get('chunks', 0))}</td>"
+            f"<td>{escape(when)}</td>"
+            "</tr>"
+        )
+    return (
+        "<table class='rag-documents'><thead><tr><th>Title</th><th>File</th><th>Size</th><th>Chunks</th>"
+        "<th>Indexed</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
+    )
