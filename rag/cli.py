@@ -123,6 +123,49 @@ def chat(settings: Settings, k: int | None) -> None:
             click.echo(f"\nError: {err}", err=True)
 
 
+def _parse_auth(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[str, str] | None:
+    if not value:
+        return None
+    user, sep, password = value.partition(":")
+    if not sep or not user or not password:
+        raise click.BadParameter("expected USER:PASSWORD, both non-empty", ctx, param)
+    return user, password
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, envvar="RAG_HOST", help="Address to listen on.")
+@click.option("--port", default=7860, show_default=True, type=click.IntRange(1, 65535), envvar="RAG_PORT")
+@click.option("--auth", envvar="RAG_AUTH", callback=_parse_auth, metavar="USER:PASSWORD", help="Require this login.")
+@click.option("--no-browser", is_flag=True, help="Do not open the chat in a web browser.")
+@click.option("-k", type=click.IntRange(1, 50), envvar="RAG_K", help="Passages to retrieve.")
+@click.pass_obj
+def serve(
+    settings: Settings, host: str, port: int, auth: tuple[str, str] | None, no_browser: bool, k: int | None
+) -> None:
+    """Chat in a web browser: bring the index up to date, load the models, serve http://HOST:PORT."""
+    from ui.app import launch
+
+    def progress(done: int, total: int, doc_id: str) -> None:
+        if doc_id:
+            click.echo(f"  embedding {doc_id} ({done + 1}/{total})", err=True)
+
+    assistant = _assistant(settings)
+    click.echo(f"Updating the index of {settings.documents_dir}…", err=True)
+    report = assistant.index(progress)
+    for skipped in report.skipped:
+        click.echo(f"Skipped {skipped.path}: {skipped.reason}", err=True)
+    click.echo(f"Index {settings.index_dir}: {report.summary()}", err=True)
+    click.echo("Loading the models…", err=True)
+    assistant.warm_up()
+    try:
+        app, url = launch(assistant, settings, host=host, port=port, auth=auth, open_browser=not no_browser, k=k)
+    except OSError as err:
+        message = f"Cannot serve on {host}:{port} ({err}). Choose another --port or RAG_PORT."
+        raise click.ClickException(message) from None
+    click.echo(f"Chat running on {url}  (Ctrl-C to stop; `rag chat` chats in the terminal instead)")
+    app.block_thread()
+
+
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @click.pass_obj
@@ -148,6 +191,72 @@ def models(settings: Settings, as_json: bool) -> None:
         click.echo(f"  {row['name']:<14} {state:<13} {int(str(row['size'])) / 1e6:>7.0f} MB  {row['path']}")
         if not row["installed"]:
             click.echo(f"  {'':<14} install: {row['install']}")
+
+
+@main.command("eval")
+@click.option(
+    "--questions",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("eval/questions.jsonl"),
+    show_default=True,
+    help="Question file (JSONL, described in eval/README.md).",
+)
+@click.option("-k", type=click.IntRange(1, 50), envvar="RAG_K", help="Passages to retrieve.")
+@click.option("--limit", type=click.IntRange(min=1), help="Run only the first N (selected) cases.")
+@click.option("--only", multiple=True, metavar="PREFIX", help="Run only ids starting with PREFIX (repeatable).")
+@click.option(
+    "--out", type=click.Path(file_okay=False, path_type=Path), help="Results folder [default: eval/results/TIME-MODEL]."
+)
+@click.option("--min-correct", type=click.FloatRange(0, 1), help="Fail below this share of correct cases.")
+@click.option("--min-refusal", type=click.FloatRange(0, 1), help="Fail below this refusal rate on unanswerable cases.")
+@click.option("--min-recall", type=click.FloatRange(0, 1), help="Fail below this retrieval recall@k.")
+@click.option("--min-citation-precision", type=click.FloatRange(0, 1), help="Fail below this citation precision.")
+@click.pass_obj
+def eval_command(
+    settings: Settings,
+    questions: Path,
+    k: int | None,
+    limit: int | None,
+    only: tuple[str, ...],
+    out: Path | None,
+    min_correct: float | None,
+    min_refusal: float | None,
+    min_recall: float | None,
+    min_citation_precision: float | None,
+) -> None:
+    """Run a question set and report answers, retrieval, citations, refusals and speed.
+
+    Writes results.json, report.md and chart.png, and exits with status 1 if a --min-* floor is missed
+    (130 if stopped early by Ctrl-C or SIGTERM; the report then covers the cases done).
+    """
+    import signal
+
+    from rag.evaluation import check_floors, evaluate, report
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt  # like Ctrl-C: finish with a report of the cases done
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        run = evaluate(_assistant(settings), questions, k=k, only=only, limit=limit)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    paths = report.write_all(run, out or report.default_folder(Path("eval/results"), run.model))
+    click.echo(report.console_table(run))
+    click.echo(f"Report: {paths['markdown']}  (also {paths['json'].name}, {paths['chart'].name})")
+    floors = {
+        "correct": min_correct,
+        "refusal": min_refusal,
+        "recall": min_recall,
+        "citation_precision": min_citation_precision,
+    }
+    failures = check_floors(run.summary, floors)
+    for failure in failures:
+        click.echo(f"Below the floor: {failure}", err=True)
+    if run.interrupted:
+        sys.exit(130)
+    if failures:
+        sys.exit(1)
 
 
 def answer_to_dict(reply: Answer) -> dict[str, Any]:

@@ -33,7 +33,7 @@ class Settings:
     threads: int = field(default_factory=lambda: max(1, min(os.cpu_count() or 2, 8)))
     k: int = 4  # passages given to the generator
     retriever: str = "hybrid"  # "hybrid", "dense" or "bm25"
-    answer_tokens: int = 160  # room reserved for the answer
+    answer_tokens: int = 120  # room reserved for the answer: one to three sentences
     max_question_tokens: int = 256
     chunking: ChunkingSettings = field(default_factory=ChunkingSettings)
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Set everything up, bring the index up to date with documents/, and start the chat.
+# Set everything up and open the chat in a web browser on http://127.0.0.1:7860. `rag serve`
+# brings the index up to date with documents/ first. Extra arguments go to `rag serve`
+# (--host, --port, --auth USER:PASSWORD, --no-browser). To chat in the terminal instead:
+# .venv/bin/rag chat
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-.venv/bin/rag index
-exec .venv/bin/rag chat "$@"
+exec .venv/bin/rag serve "$@"

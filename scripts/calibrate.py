@@ -1,0 +1,93 @@
+"""Choose the answer checker's thresholds on a question set, and print how each choice scores.
+
+    .venv/bin/python scripts/calibrate.py [--model qwen2.5-0.5b] [--questions eval/questions.jsonl]
+
+Step 1 asks the model every question once and caches its raw replies and passages (the replies do
+not depend on the thresholds), in .cache/calibration-<model>.pkl. Step 2 re-checks the cached
+replies under every combination of thresholds and prints correct answers, refusals on
+unanswerable cases, wrong refusals and citation precision, best first by
+  score = answer_accuracy + refusal_rate - 2 * false_refusal_rate
+It changes nothing: copy the chosen values into rag/grounding.py `Thresholds` and say so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import pickle
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from rag import Assistant, Settings
+from rag.evaluation.dataset import load_cases, locate_quotes
+from rag.evaluation.scoring import score_case, summarise
+from rag.grounding import Thresholds, check_answer
+
+
+def collect(assistant: Assistant, questions: Path, cache: Path) -> list[tuple[object, object]]:
+    if cache.exists():
+        return pickle.loads(cache.read_bytes())
+    cases = locate_quotes(load_cases(questions), assistant.stored.documents, str(questions))
+    rows = []
+    for n, case in enumerate(cases, start=1):
+        reply = assistant.answer(case.question, history=case.history_messages())
+        rows.append((case, reply))
+        print(f"{n}/{len(cases)} {case.id}: {reply.raw_text[:80]!r}", file=sys.stderr)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_bytes(pickle.dumps(rows))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default=None)
+    parser.add_argument("--questions", type=Path, default=Path("eval/questions.jsonl"))
+    parser.add_argument("--cache", type=Path, default=None)
+    parser.add_argument("--top", type=int, default=15)
+    args = parser.parse_args()
+    settings = Settings.from_env(model=args.model)
+    assistant = Assistant(settings)
+    assistant.index()
+    cache = args.cache or Path(".cache") / f"calibration-{Path(settings.model).name}.pkl"
+    rows = collect(assistant, args.questions, cache)
+    retriever = assistant.retriever()
+    vectors: dict[str, np.ndarray] = {}
+
+    def embed(texts: Sequence[str]) -> np.ndarray:
+        """The embedder, remembered: every threshold combination re-checks the same sentences."""
+        missing = [t for t in dict.fromkeys(texts) if t not in vectors]
+        if missing:
+            vectors.update(zip(missing, assistant.embedder.embed(missing), strict=True))
+        return np.stack([vectors[t] for t in texts])
+
+    grid = itertools.product((0.6, 0.7, 0.8, 0.9, 1.0), (0.3, 0.4, 0.45, 0.5, 0.55), (0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 1.1))
+    table = []
+    for coverage, relevant, extract in grid:
+        thresholds = Thresholds(coverage, relevant, extract)
+        results = []
+        for case, reply in rows:
+            verdict = check_answer(
+                reply.standalone_question, reply.raw_text, reply.passages, embed,
+                retriever.idf, thresholds,
+            )
+            checked = replace(reply, text=verdict.text, citations=verdict.citations, abstained=verdict.abstained)
+            results.append(score_case(case, checked))
+        s = summarise(results, settings.k)
+        score = (s.answer_accuracy or 0) + (s.refusal_rate or 0) - 2 * (s.false_refusal_rate or 0)
+        table.append((score, thresholds, s))
+    table.sort(key=lambda row: -row[0])
+    header = ("coverage", "relevant", "extract", "|", "correct", "refused", "wrong-ref", "cite-prec")
+    print("{:>8} {:>8} {:>8} {} {:>7} {:>7} {:>9} {:>9}".format(*header))
+    for _, t, s in table[: args.top]:
+        print(
+            f"{t.min_coverage:8.2f} {t.relevant:8.2f} {t.extract:8.2f} | {s.answer_accuracy or 0:7.3f} "
+            f"{s.refusal_rate or 0:7.3f} {s.false_refusal_rate or 0:9.3f} {s.citation_precision or 0:9.3f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
