@@ -31,7 +31,7 @@ class Settings:
     model_cache_dir: Path = field(default_factory=_default_cache)
     context_size: int = 2048
     threads: int = field(default_factory=lambda: max(1, min(os.cpu_count() or 2, 8)))
-    k: int = 4  # passages given to the generator
+    k: int = 5  # passages given to the generator
     retriever: str = "hybrid"  # "hybrid", "dense" or "bm25"
     answer_tokens: int = 120  # room reserved for the answer: one to three sentences
     max_question_tokens: int = 256

@@ -64,7 +64,8 @@ def main() -> None:
             vectors.update(zip(missing, assistant.embedder.embed(missing), strict=True))
         return np.stack([vectors[t] for t in texts])
 
-    grid = itertools.product((0.6, 0.7, 0.8, 0.9, 1.0), (0.3, 0.4, 0.45, 0.5, 0.55), (0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 1.1))
+    coverages, relevances, quotes = (0.5, 0.6, 0.7, 0.8, 1.0), (0.3, 0.35, 0.4, 0.45, 0.5), (0.55, 0.6, 0.65, 0.7, 1.1)
+    grid = itertools.product(coverages, relevances, quotes)
     table = []
     for coverage, relevant, extract in grid:
         thresholds = Thresholds(coverage, relevant, extract)
