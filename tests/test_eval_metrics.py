@@ -121,6 +121,20 @@ def test_the_right_answer_in_the_right_role_is_supported() -> None:
     assert metrics.citation_support(reply, SENTENCES[3], KOIKE.answers, question=KOIKE.question) == (True, "")
 
 
+def test_filler_and_the_questions_own_words_do_not_count_against_a_citation() -> None:
+    quote = (
+        "Referring to the tragedies of Hiroshima, Nagasaki, and the Semipalatinsk nuclear test site, he "
+        "recalled Kazakhstan’s decision to renounce the world’s fourth-largest nuclear arsenal."
+    )
+    question = "Which tragedies did Tokayev refer to when addressing nuclear security?"
+    items = ("Hiroshima", "Nagasaki", "Semipalatinsk")
+    reply = "The answer is: he referenced Hiroshima and Nagasaki, as well as the Semipalatinsk test site [1]."
+    assert metrics.citation_support(reply, quote, ["Semipalatinsk"], items, question) == (True, "")
+    invented = "The tragedies he referenced were Hiroshima and Nagasaki, bombed by American aircraft in wartime [1]."
+    ok, reason = metrics.citation_support(invented, quote, ["Semipalatinsk"], items, question)
+    assert not ok and "bomb, american, aircraft, wartim" in reason
+
+
 # -- citations -----------------------------------------------------------------------------------------
 
 
