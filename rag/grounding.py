@@ -19,7 +19,6 @@ Deliberately not here: generating text, or retrieving passages.
 from __future__ import annotations
 
 import itertools
-import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -263,19 +262,3 @@ def _citation(marker: int, evidence: Evidence, passages: Sequence[Hit]) -> Citat
     chunk = hit.chunk
     quote = chunk.text[evidence.start - chunk.start : evidence.end - chunk.start]
     return Citation(marker, chunk.doc_id, hit.title, evidence.start, evidence.end, quote, chunk.id)
-
-
-def idf_table(texts: Sequence[str]) -> Callable[[str], float]:
-    """IDF of each term over the given texts (unknown terms get the highest IDF)."""
-    df: dict[str, int] = {}
-    for text in texts:
-        for term in set(terms(text)):
-            df[term] = df.get(term, 0) + 1
-    n = len(texts)
-    top = math.log((n + 1) / 1) + 1
-
-    def idf(term: str) -> float:
-        count = df.get(term)
-        return top if count is None else math.log((n + 1) / (count + 1)) + 1
-
-    return idf

@@ -16,9 +16,8 @@ from typing import Any
 import numpy as np
 
 from rag.embedding import Embedder
-from rag.grounding import idf_table
 from rag.store import StoredIndex
-from rag.terms import terms
+from rag.terms import idf_table, terms
 from rag.types import Hit
 
 RRF_K = 60

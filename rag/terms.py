@@ -10,8 +10,10 @@ numbers kept whole. BM25 retrieval and the citation checker both compare texts t
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 STOP_WORDS = frozenset(
@@ -74,3 +76,19 @@ def numbers(text: str) -> set[str]:
     """Numbers written in digits, and number words up to twenty, as digit strings."""
     found = {n.replace(",", "") for n in _NUMBER.findall(text)}
     return found | {NUMBER_WORDS[w] for w in words(text) if w in NUMBER_WORDS}
+
+
+def idf_table(texts: Sequence[str]) -> Callable[[str], float]:
+    """IDF of each term over the given texts (unknown terms get the highest IDF)."""
+    df: dict[str, int] = {}
+    for text in texts:
+        for term in set(terms(text)):
+            df[term] = df.get(term, 0) + 1
+    n = len(texts)
+    top = math.log((n + 1) / 1) + 1
+
+    def idf(term: str) -> float:
+        count = df.get(term)
+        return top if count is None else math.log((n + 1) / (count + 1)) + 1
+
+    return idf

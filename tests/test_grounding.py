@@ -7,7 +7,8 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from rag.grounding import Thresholds, check_answer, idf_table
+from rag.grounding import Thresholds, check_answer
+from rag.terms import idf_table
 from rag.types import Chunk, Hit
 
 DOC = (
