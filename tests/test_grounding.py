@@ -116,3 +116,41 @@ def test_an_empty_reply_is_a_refusal(raw: str) -> None:
 def test_number_words_count_as_their_digits() -> None:
     verdict = check("How many documents were signed after the talks?", "Fourteen documents were signed [1].")
     assert verdict.mode == "generated" and "14 documents" in verdict.citations[0].quote
+
+
+def test_a_reply_without_the_kind_of_answer_asked_for_quotes_the_sentence_that_has_it() -> None:
+    # "What day of the week" is answered by a weekday; the reply gives only the date.
+    verdict = check(
+        "What day of the week was December 19, when Tokayev met Governor Yuriko Koike?",
+        "On December 19 Tokayev met Tokyo Governor Yuriko Koike [2].",
+    )
+    assert verdict.mode == "quoted" and "Friday" in verdict.text
+    assert "Friday" in verdict.citations[0].quote
+
+
+def test_a_date_does_not_answer_a_question_about_the_year() -> None:
+    verdict = check("In what year did Tokayev meet Governor Yuriko Koike?", "He met her on December 19 [2].")
+    assert verdict.abstained and verdict.mode == "refused"
+    assert "year" in verdict.notes[0]
+
+
+def test_a_sourced_reply_is_replaced_when_another_sentence_answers_the_question_far_better() -> None:
+    # The reply is true to its passage but answers something else; the signing sentence answers it.
+    verdict = check(
+        "How many documents were signed when the meeting with the Prime Minister ended?",
+        "Tokayev met Tokyo Governor Yuriko Koike [2].",
+    )
+    assert verdict.mode == "quoted" and "14 documents" in verdict.text
+    assert verdict.removed == ("Tokayev met Tokyo Governor Yuriko Koike.",)
+
+
+def test_a_claim_that_drops_the_passages_negation_is_not_supported() -> None:
+    passage = "Tokayev stressed that UN reform is no longer a rhetorical discussion but a strategic necessity."
+    hits = [Hit(Chunk("c1", "lecture.txt", passage, 0, len(passage)), 1.0, 1, "Lecture")]
+    idf = idf_table([passage])
+    question = "How did Tokayev characterize UN reform?"
+    loose = Thresholds(relevant=0.15, extract=0.3)
+    flipped = check_answer(question, "Tokayev said UN reform is a rhetorical discussion [1].", hits, _embed, idf, loose)
+    assert flipped.checks[0].status == "contradicted" and flipped.mode != "generated"
+    kept = check_answer(question, "UN reform is no longer a rhetorical discussion [1].", hits, _embed, idf, loose)
+    assert kept.checks[0].status == "supported" and kept.mode == "generated"

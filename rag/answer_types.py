@@ -1,0 +1,89 @@
+"""What kind of answer a question asks for, and whether a text holds one.
+
+"In what year …?" is answered by a year, "How many …?" by a count, "What day of the week …?" by a
+weekday. A reply or a passage sentence that holds no such thing does not answer the question, however
+many of its words it shares: "Tokayev's visit took place on December 18" does not say in what year.
+Questions whose wording names no such kind (who, what, which, how) expect nothing checkable here,
+and `expected_type` returns None for them.
+
+>>> expected_type("In what year did Kazakhstan give up its nuclear arsenal?")
+'year'
+>>> holds_answer_type("It renounced the world's fourth-largest arsenal.", "year", "In what year …?")
+False
+>>> holds_answer_type("The talks ended with 14 documents.", "count", "How many documents were signed?")
+True
+
+Deliberately not here: whether the text is *true* (the checker in grounding.py decides that).
+"""
+
+from __future__ import annotations
+
+import re
+
+from rag.terms import NUMBER_WORDS, fold, numbers
+
+MONTHS = (
+    "january february march april may june july august september october november december "
+    "jan feb mar apr jun jul aug sep sept oct nov dec"
+).split()
+WEEKDAYS = "monday tuesday wednesday thursday friday saturday sunday".split()
+_TIME_UNITS = r"(?:second|minute|hour|day|week|fortnight|month|year|decade|century|centuries)s?"
+_SCALE_WORDS = r"(?:dozen|dozens|hundred|hundreds|thousand|thousands|million|millions|billion|billions|trillion)"
+
+# Checked in this order: the first pattern that matches the (folded) question wins.
+_QUESTION_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("weekday", re.compile(r"\bday of the week\b|\bwhat weekday\b|\bwhich weekday\b")),
+    ("year", re.compile(r"\b(?:what|which) years?\b|\byears? did\b")),
+    ("date", re.compile(r"\b(?:what|which) (?:date|day)\b|^when\b|\bwhen (?:did|was|were|is|will|does|do|had)\b")),
+    ("duration", re.compile(r"\bhow long\b")),
+    ("count", re.compile(r"\bhow many\b")),
+    ("amount", re.compile(r"\bhow much\b")),
+)
+
+_YEAR = re.compile(r"\b(?:1[5-9]|20)\d\d\b")
+_DAY_OF_MONTH = re.compile(r"\b(?:" + "|".join(MONTHS) + r")\.? \d{1,2}\b|\b\d{1,2} (?:" + "|".join(MONTHS) + r")\b")
+# "in March", "last week", "the same day": a month on its own ("may" only with a number: it is
+# also a verb) or a time named relative to another.
+_MONTH = re.compile(r"\b(?:" + "|".join(m for m in MONTHS if len(m) > 3) + r")\b")
+_RELATIVE_TIME = re.compile(
+    r"\b(?:yesterday|today|tomorrow|tonight)\b"
+    r"|\b(?:last|next|this|that|same|following|previous) (?:day|week|month|year|morning|afternoon|evening|night)\b"
+)
+_WEEKDAY = re.compile(r"\b(?:" + "|".join(WEEKDAYS) + r")\b")
+_DURATION = re.compile(
+    r"\b(?:\d+(?:[.,]\d+)?|a|an|" + "|".join(NUMBER_WORDS) + r"|several|few)(?:[ -]" + _SCALE_WORDS + r")?[ -]"
+    + _TIME_UNITS + r"\b"
+)
+_DIGITS = re.compile(r"\d+(?:[.,]\d+)*")
+_SCALE = re.compile(r"\b" + _SCALE_WORDS + r"\b")
+
+
+def expected_type(question: str) -> str | None:
+    """'weekday', 'year', 'date', 'duration', 'count', 'amount', or None when the wording names no kind."""
+    text = fold(question).strip()
+    for name, pattern in _QUESTION_TYPES:
+        if pattern.search(text):
+            return name
+    return None
+
+
+def holds_answer_type(text: str, kind: str | None, question: str = "") -> bool:
+    """Whether `text` holds an answer of that kind. A number the question itself states does not
+    count as the answer to "how many" ("How many of the 14 documents …?")."""
+    if kind is None:
+        return True
+    folded = fold(text)
+    if kind == "weekday":
+        return bool(_WEEKDAY.search(folded))
+    if kind == "year":
+        return bool(_YEAR.search(folded))
+    if kind == "date":
+        return any(p.search(folded) for p in (_DAY_OF_MONTH, _MONTH, _WEEKDAY, _YEAR, _RELATIVE_TIME))
+    if kind == "duration":
+        return bool(_DURATION.search(folded))
+    new_numbers = numbers(text) - numbers(question)
+    if kind == "count":
+        return bool(new_numbers or _SCALE.search(folded))
+    if kind == "amount":  # an amount is written in digits: "2.7 trillion", "$300 million"
+        return bool({n.replace(",", "") for n in _DIGITS.findall(text)} - numbers(question))
+    raise ValueError(f"unknown answer type {kind!r}")
