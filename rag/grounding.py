@@ -38,7 +38,7 @@ class Thresholds:
     """Chosen with scripts/calibrate.py on eval/questions.jsonl and qwen2.5-0.5b (see the README)."""
 
     min_coverage: float = 0.6  # share of a sentence's content terms its passage must contain
-    relevant: float = 0.3  # evidence score at which a supported answer is taken to address the question
+    relevant: float = 0.4  # evidence score at which a supported answer is taken to address the question
     extract: float = 0.55  # evidence score at which a passage sentence is quoted in place of a failed answer
     margin: float = 0.08  # how much better a quotable sentence must match the question to replace the reply
 
@@ -194,18 +194,24 @@ def _relevance(question: str, supported: Sequence[ClaimCheck], units: Sequence[E
 
 
 # -- claims -----------------------------------------------------------------------------------
+_LIST_ITEM = re.compile(r"^\s*(?:\d{1,2}[.)]|[-*•])\s+")
+
+
 def _claims(text: str) -> list[tuple[str, tuple[int, ...]]]:
-    """Sentences of the reply with the passage numbers cited in each (markers may trail the period)."""
+    """Sentences of the reply with the passage numbers cited in each (markers may trail the period).
+    Each item of a list ("1. Asia", "- Africa") is a claim of its own, without its bullet."""
     out: list[tuple[str, tuple[int, ...]]] = []
-    for start, end in sentence_spans(text):
-        piece = text[start:end]
-        cited = tuple(int(n) for m in MARKER.finditer(piece) for n in re.findall(r"\d+", m.group(1)))
-        sentence = strip_markers(piece)
-        if not sentence.strip(" .") and out:  # a lone "[2]" after the period belongs to the sentence before
-            prev, prev_cited = out[-1]
-            out[-1] = (prev, prev_cited + cited)
-            continue
-        out.append((sentence, cited))
+    for line in text.splitlines():
+        line = _LIST_ITEM.sub("", line)
+        for start, end in sentence_spans(line):
+            piece = line[start:end]
+            cited = tuple(int(n) for m in MARKER.finditer(piece) for n in re.findall(r"\d+", m.group(1)))
+            sentence = strip_markers(piece)
+            if not sentence.strip(" .") and out:  # a lone "[2]" after the period belongs to the sentence before
+                prev, prev_cited = out[-1]
+                out[-1] = (prev, prev_cited + cited)
+                continue
+            out.append((sentence, cited))
     return out
 
 

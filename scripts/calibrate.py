@@ -5,8 +5,11 @@
 Step 1 asks the model every question once and caches its raw replies and passages (the replies do
 not depend on the thresholds), in .cache/calibration-<model>.pkl. Step 2 re-checks the cached
 replies under every combination of thresholds and prints correct answers, refusals on
-unanswerable cases, wrong refusals and citation precision, best first by
-  score = answer_accuracy + refusal_rate - 2 * false_refusal_rate
+unanswerable cases, wrong refusals, wrong answers and citation precision, best first by the
+worth of the replies to a reader, per case:
+  +1 for a right answer (or a refusal when the articles do not say),
+  -1 for a wrong answer (an invented or off-target reply is the failure users complain of most),
+  -0.5 for a refusal when the articles do say (honest, but no help).
 It changes nothing: copy the chosen values into rag/grounding.py `Thresholds` and say so.
 """
 
@@ -24,7 +27,7 @@ import numpy as np
 
 from rag import Assistant, Settings
 from rag.evaluation.dataset import load_cases, locate_quotes
-from rag.evaluation.scoring import score_case, summarise
+from rag.evaluation.scoring import CaseResult, score_case, summarise
 from rag.grounding import Thresholds, check_answer
 
 
@@ -70,7 +73,7 @@ def main() -> None:
             (0.5, 0.6, 0.7), (0.3, 0.4, 0.5), (0.45, 0.5, 0.55, 0.6, 0.65, 1.1), (0.04, 0.08, 0.12, 1.0)
         )
     ]
-    scored = {}
+    scored: dict[Thresholds, list[CaseResult]] = {}
     for thresholds in grid:
         results = []
         for case, reply in rows:
@@ -81,13 +84,13 @@ def main() -> None:
             results.append(score_case(case, checked))
         scored[thresholds] = results
 
-    def summary(results: Sequence[object]) -> object:
-        return summarise(results, settings.k)  # type: ignore[arg-type]
+    def summary(results: Sequence[CaseResult]) -> object:
+        return summarise(results, settings.k)
 
-    table = sorted(grid, key=lambda t: -objective(summary(scored[t])))
+    table = sorted(grid, key=lambda t: -worth(scored[t]))
     print("Best on the whole set:")
-    print("{:>8} {:>8} {:>8} {:>8} | {:>7} {:>7} {:>9} {:>9}".format(
-        "coverage", "relevant", "extract", "margin", "correct", "refused", "wrong-ref", "cite-prec"))
+    print("{:>8} {:>8} {:>8} {:>8} | {:>7} {:>7} {:>9} {:>9} {:>9}".format(
+        "coverage", "relevant", "extract", "margin", "correct", "refused", "wrong-ref", "wrong-ans", "cite-prec"))
     for t in table[: args.top]:
         print(_row(t, summary(scored[t])))
     # Held out: choose on half the cases, score on the other half, both ways round. A large drop
@@ -96,19 +99,23 @@ def main() -> None:
     for fold in (0, 1):
         chosen_half = [i for i in range(len(rows)) if i % 2 == fold]
         held_half = [i for i in range(len(rows)) if i % 2 != fold]
-        best = max(grid, key=lambda t: objective(summary([scored[t][i] for i in chosen_half])))
+        best = max(grid, key=lambda t: worth([scored[t][i] for i in chosen_half]))
         print(_row(best, summary([scored[best][i] for i in held_half])))
 
 
-def objective(s: object) -> float:
-    return (s.answer_accuracy or 0) + (s.refusal_rate or 0) - 2 * (s.false_refusal_rate or 0)  # type: ignore[attr-defined]
+def worth(results: Sequence[CaseResult]) -> float:
+    right = sum(r.correct for r in results)
+    wrong = sum(not r.correct and not r.abstained for r in results)
+    needless_refusals = sum(r.answerable and r.abstained for r in results)
+    return (right - wrong - 0.5 * needless_refusals) / len(results)
 
 
 def _row(t: Thresholds, s: object) -> str:
     return (
         f"{t.min_coverage:8.2f} {t.relevant:8.2f} {t.extract:8.2f} {t.margin:8.2f} | "
         f"{s.answer_accuracy or 0:7.3f} {s.refusal_rate or 0:7.3f} "  # type: ignore[attr-defined]
-        f"{s.false_refusal_rate or 0:9.3f} {s.citation_precision or 0:9.3f}"  # type: ignore[attr-defined]
+        f"{s.false_refusal_rate or 0:9.3f} {s.wrong_answer_rate or 0:9.3f} "  # type: ignore[attr-defined]
+        f"{s.citation_precision or 0:9.3f}"  # type: ignore[attr-defined]
     )
 
 

@@ -239,6 +239,7 @@ def test_summary_counts_each_metric_over_its_own_cases() -> None:
     assert s.citation_recall == pytest.approx(1 / 2)
     assert s.refusal_rate == pytest.approx(1 / 2)
     assert s.false_refusal_rate == pytest.approx(1 / 4)
+    assert s.wrong_answer_rate == pytest.approx(1 / 4)  # the crash; the wrong citation still answers right
     assert s.recall_at_k == pytest.approx(3 / 4)  # the crashed case retrieved nothing
     assert s.total_p50 == pytest.approx(1.5) and s.first_token_p95 == pytest.approx(0.5)
     assert s.tokens_per_s == pytest.approx(20 / 1.0)

@@ -154,3 +154,13 @@ def test_a_claim_that_drops_the_passages_negation_is_not_supported() -> None:
     assert flipped.checks[0].status == "contradicted" and flipped.mode != "generated"
     kept = check_answer(question, "UN reform is no longer a rhetorical discussion [1].", hits, _embed, idf, loose)
     assert kept.checks[0].status == "supported" and kept.mode == "generated"
+
+
+def test_each_item_of_a_listed_reply_is_checked_on_its_own() -> None:
+    verdict = check(
+        "Which areas of cooperation did the two sides discuss?",
+        "They discussed:\n\n1. Digitalization [2]\n2. Space tourism [2]\n3. Artificial intelligence [2]",
+    )
+    assert verdict.mode == "generated"
+    assert "Digitalization [1]" in verdict.text and "Artificial intelligence [1]" in verdict.text
+    assert "Space tourism" in verdict.removed and "2." not in verdict.text

@@ -76,6 +76,7 @@ def headline_rows(s: Summary) -> list[tuple[str, str, str]]:
         ("citation recall", _fraction(s.citation_recall), "correct answers citing the supporting passage"),
         ("refusals (unanswerable)", _fraction(s.refusal_rate), f"{s.unanswerable} unanswerable cases"),
         ("wrong refusals (answerable)", _fraction(s.false_refusal_rate), "lower is better"),
+        ("wrong answers (answerable)", _fraction(s.wrong_answer_rate), "answered, but not correctly; lower is better"),
         ("retrieval time", f"p50 {_seconds(s.retrieval_p50)}", f"p95 {_seconds(s.retrieval_p95)}"),
         ("time to first token", f"p50 {_seconds(s.first_token_p50)}", f"p95 {_seconds(s.first_token_p95)}"),
         ("total time", f"p50 {_seconds(s.total_p50)}", f"p95 {_seconds(s.total_p95)}"),
@@ -180,6 +181,7 @@ def write_chart(run: EvalRun, path: Path) -> None:
         ("citation recall", s.citation_recall),
         ("refusals (unanswerable)", s.refusal_rate),
         ("wrong refusals (answerable)", s.false_refusal_rate),
+        ("wrong answers (answerable)", s.wrong_answer_rate),
     ]
     fig = Figure(figsize=(11, 4.8), layout="constrained")
     FigureCanvasAgg(fig)

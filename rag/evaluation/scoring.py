@@ -159,6 +159,7 @@ class Summary:
     citation_recall: float | None
     refusal_rate: float | None  # unanswerable cases refused
     false_refusal_rate: float | None  # answerable cases refused
+    wrong_answer_rate: float | None  # answerable cases answered, but not correctly
     retrieval_p50: float | None
     retrieval_p95: float | None
     first_token_p50: float | None
@@ -196,6 +197,7 @@ def summarise(results: Sequence[CaseResult], k: int) -> Summary:
         citation_recall=metrics.share(r.cites_support is True for r in answerable if r.correct),
         refusal_rate=metrics.share(r.abstained for r in unanswerable),
         false_refusal_rate=metrics.share(r.abstained for r in answerable),
+        wrong_answer_rate=metrics.share(not r.abstained and not r.correct for r in answerable),
         retrieval_p50=metrics.percentile([t.retrieval_s for t in timed], 50),
         retrieval_p95=metrics.percentile([t.retrieval_s for t in timed], 95),
         first_token_p50=metrics.percentile([t.first_token_s for t in timed], 50),
