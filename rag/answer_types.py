@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 
-from rag.terms import NUMBER_WORDS, fold, numbers
+from rag.terms import NUMBER_WORDS, fold, numbers, terms, words
 
 MONTHS = (
     "january february march april may june july august september october november december "
@@ -83,7 +83,23 @@ def holds_answer_type(text: str, kind: str | None, question: str = "") -> bool:
         return bool(_DURATION.search(folded))
     new_numbers = numbers(text) - numbers(question)
     if kind == "count":
-        return bool(new_numbers or _SCALE.search(folded))
+        return bool(new_numbers or _SCALE.search(folded)) and _counts_the_thing_asked(text, question)
     if kind == "amount":  # an amount is written in digits: "2.7 trillion", "$300 million"
         return bool({n.replace(",", "") for n in _DIGITS.findall(text)} - numbers(question))
     raise ValueError(f"unknown answer type {kind!r}")
+
+
+def _counts_the_thing_asked(text: str, question: str) -> bool:
+    """"How many citizens …?" is answered by a number of citizens: some number in the text must be
+    followed within a few words by the thing counted ("14 documents", "two thousand students"),
+    not merely stand somewhere ("the two countries"). Compared through stems, so "document" meets
+    "documents"; a question whose counted thing cannot be read passes."""
+    asked = re.search(r"\bhow many ((?:[^\W\d_]+ ?){1,2})", fold(question))
+    counted = set(terms(asked.group(1))) if asked else set()
+    if not counted:
+        return True
+    tokens = words(text)
+    return any(
+        (token[0].isdigit() or token in NUMBER_WORDS) and counted & set(terms(" ".join(tokens[i + 1 : i + 5])))
+        for i, token in enumerate(tokens)
+    )

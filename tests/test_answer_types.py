@@ -45,6 +45,8 @@ def test_the_question_wording_names_the_kind_of_answer(question: str, kind: str 
         ("The talks ended with signing 14 documents.", "duration", "How long?", False),
         ("The meeting ended with signing 14 documents.", "count", "How many documents were signed?", True),
         ("Fourteen documents were signed.", "count", "How many documents were signed?", True),
+        ("The two countries are bound by friendship.", "count", "How many Kazakh citizens study in Japan?", False),
+        ("Some 2,000 Kazakh students study there.", "count", "How many Kazakh students study in Japan?", True),
         ("Of the 14 documents, none is listed.", "count", "How many of the 14 documents are on energy?", False),
         ("Spending reached 2.7 trillion US dollars.", "amount", "How much was spent?", True),
         ("He wants to deepen trade and investment.", "amount", "How much did Japan invest?", False),
