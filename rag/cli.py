@@ -281,6 +281,8 @@ def format_answer(reply: Answer) -> str:
     )
     for warning in reply.warnings:
         lines.append(f"Warning: {warning}")
+    for note in reply.check_notes:
+        lines.append(f"Checked: {note}.")
     return "\n".join(lines)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -67,3 +68,29 @@ class MiniLMEmbedder:
         # Counted with the model's own tokenizer, including [CLS] and [SEP].
         ids = self._model.tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"]
         return len(ids) <= self.max_tokens
+
+
+class RememberedVectors:
+    """An embedder's vectors, remembered by text: the answer checker scores the same passage
+    sentences again and again. Thread-safe; forgets the least recently used texts beyond `limit`."""
+
+    def __init__(self, embedder: Embedder, limit: int = 20_000) -> None:
+        self.embedder = embedder
+        self.limit = limit
+        self._vectors: dict[str, np.ndarray] = {}  # oldest use first
+        self._lock = threading.Lock()
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        wanted = list(dict.fromkeys(texts))
+        if len(wanted) > self.limit:
+            return self.embedder.embed(list(texts))
+        with self._lock:  # held while embedding, so no other thread forgets a text half-way
+            missing = [t for t in wanted if t not in self._vectors]
+            fresh = dict(zip(missing, self.embedder.embed(missing), strict=True)) if missing else {}
+            found = {t: fresh[t] if t in fresh else self._vectors.pop(t) for t in wanted}
+            self._vectors.update(found)  # re-inserted: now the most recently used
+            for old in list(self._vectors)[: max(0, len(self._vectors) - self.limit)]:
+                del self._vectors[old]
+        if not texts:
+            return np.zeros((0, self.embedder.dimension), dtype=np.float32)
+        return np.stack([found[t] for t in texts])

@@ -49,6 +49,7 @@ class LlamaGenerator:
                 n_ctx=self.context_size,
                 n_threads=self.threads,
                 n_threads_batch=self.threads,
+                flash_attn=True,  # about 10% faster prompt processing on this CPU (scripts/bench.py)
                 verbose=False,
             )
         except (ValueError, RuntimeError) as err:

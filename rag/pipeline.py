@@ -16,7 +16,7 @@ from typing import Any
 
 from rag import models, store
 from rag.citations import strip_markers
-from rag.embedding import Embedder, MiniLMEmbedder
+from rag.embedding import Embedder, MiniLMEmbedder, RememberedVectors
 from rag.errors import QuestionError
 from rag.generation import Generator, LlamaGenerator, Message
 from rag.grounding import check_answer
@@ -45,6 +45,7 @@ class Assistant:
         self._generator = generator
         self._retriever: Retriever | None = None
         self._lock = threading.RLock()
+        self._checker_vectors: RememberedVectors | None = None
 
     # -- components, loaded on first use -------------------------------------------------------
     @property
@@ -113,9 +114,12 @@ class Assistant:
         retrieved = time.perf_counter()
 
         prompt = build_prompt(
-            standalone, hits, generator.count_tokens, generator.context_size, s.answer_tokens,
+            standalone, hits[: s.read_k], generator.count_tokens, generator.context_size, s.answer_tokens,
             s.max_question_tokens, turns,
         )
+        # The model reads the best few passages; the checker may also cite or quote the rest. They
+        # follow the prompt's passages, so the model's [n] markers keep their meaning.
+        checked = [*prompt.passages, *(h for h in hits if h not in prompt.passages)]
         pieces: list[str] = []
         first_token = 0.0
         for piece in generator.stream(prompt.messages, s.answer_tokens):
@@ -126,12 +130,15 @@ class Assistant:
         finished = time.perf_counter()
 
         raw = "".join(pieces).strip()
-        verdict = check_answer(prompt.question, raw, prompt.passages, self.embedder.embed, retriever.idf)
+        if self._checker_vectors is None or self._checker_vectors.embedder is not self.embedder:
+            self._checker_vectors = RememberedVectors(self.embedder)
+        verdict = check_answer(prompt.question, raw, checked, self._checker_vectors.embed, retriever.idf)
+        check_s = time.perf_counter() - finished
         yield Answer(
             question=question,
             text=verdict.text,
             citations=verdict.citations,
-            passages=tuple(prompt.passages),
+            passages=tuple(checked),
             abstained=verdict.abstained,
             timings=Timings(
                 retrieval_s=retrieved - started,
@@ -139,6 +146,7 @@ class Assistant:
                 total_s=time.perf_counter() - started,
                 prompt_tokens=prompt.tokens,
                 generated_tokens=generator.count_tokens(raw) if raw else 0,
+                check_s=check_s,
             ),
             standalone_question=prompt.question,
             warnings=prompt.warnings,
@@ -147,6 +155,7 @@ class Assistant:
             raw_text=raw,
             removed=verdict.removed,
             evidence_score=verdict.evidence_score,
+            check_notes=verdict.notes,
         )
 
 

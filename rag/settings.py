@@ -31,7 +31,8 @@ class Settings:
     model_cache_dir: Path = field(default_factory=_default_cache)
     context_size: int = 2048
     threads: int = field(default_factory=lambda: max(1, min(os.cpu_count() or 2, 8)))
-    k: int = 5  # passages given to the generator
+    k: int = 5  # passages retrieved; the answer checker may cite or quote any of them
+    read_k: int = 5  # of those, how many (the best first) the model reads: each one costs prompt time
     retriever: str = "hybrid"  # "hybrid", "dense" or "bm25"
     answer_tokens: int = 120  # room reserved for the answer: one to three sentences
     max_question_tokens: int = 256
@@ -46,6 +47,7 @@ class Settings:
         "context_size": "RAG_CONTEXT_SIZE",
         "threads": "RAG_THREADS",
         "k": "RAG_K",
+        "read_k": "RAG_READ_K",
         "retriever": "RAG_RETRIEVER",
     }
 

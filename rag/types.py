@@ -56,11 +56,15 @@ class Timings:
     total_s: float = 0.0
     prompt_tokens: int = 0
     generated_tokens: int = 0
+    check_s: float = 0.0  # checking the reply against the passages, after the last token (part of total_s)
+
+    @property
+    def generation_s(self) -> float:
+        return max(0.0, self.total_s - self.first_token_s - self.check_s)
 
     @property
     def tokens_per_s(self) -> float:
-        gen_time = self.total_s - self.first_token_s
-        return self.generated_tokens / gen_time if gen_time > 0 else 0.0
+        return self.generated_tokens / self.generation_s if self.generation_s > 0 else 0.0
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,7 @@ class Answer:
     raw_text: str = ""  # the model's reply before checking
     removed: tuple[str, ...] = ()  # sentences of the reply that no passage supports
     evidence_score: float = 0.0  # how well the best passage sentence matches the question, 0..1
+    check_notes: tuple[str, ...] = ()  # why the checker quoted or refused instead of keeping the reply
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,7 @@ def main() -> None:
     for name, values in (
         ("retrieval", [t.retrieval_s for t in timings]),
         ("first token", [t.first_token_s for t in timings]),
+        ("checking the reply", [t.check_s for t in timings]),
         ("total", [t.total_s for t in timings]),
     ):
         print(f"{name:<21} p50 {statistics.median(values):6.2f} s   p95 {percentile(values, 0.95):6.2f} s")

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -52,6 +53,7 @@ def test_a_refusal_is_marked_as_such_and_cites_nothing(settings: Settings) -> No
     assistant = make_assistant(settings, ["The articles do not say [1]."])
     reply = assistant.answer("What is the population of Kazakhstan?")
     assert reply.abstained and not reply.citations and reply.passages
+    assert reply.check_notes == ("the model found no answer in the passages",)
 
 
 @pytest.mark.parametrize("question", ["", "   \n\t", None])
@@ -108,3 +110,13 @@ def test_importing_the_package_does_not_import_torch_or_llama() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=Path(__file__).parent.parent
     )
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_the_model_reads_the_best_passages_and_the_checker_may_also_quote_the_rest(settings: Settings) -> None:
+    assistant = make_assistant(replace(settings, k=3, read_k=1), ["Nothing useful here [1]."])
+    reply = assistant.answer("How many documents were signed after the talks?")
+    prompt = assistant.generator.prompts[-1][-1]["content"]  # the user message
+    assert "[1]" in prompt and "[2]" not in prompt
+    assert len(reply.passages) == 3
+    assert reply.passages[0].chunk.text in prompt
+    assert all(h.chunk.text not in prompt for h in reply.passages[1:])

@@ -187,8 +187,12 @@ def test_notices_escape_their_message() -> None:
 
 def test_sentences_the_checker_left_out_and_quoted_answers_are_shown_as_such() -> None:
     start = ARTICLE.index(SENTENCE)
-    quoted = answer(citations=(citation(start, start + len(SENTENCE)),), mode="quoted", removed=("<b>Fifteen</b>.",))
+    quoted = answer(
+        citations=(citation(start, start + len(SENTENCE)),), mode="quoted", removed=("<b>Fifteen</b>.",),
+        check_notes=("the reply does not state the <year> the question asks for",),
+    )
     page = render.sources_html(quoted, "q", {})
     assert "Left out of the model's reply: “&lt;b&gt;Fifteen&lt;/b&gt;.”" in page
+    assert "Why: the reply does not state the &lt;year&gt; the question asks for." in page
     assert "Quoted from the article" in render.answer_markdown(quoted)
     assert "Quoted" not in render.answer_markdown(answer(citations=quoted.citations))

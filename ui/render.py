@@ -163,6 +163,7 @@ def _details_html(answer: Answer, asked: str) -> str:
     rows.append(f"<div class='rag-timings'>{timing}</div>")
     rows.extend(f"<div class='rag-warning'>{escape(w)}</div>" for w in answer.warnings)
     rows.extend(f"<div class='rag-warning'>Left out of the model's reply: “{escape(r)}”</div>" for r in answer.removed)
+    rows.extend(f"<div class='rag-check'>Why: {escape(n)}.</div>" for n in answer.check_notes)
     return "<div class='rag-details'>" + "".join(rows) + "</div>"
 
 

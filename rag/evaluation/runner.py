@@ -86,6 +86,8 @@ def evaluate(
             "documents": len(assistant.stored.documents),
             "chunks": len(assistant.stored.chunks),
             "context_size": settings.context_size,
+            "read_k": settings.read_k,
+            "retriever": settings.retriever,
             "answer_tokens": settings.answer_tokens,
             "threads": settings.threads,
             "chunk_tokens": settings.chunking.chunk_tokens,

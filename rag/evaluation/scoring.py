@@ -176,7 +176,7 @@ def summarise(results: Sequence[CaseResult], k: int) -> Summary:
     ranks = [r.rank for r in answerable]
     judged = [c.supported for r in answerable if not r.abstained for c in r.citations if c.supported is not None]
     timed = [r.timings for r in results if r.timings is not None]
-    gen_time = sum(max(0.0, t.total_s - t.first_token_s) for t in timed)
+    gen_time = sum(t.generation_s for t in timed)
     by_kind: dict[str, dict[str, float | int | None]] = {}
     for kind in sorted({r.kind for r in results}):
         group = [r for r in results if r.kind == kind]
