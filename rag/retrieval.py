@@ -4,7 +4,7 @@
 - bm25: bm25s over `terms()` of each chunk (stemmed words, whole numbers), so names, numbers and
   rare words are found even when the embedding misses them; built in memory from the stored
   chunks when the index loads (milliseconds for thousands of chunks);
-- hybrid: reciprocal rank fusion of the two candidate lists (score = sum of 1 / (60 + rank)).
+- hybrid: reciprocal rank fusion of the two candidate lists (score = sum of 1 / (RRF_K + rank)).
 Every hit carries its dense cosine similarity and its BM25 score, whichever list it came from,
 because the refusal decision uses them. Deliberately not here: deciding whether hits are enough.
 """
@@ -20,7 +20,10 @@ from rag.store import StoredIndex
 from rag.terms import idf_table, terms
 from rag.types import Hit
 
-RRF_K = 60
+# The usual 60 suits fusing long lists; with a handful of passages kept, a smaller constant lets a
+# passage ranked first by one list count for more. On eval/questions.jsonl, recall@5 is 0.974 for
+# 5 and 10, 0.961 for 20 and 0.947 for 30 to 100 (recall@3 and @4 unchanged).
+RRF_K = 10
 MODES = ("hybrid", "dense", "bm25")
 
 

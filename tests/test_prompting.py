@@ -71,3 +71,18 @@ def test_marker_variants_are_understood() -> None:
 )
 def test_refusals_are_recognised(text: str, refused: bool) -> None:
     assert looks_like_refusal(text) is refused
+
+
+def test_passages_are_grouped_by_article_each_named_once_best_article_first() -> None:
+    def hit(n: int, doc: str) -> Hit:
+        text = f"Passage text {n}."
+        return Hit(Chunk(f"c{n}", doc, text, 0, len(text)), 1.0 - n / 10, n, f"Title of {doc}")
+
+    hits = [hit(1, "visit.txt"), hit(2, "lecture.txt"), hit(3, "visit.txt"), hit(4, "lecture.txt")]
+    prompt = build_prompt("What?", hits, count, 2048, 160, 200)
+    assert [h.chunk.id for h in prompt.passages] == ["c1", "c3", "c2", "c4"]  # [n] is passages[n - 1]
+    user = prompt.messages[-1]["content"]
+    assert user.count("Title of visit.txt") == 1 and user.count("Title of lecture.txt") == 1
+    assert user.index("Title of visit.txt") < user.index("[1] Passage text 1.") < user.index("[2] Passage text 3.")
+    assert user.index("[2] Passage text 3.") < user.index("Title of lecture.txt") < user.index("[3] Passage text 2.")
+    assert prompt.tokens == sum(count(m["content"]) + 8 for m in prompt.messages)

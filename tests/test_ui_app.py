@@ -71,7 +71,7 @@ class ArticleGenerator:
     def reply(self, messages: list[Message]) -> str:
         prompt = messages[-1]["content"]
         question = prompt.rsplit("Question:", 1)[-1].lower()
-        blocks = re.split(r"^\[(\d+)\] \(", prompt, flags=re.MULTILINE)
+        blocks = re.split(r"^\[(\d+)\] ", prompt, flags=re.MULTILINE)
         # The keyword said last: a follow-up searched for as "previous question + follow-up" is about the latter.
         said = [
             (question.rfind(keyword), sentence) for keyword, sentence in self.answers.items() if keyword in question
