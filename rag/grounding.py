@@ -6,12 +6,15 @@ For each sentence of the model's reply:
 - a sentence cited to a passage that does not support it is re-assigned to the passage that does;
 - a sentence no passage supports is removed (and reported in `Verdict.removed`), so a number or a
   name that appears in no retrieved passage is never presented as sourced;
+- a sentence whose negation differs from its evidence ("not", "no longer") is *contradicted* and removed;
 - each citation is narrowed to the exact sentence(s) of the passage that hold the claim.
 Then the answer as a whole must be *relevant*: its evidence must match the question (lexically,
-IDF-weighted, or by embedding similarity). If nothing supported and relevant is left, the best
-passage sentence is quoted when it clearly answers the question, and otherwise the answer is an
-honest refusal with the closest passages. The `Thresholds` were chosen on the question
-set (see README, "How the thresholds were chosen").
+IDF-weighted, or by embedding similarity), it must hold the kind of answer the question asks for
+(rag/answer_types.py: a year, a date, a count …), and no passage sentence holding that kind of
+answer may match the question clearly better (`Thresholds.margin`). If nothing supported and
+relevant is left, the best passage sentence is quoted when it clearly answers the question, and
+otherwise the answer is an honest refusal with the closest passages; `Verdict.notes` says why.
+The `Thresholds` were chosen on the question set (see README, "How the thresholds were chosen").
 
 Deliberately not here: generating text, or retrieving passages.
 """
