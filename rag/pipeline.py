@@ -130,7 +130,7 @@ class Assistant:
         finished = time.perf_counter()
 
         raw = "".join(pieces).strip()
-        if self._checker_vectors is None or self._checker_vectors.embedder is not self.embedder:
+        if self._checker_vectors is None:
             self._checker_vectors = RememberedVectors(self.embedder)
         verdict = check_answer(prompt.question, raw, checked, self._checker_vectors.embed, retriever.idf)
         check_s = time.perf_counter() - finished
