@@ -37,14 +37,34 @@ TEMPLATE_TOKENS_PER_MESSAGE = 8
 @dataclass(frozen=True)
 class Prompt:
     messages: list[Message]
-    passages: list[Hit]  # passage [n] in the prompt is passages[n - 1]
+    passages: list[Hit]  # passage [n] in the prompt is passages[n - 1] (minus sentences shown before it)
     question: str
     tokens: int
     warnings: tuple[str, ...] = ()
 
 
-def format_passage(n: int, hit: Hit) -> str:
-    return f"[{n}] ({hit.title})\n{hit.chunk.text}"
+def format_passage(n: int, hit: Hit, text: str | None = None) -> str:
+    return f"[{n}] ({hit.title})\n{hit.chunk.text if text is None else text}"
+
+
+def unseen_text(hit: Hit, shown: Sequence[tuple[int, int]]) -> str:
+    """The passage's text without the sentences that passages already in the prompt show.
+
+    Chunks overlap by a sentence and neighbours are often retrieved together, so about a sixth of
+    the passage tokens were repeats; each costs prompt time. Only a repeated beginning or end is
+    cut, so the rest is still one exact slice of the document. `shown` holds the (start, end)
+    document spans already shown from the same article; "" means nothing new.
+    """
+    chunk = hit.chunk
+    start, end = chunk.start, chunk.end
+    for s, e in shown:
+        if s <= start < e:
+            start = e
+        if s < end <= e:
+            end = s
+    if end <= start:
+        return ""
+    return chunk.text[start - chunk.start : end - chunk.start].strip()
 
 
 def by_article(hits: Sequence[Hit]) -> list[Hit]:
@@ -80,29 +100,37 @@ def build_prompt(
         budget -= cost
 
     chosen: list[Hit] = []
+    texts: dict[str, str] = {}  # chunk id -> the text the model is shown for it
+    shown: dict[str, list[tuple[int, int]]] = {}  # article -> spans already in the prompt
     for hit in hits:
-        cost = count_tokens(format_passage(len(chosen) + 1, hit) + "\n\n")
+        text = unseen_text(hit, shown.get(hit.chunk.doc_id, []))
+        if not text:
+            log.info("Passage %s left out: passages already in the prompt hold all of it", hit.chunk.id)
+            continue
+        cost = count_tokens(format_passage(len(chosen) + 1, hit, text) + "\n\n")
         if cost > budget:
             log.info("Passage %s left out: the context window is full", hit.chunk.id)
             continue
         chosen.append(hit)
+        texts[hit.chunk.id] = text
+        shown.setdefault(hit.chunk.doc_id, []).append((hit.chunk.start, hit.chunk.end))
         budget -= cost
 
     chosen = by_article(chosen)
     messages: list[Message] = [{"role": "system", "content": SYSTEM_PROMPT}, *turns]
-    user = _user_message(chosen, question)
+    user = _user_message(chosen, question, texts)
     messages.append({"role": "user", "content": user})
     # The budget counted a title per passage, so this is at most what was budgeted.
     used = sum(count_tokens(m["content"]) + TEMPLATE_TOKENS_PER_MESSAGE for m in messages)
     return Prompt(messages, chosen, question, used, tuple(warnings))
 
 
-def _user_message(hits: Sequence[Hit], question: str) -> str:
+def _user_message(hits: Sequence[Hit], question: str, texts: dict[str, str] | None = None) -> str:
     parts = []
     for n, hit in enumerate(hits, start=1):
         if n == 1 or hits[n - 2].chunk.doc_id != hit.chunk.doc_id:
             parts.append(f"From the article “{hit.title}”:")
-        parts.append(f"[{n}] {hit.chunk.text}")
+        parts.append(f"[{n}] {(texts or {}).get(hit.chunk.id, hit.chunk.text)}")
     passages = "\n\n".join(parts)
     return f"Passages:\n\n{passages}\n\nQuestion: {question}"
 

@@ -12,7 +12,7 @@ count = ScriptedGenerator().count_tokens
 
 def _hits(n: int, words: int = 60) -> list[Hit]:
     text = " ".join(f"word{i}" for i in range(words))
-    return [Hit(Chunk(f"c{i}", "d.txt", text, 0, len(text)), 1.0 - i / 100, i + 1, "Title") for i in range(n)]
+    return [Hit(Chunk(f"c{i}", f"d{i}.txt", text, 0, len(text)), 1.0 - i / 100, i + 1, "Title") for i in range(n)]
 
 
 def _total_tokens(messages: list[dict[str, str]]) -> int:
@@ -76,7 +76,7 @@ def test_refusals_are_recognised(text: str, refused: bool) -> None:
 def test_passages_are_grouped_by_article_each_named_once_best_article_first() -> None:
     def hit(n: int, doc: str) -> Hit:
         text = f"Passage text {n}."
-        return Hit(Chunk(f"c{n}", doc, text, 0, len(text)), 1.0 - n / 10, n, f"Title of {doc}")
+        return Hit(Chunk(f"c{n}", doc, text, 100 * n, 100 * n + len(text)), 1.0 - n / 10, n, f"Title of {doc}")
 
     hits = [hit(1, "visit.txt"), hit(2, "lecture.txt"), hit(3, "visit.txt"), hit(4, "lecture.txt")]
     prompt = build_prompt("What?", hits, count, 2048, 160, 200)
@@ -86,3 +86,33 @@ def test_passages_are_grouped_by_article_each_named_once_best_article_first() ->
     assert user.index("Title of visit.txt") < user.index("[1] Passage text 1.") < user.index("[2] Passage text 3.")
     assert user.index("[2] Passage text 3.") < user.index("Title of lecture.txt") < user.index("[3] Passage text 2.")
     assert prompt.tokens == sum(count(m["content"]) + 8 for m in prompt.messages)
+
+
+ARTICLE = "Alpha met Beta. They signed 14 documents. Koike hosted them. Rain fell later."
+
+
+def _slice(chunk_id: str, first: str, last: str, rank: int) -> Hit:
+    start, end = ARTICLE.index(first), ARTICLE.index(last) + len(last)
+    return Hit(Chunk(chunk_id, "a.txt", ARTICLE[start:end], start, end), 1.0 - rank / 10, rank, "A")
+
+
+def test_sentences_an_earlier_passage_shows_are_not_repeated() -> None:
+    hits = [
+        _slice("middle", "They signed", "them.", 1),
+        _slice("after", "Koike", "later.", 2),  # repeats its first sentence
+        _slice("before", "Alpha", "documents.", 3),  # repeats its last sentence
+    ]
+    prompt = build_prompt("What?", hits, count, 2048, 160, 200)
+    user = prompt.messages[-1]["content"]
+    assert "[1] They signed 14 documents. Koike hosted them." in user
+    assert "[2] Rain fell later." in user and "[3] Alpha met Beta." in user
+    assert user.count("Koike hosted them.") == 1 and user.count("They signed 14 documents.") == 1
+    # passage [n] still stands for the whole chunk, so citations resolve against all of it
+    assert [h.chunk.id for h in prompt.passages] == ["middle", "after", "before"]
+
+
+def test_a_passage_whose_every_sentence_is_already_shown_is_left_out() -> None:
+    hits = [_slice("wide", "Alpha", "them.", 1), _slice("inside", "They signed", "documents.", 2)]
+    prompt = build_prompt("What?", hits, count, 2048, 160, 200)
+    assert [h.chunk.id for h in prompt.passages] == ["wide"]
+    assert "[2]" not in prompt.messages[-1]["content"]
