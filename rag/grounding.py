@@ -2,7 +2,8 @@
 
 For each sentence of the model's reply:
 - it is *supported* by a passage when every number and every name it states occurs in that
-  passage and most of its content terms do (`MIN_COVERAGE`, compared through `terms()`);
+  passage, most of its content terms do (`Thresholds.min_coverage`, compared through `terms()`),
+  and whatever it puts in quotation marks is in the passage word for word;
 - a sentence cited to a passage that does not support it is re-assigned to the passage that does;
 - a sentence no passage supports is removed (and reported in `Verdict.removed`), so a number or a
   name that appears in no retrieved passage is never presented as sourced;
@@ -220,29 +221,49 @@ def _claims(text: str) -> list[tuple[str, tuple[int, ...]]]:
 
 def _content(sentence: str) -> tuple[set[str], set[str], set[str]]:
     """(content terms, numbers, names) of a claim."""
-    content = set(terms(sentence))
-    nums = numbers(sentence)
+    return set(terms(sentence)), numbers(sentence), _names(sentence)
+
+
+def _names(sentence: str) -> set[str]:
+    """The terms of the capitalised words inside a sentence (the first word may just start it)."""
     names = set()
     raw_words = re.findall(r"[^\W\d_][\w’'-]*", sentence)
     for i, word in enumerate(raw_words):
-        # A capitalised word inside the sentence is taken for a name (the first word may just start it).
         if i > 0 and word[0].isupper() and fold(word) not in STOP_WORDS:
             names.update(terms(word))
-    return content, nums, names
+    return names
+
+
+_QUOTED = re.compile(r"[\"“”„«»]([^\"“”„«»]+)[\"“”„«»]")
+
+
+def _quoted(sentence: str) -> list[str]:
+    """Phrases the claim puts in quotation marks (three words or more), folded for comparison."""
+    return [q for q in (_plain(m.group(1)) for m in _QUOTED.finditer(sentence)) if len(q.split()) >= 3]
+
+
+def _plain(text: str) -> str:
+    return " ".join(fold(text).strip(" .,;:!?").split())
 
 
 def _check_sentence(
-    sentence: str, cited: tuple[int, ...], passages: Sequence[Hit], units: Sequence[Evidence], min_coverage: float
+    sentence: str,
+    cited: tuple[int, ...],
+    passages: Sequence[Hit],
+    units: Sequence[Evidence],
+    min_coverage: float,
 ) -> ClaimCheck:
     content, nums, names = _content(sentence)
     if not content:
         return ClaimCheck(sentence, cited, "empty")
+    quotes = _quoted(sentence)
     ranked = []
     for n, hit in enumerate(passages, start=1):
         passage_terms = set(terms(hit.chunk.text))
         passage_numbers = numbers(hit.chunk.text)
         coverage = len(content & passage_terms) / len(content)
-        if nums <= passage_numbers and names <= passage_terms and coverage >= min_coverage:
+        verbatim = all(q in _plain(hit.chunk.text) for q in quotes)  # a quotation must be word for word
+        if nums <= passage_numbers and names <= passage_terms and coverage >= min_coverage and verbatim:
             ranked.append((coverage, n in cited, -n, n))
     if not ranked:
         return ClaimCheck(sentence, cited, "unsupported")

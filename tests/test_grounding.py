@@ -164,3 +164,24 @@ def test_each_item_of_a_listed_reply_is_checked_on_its_own() -> None:
     assert verdict.mode == "generated"
     assert "Digitalization [1]" in verdict.text and "Artificial intelligence [1]" in verdict.text
     assert "Space tourism" in verdict.removed and "2." not in verdict.text
+
+
+def _titled(*texts: str) -> list[Hit]:
+    hits, offset = [], 0
+    for n, text in enumerate(texts, start=1):
+        hits.append(Hit(Chunk(f"t{n}", f"article{n}.txt", text, offset, offset + len(text)), 1.0, n, f"Article {n}"))
+        offset += len(text) + 2
+    return hits
+
+
+def test_words_in_quotation_marks_must_be_in_the_passage_word_for_word() -> None:
+    visit = "He gave a lecture titled “How Kazakhstan Envisions a Fairer and More Stable World.”"
+    lecture = "In his address, titled “How Kazakhstan Envisions a More Just and Stable World,” he spoke."
+    claim = 'The lecture was titled "How Kazakhstan Envisions a More Just and Stable World" [1].'
+    # Every content term of the claim is in the visit passage ("more" and "just" are stop words):
+    # only the quotation tells the two titles apart.
+    question = "What was his address titled?"
+    moved = check_answer(question, claim, _titled(visit, lecture), _embed, IDF, Thresholds(relevant=0.15, extract=0.3))
+    assert moved.checks[0].status == "reassigned" and moved.citations[0].chunk_id == "t2"
+    alone = check_answer(question, claim, _titled(visit), _embed, IDF, Thresholds(relevant=0.15, extract=0.3))
+    assert alone.checks[0].status == "unsupported" and "More Just" not in alone.text
