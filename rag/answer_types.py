@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 
-from rag.terms import NUMBER_WORDS, fold, numbers, terms, words
+from rag.terms import NUMBER_WORDS, digits, fold, numbers, terms, words
 
 MONTHS = (
     "january february march april may june july august september october november december "
@@ -54,7 +54,6 @@ _DURATION = re.compile(
     r"\b(?:\d+(?:[.,]\d+)?|a|an|" + "|".join(NUMBER_WORDS) + r"|several|few)(?:[ -]" + _SCALE_WORDS + r")?[ -]"
     + _TIME_UNITS + r"\b"
 )
-_DIGITS = re.compile(r"\d+(?:[.,]\d+)*")
 _SCALE = re.compile(r"\b" + _SCALE_WORDS + r"\b")
 
 
@@ -85,7 +84,7 @@ def holds_answer_type(text: str, kind: str | None, question: str = "") -> bool:
     if kind == "count":
         return bool(new_numbers or _SCALE.search(folded)) and _counts_the_thing_asked(text, question)
     if kind == "amount":  # an amount is written in digits: "2.7 trillion", "$300 million"
-        return bool({n.replace(",", "") for n in _DIGITS.findall(text)} - numbers(question))
+        return bool(digits(text) - numbers(question))
     raise ValueError(f"unknown answer type {kind!r}")
 
 

@@ -72,10 +72,14 @@ def terms(text: str) -> list[str]:
     return out
 
 
+def digits(text: str) -> set[str]:
+    """Numbers written in digits, without thousands separators."""
+    return {n.replace(",", "") for n in _NUMBER.findall(text)}
+
+
 def numbers(text: str) -> set[str]:
     """Numbers written in digits, and number words up to twenty, as digit strings."""
-    found = {n.replace(",", "") for n in _NUMBER.findall(text)}
-    return found | {NUMBER_WORDS[w] for w in words(text) if w in NUMBER_WORDS}
+    return digits(text) | {NUMBER_WORDS[w] for w in words(text) if w in NUMBER_WORDS}
 
 
 def idf_table(texts: Sequence[str]) -> Callable[[str], float]:
