@@ -72,13 +72,19 @@ class MiniLMEmbedder:
 
 class RememberedVectors:
     """An embedder's vectors, remembered by text: the answer checker scores the same passage
-    sentences again and again. Thread-safe; forgets the least recently used texts beyond `limit`."""
+    sentences again and again, and the question retrieval has just embedded. An `Embedder` itself.
+    Thread-safe; forgets the least recently used texts beyond `limit`."""
 
     def __init__(self, embedder: Embedder, limit: int = 20_000) -> None:
         self.embedder = embedder
+        self.name = embedder.name
+        self.dimension = embedder.dimension
         self.limit = limit
         self._vectors: dict[str, np.ndarray] = {}  # oldest use first
         self._lock = threading.Lock()
+
+    def fits(self, text: str) -> bool:
+        return self.embedder.fits(text)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         wanted = list(dict.fromkeys(texts))

@@ -45,7 +45,7 @@ class Assistant:
         self._generator = generator
         self._retriever: Retriever | None = None
         self._lock = threading.RLock()
-        self._checker_vectors: RememberedVectors | None = None
+        self._remembered: RememberedVectors | None = None
 
     # -- components, loaded on first use -------------------------------------------------------
     @property
@@ -53,6 +53,15 @@ class Assistant:
         if self._embedder is None:
             self._embedder = MiniLMEmbedder()
         return self._embedder
+
+    @property
+    def remembered(self) -> RememberedVectors:
+        """The embedder with its vectors remembered: for questions and the checker's sentences,
+        so the checker reuses the question vector retrieval made (documents are embedded once)."""
+        with self._lock:
+            if self._remembered is None:
+                self._remembered = RememberedVectors(self.embedder)
+            return self._remembered
 
     @property
     def generator(self) -> Generator:
@@ -73,7 +82,7 @@ class Assistant:
         with self._lock:
             s = self.settings
             stored, report = update_index(s.documents_dir, s.index_dir, self.embedder, s.chunking, progress)
-            self._retriever = Retriever(stored, self.embedder, self.settings.retriever)
+            self._retriever = Retriever(stored, self.remembered, self.settings.retriever)
             return report
 
     def retriever(self) -> Retriever:
@@ -82,7 +91,7 @@ class Assistant:
                 s = self.settings
                 if store.exists(s.index_dir):
                     stored = store.load(s.index_dir, self.embedder.name, self.embedder.dimension)
-                    self._retriever = Retriever(stored, self.embedder, self.settings.retriever)
+                    self._retriever = Retriever(stored, self.remembered, self.settings.retriever)
                 else:
                     log.info("No index in %s yet: building it from %s", s.index_dir, s.documents_dir)
                     self.index()
@@ -130,9 +139,7 @@ class Assistant:
         finished = time.perf_counter()
 
         raw = "".join(pieces).strip()
-        if self._checker_vectors is None:
-            self._checker_vectors = RememberedVectors(self.embedder)
-        verdict = check_answer(prompt.question, raw, checked, self._checker_vectors.embed, retriever.idf)
+        verdict = check_answer(prompt.question, raw, checked, self.remembered.embed, retriever.idf)
         check_s = time.perf_counter() - finished
         yield Answer(
             question=question,

@@ -120,3 +120,18 @@ def test_the_model_reads_the_best_passages_and_the_checker_may_also_quote_the_re
     assert len(reply.passages) == 3
     assert reply.passages[0].chunk.text in prompt
     assert all(h.chunk.text not in prompt for h in reply.passages[1:])
+
+
+def test_the_question_is_embedded_once_per_answer(settings: Settings) -> None:
+    assistant = make_assistant(settings, ["The meeting ended with signing 14 documents [1]."] * 2)
+    assistant.index()
+    embedder = assistant.embedder
+    assert hasattr(embedder, "calls")
+    question = "How many documents were signed after the talks?"
+    embedder.calls.clear()
+    assistant.answer(question)
+    # retrieval embeds it; the checker reuses that vector
+    assert sum(call.count(question) for call in embedder.calls) == 1
+    embedder.calls.clear()
+    assistant.answer(question)  # asked again: every vector is remembered
+    assert embedder.calls == []
