@@ -19,7 +19,7 @@ from rag.citations import strip_markers
 from rag.embedding import Embedder, MiniLMEmbedder, RememberedVectors
 from rag.errors import QuestionError
 from rag.generation import Generator, LlamaGenerator, Message
-from rag.grounding import check_answer
+from rag.grounding import check_answer, thresholds_for
 from rag.indexing import IndexReport, Progress, update_index
 from rag.prompting import build_prompt
 from rag.retrieval import Retriever
@@ -139,7 +139,9 @@ class Assistant:
         finished = time.perf_counter()
 
         raw = "".join(pieces).strip()
-        verdict = check_answer(prompt.question, raw, checked, self.remembered.embed, retriever.idf)
+        verdict = check_answer(
+            prompt.question, raw, checked, self.remembered.embed, retriever.idf, thresholds_for(s.model)
+        )
         check_s = time.perf_counter() - finished
         yield Answer(
             question=question,

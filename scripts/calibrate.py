@@ -10,7 +10,8 @@ worth of the replies to a reader, per case:
   +1 for a right answer (or a refusal when the articles do not say),
   -1 for a wrong answer (an invented or off-target reply is the failure users complain of most),
   -0.5 for a refusal when the articles do say (honest, but no help).
-It changes nothing: copy the chosen values into rag/grounding.py `Thresholds` and say so.
+It changes nothing: copy the chosen values into rag/grounding.py, `Thresholds` for the default
+model or `CALIBRATED` for another, and say so.
 """
 
 from __future__ import annotations

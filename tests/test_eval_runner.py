@@ -25,7 +25,7 @@ CASES = [
     {"id": "visit-003", "question": "Which emperor did President Tokayev hold talks with in Tokyo?",
      "answers": ["Naruhito"], "document": VISIT,
      "quote": "President Tokayev held talks with Emperor Naruhito of Japan in Tokyo.", "kind": "name", "history": []},
-    {"id": "visit-012", "question": "Whom did Tokayev meet on Friday, December 19?",
+    {"id": "visit-012", "question": "Whom did the Kazakh leader see as the week drew to a close?",
      "answers": ["Yuriko Koike", "Koike"], "document": VISIT,
      "quote": "On Friday, December 19, Kassym-Jomart Tokayev met with Tokyo Governor Yuriko Koike.",
      "kind": "name", "history": []},

@@ -97,9 +97,16 @@ def test_an_invented_answer_with_no_supporting_passage_becomes_a_refusal() -> No
     assert verdict.text == "The articles do not say."
 
 
-def test_a_refusal_by_the_model_stays_a_refusal() -> None:
+def test_a_refusal_by_the_model_stays_a_refusal_when_no_passage_clearly_answers() -> None:
     verdict = check("Who is the Secretary-General of the UN?", "The articles do not say.")
     assert verdict.abstained and not verdict.citations
+
+
+def test_a_refusal_by_the_model_is_overruled_by_a_passage_that_clearly_answers() -> None:
+    verdict = check("How many documents were signed when the meeting ended?", "The articles do not say.")
+    assert verdict.mode == "quoted" and not verdict.abstained
+    assert verdict.citations[0].quote == "The meeting ended with signing 14 documents."
+    assert verdict.notes and "the model found no answer" in verdict.notes[0]
 
 
 def test_a_supported_but_off_topic_reply_is_not_an_answer() -> None:

@@ -135,3 +135,16 @@ def test_the_question_is_embedded_once_per_answer(settings: Settings) -> None:
     embedder.calls.clear()
     assistant.answer(question)  # asked again: every vector is remembered
     assert embedder.calls == []
+
+
+def test_a_model_with_thresholds_of_its_own_is_checked_with_them(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rag import grounding
+
+    question = "How many documents were signed after the talks with the Prime Minister?"
+    reply = "The meeting ended with signing 14 documents [1]."
+    assert not make_assistant(settings, [reply]).answer(question).abstained
+    # thresholds no answer can reach, for this model only
+    monkeypatch.setitem(grounding.CALIBRATED, settings.model, grounding.Thresholds(relevant=1.1, extract=1.1))
+    assert make_assistant(settings, [reply]).answer(question).abstained
