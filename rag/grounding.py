@@ -47,6 +47,7 @@ class Thresholds:
     extract: float = 0.55  # evidence score at which a passage sentence is quoted in place of a failed answer
     margin: float = 0.08  # how much better a quotable sentence must match the question to replace the reply
 
+
 # A model's replies differ from another's, so each known model may have thresholds of its own,
 # chosen the same way (scripts/calibrate.py --model NAME); other models get the default ones.
 CALIBRATED: dict[str, Thresholds] = {
@@ -248,17 +249,15 @@ def _claims(text: str) -> list[tuple[str, tuple[int, ...]]]:
 
 def _content(sentence: str) -> tuple[set[str], set[str], set[str]]:
     """(content terms, numbers, names) of a claim."""
-    return set(terms(sentence)), numbers(sentence), _names(sentence)
-
-
-def _names(sentence: str) -> set[str]:
-    """The terms of the capitalised words inside a sentence (the first word may just start it)."""
+    content = set(terms(sentence))
+    nums = numbers(sentence)
     names = set()
     raw_words = re.findall(r"[^\W\d_][\w’'-]*", sentence)
     for i, word in enumerate(raw_words):
+        # A capitalised word inside the sentence is taken for a name (the first word may just start it).
         if i > 0 and word[0].isupper() and fold(word) not in STOP_WORDS:
             names.update(terms(word))
-    return names
+    return content, nums, names
 
 
 _QUOTED = re.compile(r"[\"“”„«»]([^\"“”„«»]+)[\"“”„«»]")
@@ -274,11 +273,7 @@ def _plain(text: str) -> str:
 
 
 def _check_sentence(
-    sentence: str,
-    cited: tuple[int, ...],
-    passages: Sequence[Hit],
-    units: Sequence[Evidence],
-    min_coverage: float,
+    sentence: str, cited: tuple[int, ...], passages: Sequence[Hit], units: Sequence[Evidence], min_coverage: float
 ) -> ClaimCheck:
     content, nums, names = _content(sentence)
     if not content:

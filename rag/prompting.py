@@ -12,7 +12,7 @@ Deliberately not here: choosing passages (retrieval.py) or reading the reply (ci
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from rag.generation import Message
@@ -87,7 +87,7 @@ def build_prompt(
     question = _cut_question(question, count_tokens, max_question_tokens, warnings)
 
     budget = context_size - answer_tokens - count_tokens(SYSTEM_PROMPT) - 3 * TEMPLATE_TOKENS_PER_MESSAGE
-    budget -= count_tokens(_user_message([], question))
+    budget -= count_tokens(_user_message([], question, {}))
     if budget < 0:
         raise ValueError(f"context window of {context_size} tokens is too small for the instructions and question")
 
@@ -125,12 +125,13 @@ def build_prompt(
     return Prompt(messages, chosen, question, used, tuple(warnings))
 
 
-def _user_message(hits: Sequence[Hit], question: str, texts: dict[str, str] | None = None) -> str:
+def _user_message(hits: Sequence[Hit], question: str, texts: Mapping[str, str]) -> str:
+    """`texts` holds what the model is shown of each passage, by chunk id."""
     parts = []
     for n, hit in enumerate(hits, start=1):
         if n == 1 or hits[n - 2].chunk.doc_id != hit.chunk.doc_id:
             parts.append(f"From the article “{hit.title}”:")
-        parts.append(f"[{n}] {(texts or {}).get(hit.chunk.id, hit.chunk.text)}")
+        parts.append(f"[{n}] {texts[hit.chunk.id]}")
     passages = "\n\n".join(parts)
     return f"Passages:\n\n{passages}\n\nQuestion: {question}"
 
