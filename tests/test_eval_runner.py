@@ -6,6 +6,7 @@ import json
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -139,8 +140,12 @@ def test_the_three_report_files_are_written(run: EvalRun, tmp_path: Path) -> Non
     assert set(rows) >= {c["id"] for c in CASES}
     assert "signing 14 documents" in rows["visit-010"] and "✓" in rows["visit-010"] and "✅" in rows["visit-010"]
     assert "refused, although the articles answer it" in rows["visit-012"]
+    assert "checker: the model found no answer in the passages" in rows["visit-012"]  # the model refused
     assert "answered, although the articles do not say" in rows["none-002"]
     assert "| correct (all cases) | 0.67 |" in markdown
+    by_id = {c["id"]: c for c in data["results"]}
+    assert by_id["visit-012"]["mode"] == "refused" and by_id["visit-012"]["raw"] == "The articles do not say."
+    assert by_id["visit-010"]["mode"] == "generated" and "[" in by_id["visit-010"]["raw"]
 
     assert paths["chart"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     table = report.console_table(run)
@@ -229,3 +234,19 @@ def test_importing_the_evaluation_loads_no_heavy_library() -> None:
     code = f"import sys, rag.evaluation.report; print(sorted({heavy} & set(sys.modules)))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_a_wrong_quote_shows_what_the_model_replied_and_why_the_checker_replaced_it(run: EvalRun) -> None:
+    wrong = replace(
+        run.results[2],  # visit-012, wrongly refused
+        mode="quoted",
+        answer="The articles say: “The meeting ended with signing 14 documents.” [1]",
+        raw="Tokayev met Shinzo Abe [1].",
+        check_notes=("no sentence of the reply is supported by the passages",),
+    )
+    markdown = report.markdown(replace(run, results=(*run.results[:2], wrong, *run.results[3:])))
+    row = next(line for line in markdown.splitlines() if line.startswith("| visit-012 "))
+    assert "the model replied: “Tokayev met Shinzo Abe [1].”" in row
+    assert "checker: no sentence of the reply is supported by the passages" in row
+    right = next(line for line in markdown.splitlines() if line.startswith("| visit-010 "))
+    assert "the model replied" not in right and "checker:" not in right

@@ -158,9 +158,20 @@ def markdown(run: EvalRun) -> str:
         rank = "" if not r.answerable else ("–" if r.rank is None else str(r.rank))
         out.append(
             f"| {r.id} | {r.kind} | {_verdict(r)} | {rank} | {_cell(r.answer)} | {_citations(r)} | "
-            f"{'<br>'.join(_cell(p, 200) for p in r.problems)} |"
+            f"{'<br>'.join(_cell(p, 200) for p in _explained(r))} |"
         )
     return "\n".join(out) + "\n"
+
+
+def _explained(r: CaseResult) -> list[str]:
+    """The problems and, for a wrong quote or refusal, what the model replied (when the checker
+    replaced it) and why: was the model wrong, or the checker?"""
+    lines = list(r.problems)
+    if not r.correct and r.mode in ("quoted", "refused"):
+        if r.raw and r.raw != r.answer:
+            lines.append(f"the model replied: “{' '.join(r.raw.split())}”")
+        lines.extend(f"checker: {note}" for note in r.check_notes)
+    return lines
 
 
 # -- chart -------------------------------------------------------------------------------------

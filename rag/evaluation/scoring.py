@@ -49,6 +49,9 @@ class CaseResult:
     searched: str = ""  # the question the pipeline searched for (after follow-up rewriting)
     problems: tuple[str, ...] = ()
     error: str = ""
+    mode: str = ""  # "generated", "quoted" or "refused" (Answer.mode)
+    raw: str = ""  # the model's reply before the checker: what a failure began as
+    check_notes: tuple[str, ...] = ()  # why the checker quoted or refused (Answer.check_notes)
 
 
 def score_case(case: Case, answer: Answer | None, error: str = "") -> CaseResult:
@@ -78,6 +81,9 @@ def score_case(case: Case, answer: Answer | None, error: str = "") -> CaseResult
             timings=answer.timings,
             searched=answer.standalone_question,
             problems=tuple(problems),
+            mode=answer.mode,
+            raw=answer.raw_text,
+            check_notes=answer.check_notes,
         )
 
     correct = not answer.abstained and metrics.answer_matches(answer.text, case.answers, case.all_of)
@@ -119,6 +125,9 @@ def score_case(case: Case, answer: Answer | None, error: str = "") -> CaseResult
         timings=answer.timings,
         searched=answer.standalone_question,
         problems=tuple(problems),
+        mode=answer.mode,
+        raw=answer.raw_text,
+        check_notes=answer.check_notes,
     )
 
 
