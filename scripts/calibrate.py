@@ -24,8 +24,6 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-
 from rag import Assistant, Settings
 from rag.evaluation.dataset import load_cases, locate_quotes
 from rag.evaluation.scoring import CaseResult, score_case, summarise
@@ -59,14 +57,7 @@ def main() -> None:
     cache = args.cache or Path(".cache") / f"calibration-{Path(settings.model).name}.pkl"
     rows = collect(assistant, args.questions, cache)
     retriever = assistant.retriever()
-    vectors: dict[str, np.ndarray] = {}
-
-    def embed(texts: Sequence[str]) -> np.ndarray:
-        """The embedder, remembered: every threshold combination re-checks the same sentences."""
-        missing = [t for t in dict.fromkeys(texts) if t not in vectors]
-        if missing:
-            vectors.update(zip(missing, assistant.embedder.embed(missing), strict=True))
-        return np.stack([vectors[t] for t in texts])
+    embed = assistant.remembered.embed  # every threshold combination re-checks the same sentences
 
     grid = [
         Thresholds(coverage, relevant, extract, margin)
