@@ -65,10 +65,7 @@ def save(folder: Path, index: StoredIndex) -> None:
         "chunks": f"chunks-{tag}.jsonl",
         "documents": f"documents-{tag}.jsonl",
     }
-    flat = faiss.IndexFlatIP(index.vectors.shape[1])
-    if len(index.vectors):
-        flat.add(index.vectors)
-    _fsync_write(folder / files["vectors"], faiss.serialize_index(flat).tobytes())
+    _fsync_write(folder / files["vectors"], faiss.serialize_index(index.faiss_index()).tobytes())
     _fsync_write(folder / files["chunks"], _jsonl(asdict(c) for c in index.chunks))
     _fsync_write(folder / files["documents"], _jsonl(asdict(d) for d in index.documents.values()))
     manifest = {**index.manifest, "format_version": FORMAT_VERSION, "files": files}
