@@ -11,7 +11,7 @@ Deliberately not here: running the assistant (runner.py) or writing files (repor
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from rag.evaluation import metrics
 from rag.evaluation.dataset import Case
@@ -61,31 +61,27 @@ def score_case(case: Case, answer: Answer | None, error: str = "") -> CaseResult
         return CaseResult(
             case.id, case.kind, case.question, case.answerable, f1=f1, problems=(f"error: {error}",), error=error
         )
-    problems: list[str] = []
     passages = tuple(Span(h.chunk.doc_id, h.chunk.start, h.chunk.end) for h in answer.passages)
-
+    observed = CaseResult(  # what the answer was, right or wrong; the judgement is added below
+        case.id,
+        case.kind,
+        case.question,
+        case.answerable,
+        answer=answer.text,
+        abstained=answer.abstained,
+        passages=passages,
+        timings=answer.timings,
+        searched=answer.standalone_question,
+        mode=answer.mode,
+        raw=answer.raw_text,
+        check_notes=answer.check_notes,
+    )
     if not case.answerable:
-        if not answer.abstained:
-            problems.append("answered, although the articles do not say")
         checks = tuple(_check(c, answer, None) for c in answer.citations)
-        return CaseResult(
-            case.id,
-            case.kind,
-            case.question,
-            answerable=False,
-            answer=answer.text,
-            abstained=answer.abstained,
-            correct=answer.abstained,
-            passages=passages,
-            citations=checks,
-            timings=answer.timings,
-            searched=answer.standalone_question,
-            problems=tuple(problems),
-            mode=answer.mode,
-            raw=answer.raw_text,
-            check_notes=answer.check_notes,
-        )
+        problems = () if answer.abstained else ("answered, although the articles do not say",)
+        return replace(observed, correct=answer.abstained, citations=checks, problems=problems)
 
+    problems: list[str] = []
     correct = not answer.abstained and metrics.answer_matches(answer.text, case.answers, case.all_of)
     references = [*case.answers, ", ".join(case.all_of)] if case.all_of else list(case.answers)
     f1 = 0.0 if answer.abstained else metrics.token_f1(answer.text, references)
@@ -109,25 +105,14 @@ def score_case(case: Case, answer: Answer | None, error: str = "") -> CaseResult
     cites_support = any(c.cites_support for c in checks) if correct else None
     if cites_support is False:
         problems.append("no citation points at the supporting passage" if checks else "no citations")
-    return CaseResult(
-        case.id,
-        case.kind,
-        case.question,
-        answerable=True,
-        answer=answer.text,
-        abstained=answer.abstained,
+    return replace(
+        observed,
         correct=correct,
         f1=f1,
         rank=rank,
-        passages=passages,
         citations=checks,
         cites_support=cites_support,
-        timings=answer.timings,
-        searched=answer.standalone_question,
         problems=tuple(problems),
-        mode=answer.mode,
-        raw=answer.raw_text,
-        check_notes=answer.check_notes,
     )
 
 
