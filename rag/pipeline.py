@@ -21,7 +21,7 @@ from rag.errors import QuestionError
 from rag.generation import Generator, LlamaGenerator, Message
 from rag.grounding import check_answer, thresholds_for
 from rag.indexing import IndexReport, Progress, update_index
-from rag.prompting import build_prompt
+from rag.prompting import SYSTEM_PROMPT, build_prompt
 from rag.retrieval import Retriever
 from rag.rewriting import rewrite
 from rag.settings import Settings
@@ -72,9 +72,16 @@ class Assistant:
         return self._generator
 
     def warm_up(self) -> None:
-        """Load the models and the index now rather than on the first question."""
+        """Load the models and the index now, and run each once, so that the first question is
+        answered as soon as the next ones: the embedder's first call is slow (PyTorch loads then),
+        and the model keeps what it has read of a prompt's beginning, the same instructions every
+        time, for the next prompt. Without this the chat's first answer began about 12 s after the
+        question instead of about 3.5 s."""
         self.retriever()
-        self.generator.count_tokens("warm up")
+        self.embedder.embed(["warm up"])
+        instructions: list[Message] = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": ""}]
+        for _ in self.generator.stream(instructions, 1):
+            pass
 
     # -- index ---------------------------------------------------------------------------------
     def index(self, progress: Progress | None = None) -> IndexReport:

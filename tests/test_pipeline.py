@@ -10,6 +10,7 @@ import pytest
 
 from rag import Answer, Delta, Settings
 from rag.errors import IndexStoreError, QuestionError
+from rag.prompting import SYSTEM_PROMPT
 from tests.conftest import VISIT, make_assistant
 
 
@@ -148,3 +149,20 @@ def test_a_model_with_thresholds_of_its_own_is_checked_with_them(
     # thresholds no answer can reach, for this model only
     monkeypatch.setitem(grounding.CALIBRATED, settings.model, grounding.Thresholds(relevant=1.1, extract=1.1))
     assert make_assistant(settings, [reply]).answer(question).abstained
+
+
+def test_warm_up_runs_both_models_once_so_the_first_question_waits_no_longer_than_the_next(
+    settings: Settings,
+) -> None:
+    assistant = make_assistant(settings)
+    assistant.index()
+    embedder, generator = assistant.embedder, assistant.generator
+    embedder.calls.clear()  # type: ignore[attr-defined]
+    assistant.warm_up()
+    assert embedder.calls  # type: ignore[attr-defined]  # the embedder's slow first call is made now
+    (warm,) = generator.prompts  # type: ignore[attr-defined]
+    assert warm[0] == {"role": "system", "content": SYSTEM_PROMPT}
+    assistant.answer("How many documents were signed after the talks?")
+    # A real prompt begins with the instructions the warm-up made the model read, so llama.cpp
+    # reuses what it computed for them.
+    assert generator.prompts[-1][0] == warm[0]  # type: ignore[attr-defined]

@@ -65,7 +65,6 @@ def evaluate(
     k = k or assistant.settings.k
     log.info("Loading the models and the index")
     assistant.warm_up()
-    assistant.embedder.embed(["warm up"])  # the embedding model loads on its first use
     cases = locate_quotes(cases, assistant.stored.documents, str(questions))
     results = run_cases(assistant, cases, k, _progress_bar(len(cases)) if progress else None)
     settings = assistant.settings
