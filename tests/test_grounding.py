@@ -192,3 +192,24 @@ def test_words_in_quotation_marks_must_be_in_the_passage_word_for_word() -> None
     assert moved.checks[0].status == "reassigned" and moved.citations[0].chunk_id == "t2"
     alone = check_answer(question, claim, _titled(visit), _embed, IDF, Thresholds(relevant=0.15, extract=0.3))
     assert alone.checks[0].status == "unsupported" and "More Just" not in alone.text
+
+
+def test_a_claim_pieced_together_from_two_sentences_is_not_supported() -> None:
+    passage = (
+        "The Head of State highly appreciated the activity of the League, saying that he viewed it as an "
+        "important mechanism of strengthening the bilateral cooperation. Then, the Kazakh leader held talks "
+        "with Japanese Prime Minister Sanae Takaichi."
+    )
+    question = "How did the Kazakh leader interpret being asked to give the talk?"
+    # A reply the 0.5B model gave: most of its words are in the passage, but no sentence says it.
+    pieced = (
+        "The Kazakh leader interpreted being asked to give the talk by saying that he viewed it as an important "
+        "mechanism of strengthening the bilateral cooperation [1]."
+    )
+    verdict = check_answer(question, pieced, _titled(passage), _embed, IDF, Thresholds(relevant=0.15, extract=0.9))
+    assert verdict.checks[0].status == "unsupported" and verdict.abstained
+    # What one sentence says stays supported, with a name from the passage's other sentence.
+    faithful = "The Kazakh leader viewed the League as an important mechanism of strengthening the cooperation [1]."
+    verdict = check_answer(question, faithful, _titled(passage), _embed, IDF, Thresholds(relevant=0.0, extract=0.9))
+    assert verdict.checks[0].status == "supported" and not verdict.abstained
+    assert verdict.citations[0].quote.startswith("The Head of State highly appreciated")
