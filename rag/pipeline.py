@@ -75,8 +75,7 @@ class Assistant:
         """Load the models and the index now, and run each once, so that the first question is
         answered as soon as the next ones: the embedder's first call is slow (PyTorch loads then),
         and the model keeps what it has read of a prompt's beginning, the same instructions every
-        time, for the next prompt. Without this the chat's first answer began about 12 s after the
-        question instead of about 3.5 s."""
+        time, for the next prompt (the README's speed section has the numbers)."""
         self.retriever()
         self.embedder.embed(["warm up"])
         instructions: list[Message] = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": ""}]
