@@ -88,6 +88,17 @@ def test_a_rewrite_that_is_not_a_question_falls_back_to_the_joined_questions(set
     assert reply.standalone_question == "Who met Yuriko Koike? What did they discuss?"
 
 
+def test_a_rewrite_that_leaves_the_follow_up_as_it_was_falls_back_to_the_joined_questions(settings: Settings) -> None:
+    # The 0.5B model often hands the question back untouched; "they" still points nowhere.
+    assistant = make_assistant(settings, ["What did they discuss?", "The articles do not say."])
+    reply = assistant.answer("What did they discuss?", history=[("Who met Yuriko Koike?", "Tokayev [1].")])
+    assert reply.standalone_question == "Who met Yuriko Koike? What did they discuss?"
+    # A follow-up that points back at nothing may come back as it was.
+    assistant = make_assistant(settings, ["Who signed the memorandum?", "The articles do not say."])
+    reply = assistant.answer("Who signed the memorandum?", history=[("Who met Yuriko Koike?", "Tokayev [1].")])
+    assert reply.standalone_question == "Who signed the memorandum?"
+
+
 def test_without_history_no_rewriting_happens(settings: Settings) -> None:
     assistant = make_assistant(settings, ["The articles do not say."])
     reply = assistant.answer("Who met Yuriko Koike?")
