@@ -1,8 +1,10 @@
 """Bring the index up to date with the documents folder, re-embedding only what changed.
 
 A document whose content hash matches the manifest keeps its chunks and vectors; a new or edited
-one is chunked and embedded; a deleted one disappears. Changing the embedder or the chunking
-settings rebuilds everything. Nothing is written when nothing changed.
+one is chunked and embedded; a deleted one disappears. A document whose text is unchanged but whose
+title is not (an HTML <title> edited, or titles made differently by a newer version) gets its new
+title without being embedded again. Changing the embedder or the chunking settings rebuilds
+everything. Nothing is written when nothing changed.
 
 Deliberately not here: the on-disk format (store.py) and reading files (loading.py).
 """
@@ -35,18 +37,20 @@ class IndexReport:
     changed: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    retitled: list[str] = field(default_factory=list)  # among the unchanged: only the title is new
     skipped: list[Skipped] = field(default_factory=list)
     chunks_embedded: int = 0
     seconds: float = 0.0
 
     @property
     def wrote(self) -> bool:
-        return bool(self.added or self.changed or self.removed)
+        return bool(self.added or self.changed or self.removed or self.retitled)
 
     def summary(self) -> str:
+        retitled = f", {len(self.retitled)} with a new title" if self.retitled else ""
         return (
             f"{len(self.added)} added, {len(self.changed)} changed, {len(self.removed)} removed, "
-            f"{len(self.unchanged)} unchanged (not re-embedded), {len(self.skipped)} file(s) skipped; "
+            f"{len(self.unchanged)} unchanged (not re-embedded{retitled}), {len(self.skipped)} file(s) skipped; "
             f"{self.chunks_embedded} chunk{'' if self.chunks_embedded == 1 else 's'} embedded in {self.seconds:.1f} s"
         )
 
@@ -91,6 +95,8 @@ def update_index(
             report.changed.append(doc.id)
         else:
             report.unchanged.append(doc.id)
+            if old_docs[doc.id].get("title") != doc.title:
+                report.retitled.append(doc.id)
     current_ids = {d.id for d in documents}
     report.removed.extend(sorted(set(old_docs) - current_ids))
 

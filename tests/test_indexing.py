@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,25 @@ def test_nothing_changed_embeds_nothing_and_writes_nothing(docs_dir: Path, tmp_p
     assert embedder.texts_embedded == 0
     assert not report.wrote and sorted(report.unchanged) == sorted([VISIT, LECTURE])
     assert before == {p.name: p.stat().st_mtime_ns for p in (tmp_path / "index").iterdir()}
+
+
+def test_a_new_title_for_unchanged_text_is_written_without_embedding_again(docs_dir: Path, tmp_path: Path) -> None:
+    index_dir = tmp_path / "index"
+    stored, _ = _build(docs_dir, index_dir, HashEmbedder())
+    fresh = stored.documents[VISIT].title
+    # An index written when titles were made another way (the first line, cut at 90 characters).
+    stored.documents[VISIT] = replace(stored.documents[VISIT], title="The number and intensity of armed conflicts…")
+    stored.manifest["documents"][VISIT]["title"] = "The number and intensity of armed conflicts…"
+    store.save(index_dir, stored)
+
+    embedder = HashEmbedder()
+    _, report = _build(docs_dir, index_dir, embedder)
+    assert embedder.texts_embedded == 0 and report.retitled == [VISIT] and report.wrote
+    assert "1 with a new title" in report.summary()
+    reloaded = store.load(index_dir, embedder.name, embedder.dimension)
+    assert reloaded.documents[VISIT].title == fresh == reloaded.manifest["documents"][VISIT]["title"]
+    _, again = _build(docs_dir, index_dir, embedder)
+    assert not again.wrote
 
 
 def test_add_change_and_delete_are_incremental(docs_dir: Path, tmp_path: Path) -> None:
