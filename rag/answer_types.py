@@ -13,6 +13,14 @@ False
 >>> holds_answer_type("The talks ended with 14 documents.", "count", "How many documents were signed?")
 True
 
+A question's *shape* is coarser: "fact" for one short answer, "open" for what wants several
+sentences: a summary, the main points, a list, events in order, a comparison, a "why", a yes/no
+question that wants the detail. The checker asks every sentence of an open answer to be supported,
+but not the answer as a whole to match the question's words, which open questions seldom share.
+
+>>> answer_shape("Summarize the article about the lecture."), answer_shape("Who met Koike?")
+('open', 'fact')
+
 Deliberately not here: whether the text is *true* (the checker in grounding.py decides that).
 """
 
@@ -55,6 +63,27 @@ _DURATION = re.compile(
     + _TIME_UNITS + r"\b"
 )
 _SCALE = re.compile(r"\b" + _SCALE_WORDS + r"\b")
+
+
+_OPEN = re.compile(
+    r"^(?:please )?(?:summari[sz]e|sum up|outline|describe|explain|list|compare|contrast|give (?:me )?(?:an? )?"
+    r"(?:summary|overview|outline|list)|tell me (?:about|what|how|why))\b"
+    r"|\b(?:summary|overview|main points?|key points?|main ideas?|key ideas?|main topics?|highlights|takeaways)\b"
+    r"|\bin (?:chronological )?order\b|\bstep by step\b"
+    r"|\b(?:differ|differs|difference|differences|compare|compared|comparison|similarities|in common)\b"
+    r"|^why\b|\bwhy (?:did|does|do|is|was|were|are|has|have|had|should|would|could)\b"
+    r"|^what (?:is|was|are|were) (?:the |this |that |each |both )?(?:(?:first|second|other|last) )?"
+    r"(?:articles?|story|stories|piece|report|texts?) about\b"
+    r"|^what (?:did|does|do|has|have|had) [^?]{1,60} (?:do|say|said|discuss|argue|propose|call for|announce|achieve)\b"
+    r"|^what happened\b|\bwhat (?:were|are) the (?:events|results|outcomes|consequences|reasons|causes)\b"
+    r"|^how (?:did|does|do|has|have|is|was|were) [^?]{1,80} (?:describe|see|view|explain|justify|portray)\b"
+    r"|^(?:did|does|do|is|was|were|are|has|have|had|can|could|will|would)\b[^?]*\?\s*\S"
+)
+
+
+def answer_shape(question: str) -> str:
+    """'open' for questions that want several sentences (see the module's docstring), else 'fact'."""
+    return "open" if _OPEN.search(fold(question).strip()) else "fact"
 
 
 def expected_type(question: str) -> str | None:

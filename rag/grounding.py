@@ -1,25 +1,37 @@
-"""Check a generated answer against the passages it was built from, sentence by sentence.
+"""Check a generated answer against the passages it was built from, claim by claim.
 
-For each sentence of the model's reply:
-- it is *supported* by a passage when every number and every name it states occurs in that
-  passage, most of its content terms occur in one sentence of it (`Thresholds.min_coverage`,
-  compared through `terms()`), and whatever it puts in quotation marks is in the passage word for
-  word;
-- a sentence cited to a passage that does not support it is re-assigned to the passage that does;
-- a sentence no passage supports is removed (and reported in `Verdict.removed`), so a number or a
-  name that appears in no retrieved passage is never presented as sourced;
-- a sentence whose negation differs from its evidence ("not", "no longer") is *contradicted* and removed;
-- each citation is narrowed to the exact sentence(s) of the passage that hold the claim.
-Then the answer as a whole must be *relevant*: its evidence must match the question (lexically,
-IDF-weighted, or by embedding similarity), it must hold the kind of answer the question asks for
-(rag/answer_types.py: a year, a date, a count …), and no passage sentence holding that kind of
-answer may match the question clearly better (`Thresholds.margin`). If nothing supported and
-relevant is left, or the model itself found no answer, the best passage sentence is quoted when it
-clearly answers the question, and otherwise the answer is an honest refusal with the closest
-passages; `Verdict.notes` says why.
-The `Thresholds` were chosen on the question set (see README, "How the thresholds were chosen").
+Every sentence of the model's reply is a claim (rag/replies.py). For each claim:
+- *evidence* is found: the passage sentence (or short run of sentences) that holds most of its
+  words, the passages it cites tried first. Its numbers and names must occur in that passage, and
+  whatever it puts in quotation marks must be there word for word: these are exact, so they are
+  checked exactly;
+- then the claim is *judged*: the generator is asked whether the evidence says what the claim says
+  (rag/judging.py), and the claim is supported when the probability of "yes" reaches
+  `Thresholds.support`. Sharing words is not saying the same thing, in either direction: "Tokayev
+  left Japan on December 18" shares nearly every word with "On December 18, President Tokayev held
+  talks with Emperor Naruhito", and "the Kazakh leader invoked the teachings" says, with other
+  words, what "Tokayev cited the teachings" says. When the generator cannot judge (a server without
+  log-probabilities), most of the claim's content words must be in one evidence sentence instead
+  (`Thresholds.min_coverage`), and `Verdict.notes` says that the judge was skipped;
+- a claim cited to the wrong passage is re-cited to the one that supports it; without a judge, a
+  claim whose negation differs from its evidence ("no longer a rhetorical discussion") is
+  contradicted (the judge reads negation itself); a claim nothing
+  supports is removed, and every citation is narrowed to the exact sentence(s) that hold it.
 
-Deliberately not here: generating text, or retrieving passages.
+Then the answer as a whole, by the question's shape (rag/answer_types.py):
+- a *fact* question wants its answer: the kept claims' evidence must match the question
+  (`Thresholds.relevant`), hold the kind of answer asked for (a year for "in what year", a count
+  of the thing for "how many" …), and not lose to a passage sentence that holds that kind of answer
+  and matches the question clearly better (`Thresholds.margin`). Otherwise, or when the model
+  found no answer, the best passage sentence is quoted when it clearly answers
+  (`Thresholds.extract`), and else the answer is an honest refusal;
+- an *open* question (a summary, the main points, a list, why …) keeps every supported claim; when
+  none is left, the passage sentences that match the question best are quoted, each with its
+  citation. It is refused only when no passage matches it at all.
+`Verdict.notes` says why an answer was quoted or refused. The `Thresholds` are chosen on one half
+of a question set and reported on the other (scripts/calibrate.py, docs/checking.md).
+
+Deliberately not here: generating text, retrieving passages, or asking the generator (judging.py).
 """
 
 from __future__ import annotations
@@ -31,29 +43,30 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rag.answer_types import expected_type, holds_answer_type
-from rag.citations import MARKER, parse_markers, strip_markers
-from rag.prompting import REFUSAL, looks_like_refusal
+from rag.answer_types import answer_shape, expected_type, holds_answer_type
+from rag.markers import parse_markers
+from rag.replies import REFUSAL, claims, looks_like_refusal
 from rag.sentences import sentence_spans
 from rag.terms import STOP_WORDS, fold, numbers, terms
-from rag.types import Citation, Hit
+from rag.types import Citation, Claim, Hit
 
 
 @dataclass(frozen=True)
 class Thresholds:
-    """Chosen with scripts/calibrate.py on eval/questions.jsonl and qwen2.5-0.5b (see the README)."""
+    """Chosen with scripts/calibrate.py (see docs/checking.md for the values each half chose)."""
 
-    min_coverage: float = 0.6  # share of a claim's content terms one sentence of its passage must contain
-    relevant: float = 0.4  # evidence score at which a supported answer is taken to address the question
+    support: float = 0.35  # judge's P(yes) at which a claim counts as said by its evidence
+    min_coverage: float = 0.6  # without a judge: share of a claim's content terms one evidence sentence holds
+    candidate: float = 0.3  # share of a claim's content terms a sentence needs to be judged as its evidence
+    relevant: float = 0.4  # evidence score at which a fact answer is taken to address the question
     extract: float = 0.55  # evidence score at which a passage sentence is quoted in place of a failed answer
     margin: float = 0.08  # how much better a quotable sentence must match the question to replace the reply
+    summary: float = 0.3  # evidence score a passage sentence needs to be quoted for an open question
 
 
-# A model's replies differ from another's, so each known model may have thresholds of its own,
-# chosen the same way (scripts/calibrate.py --model NAME); other models get the default ones.
-CALIBRATED: dict[str, Thresholds] = {
-    "qwen2.5-1.5b": Thresholds(relevant=0.3),  # see the README, "How the thresholds were chosen"
-}
+# A model's replies (and judgements) differ from another's, so each known model may have thresholds
+# of its own, chosen the same way (scripts/calibrate.py --model NAME); other models get the default.
+CALIBRATED: dict[str, Thresholds] = {}
 
 
 def thresholds_for(model: str) -> Thresholds:
@@ -61,6 +74,8 @@ def thresholds_for(model: str) -> Thresholds:
 
 
 Embed = Callable[[Sequence[str]], np.ndarray]
+Judge = Callable[[str, str], float | None]  # (evidence, claim) -> P(the evidence says the claim), None: cannot tell
+
 
 @dataclass(frozen=True)
 class Evidence:
@@ -76,6 +91,7 @@ class ClaimCheck:
     cited: tuple[int, ...]  # passages the model cited
     status: str  # "supported", "reassigned", "unsupported", "contradicted", "irrelevant", "empty"
     evidence: Evidence | None = None
+    support: float | None = None  # the judge's probability for the evidence chosen (or best tried)
 
 
 @dataclass(frozen=True)
@@ -83,11 +99,15 @@ class Verdict:
     text: str
     citations: tuple[Citation, ...]
     abstained: bool
-    mode: str  # "generated", "quoted" (fallback to a passage), "refused"
-    checks: tuple[ClaimCheck, ...] = ()
-    removed: tuple[str, ...] = ()
+    mode: str  # "generated", "quoted" (passage sentences in place of a failed reply), "refused"
+    claims: tuple[Claim, ...] = ()
     evidence_score: float = 0.0  # how well the best passage sentence matches the question, 0..1
     notes: tuple[str, ...] = field(default_factory=tuple)
+    shape: str = "fact"
+
+    @property
+    def removed(self) -> tuple[str, ...]:
+        return tuple(c.text for c in self.claims if not c.kept)
 
 
 def check_answer(
@@ -97,35 +117,44 @@ def check_answer(
     embed: Embed,
     idf: Callable[[str], float],
     thresholds: Thresholds = Thresholds(),
+    judge: Judge | None = None,
 ) -> Verdict:
+    shape = answer_shape(question)
     sentences = _evidence_units(passages)
     units = _with_pairs(sentences, passages)
     scores = _evidence_scores(question, units, embed, idf)
     best_score = float(scores.max()) if len(units) else 0.0
-    wanted = expected_type(question)
+    wanted = expected_type(question) if shape == "fact" else None
     quotable = _quotable(question, wanted, units, scores, thresholds.extract)
+    notes: list[str] = []
 
     if not passages or not raw.strip() or looks_like_refusal(raw):
-        if quotable is not None:  # the model may miss what a passage plainly says ("14 documents")
-            why = "the model found no answer, but a passage sentence clearly answers the question"
-            return _quote(quotable, units, passages, (), (), best_score, why)
-        return _refusal(best_score, "the model found no answer in the passages" if raw.strip() else "no reply")
+        why = "the model found no answer in the passages" if raw.strip() else "no reply"
+        return _fallback(shape, quotable, question, units, sentences, scores, passages, (), best_score, thresholds, why)
 
     text, _ = parse_markers(raw, len(passages))
-    checks = [_check_sentence(s, cited, passages, sentences, thresholds.min_coverage) for s, cited in _claims(text)]
+    checks = [_check_claim(s, cited, passages, sentences, thresholds, judge) for s, cited in claims(text)]
+    if judge is not None and any(c.support is None and c.status != "empty" for c in checks):
+        notes.append("the model gave no probabilities, so claims were checked by their words only")
     supported = [c for c in checks if c.evidence is not None]
-    relevant = _relevance(question, supported, units, scores)
+
+    if shape == "open":
+        if supported:
+            return _generated(checks, passages, best_score, shape, notes)
+        why = "no sentence of the reply is supported by the passages"
+        return _fallback(
+            shape, quotable, question, units, sentences, scores, passages, checks, best_score, thresholds, why
+        )
+
+    relevant = _relevance(supported, units, scores)
     typed = holds_answer_type(" ".join(c.sentence for c in supported), wanted, question)
     outranked = (
         quotable is not None
         and float(scores[quotable]) > relevant + thresholds.margin
         and not any(_overlaps(c.evidence, units[quotable]) for c in supported)
     )
-
     if supported and relevant >= thresholds.relevant and typed and not outranked:
-        answer, citations = _compose(supported, passages)
-        removed = tuple(c.sentence for c in checks if c.evidence is None and c.status != "empty")
-        return Verdict(answer, citations, False, "generated", tuple(checks), removed, best_score)
+        return _generated(checks, passages, best_score, shape, notes)
 
     why = (
         "no sentence of the reply is supported by the passages" if not supported
@@ -133,14 +162,43 @@ def check_answer(
         else "a passage sentence answers the question better than the reply's evidence" if outranked
         else "the reply's evidence does not address the question"
     )
-    marked = tuple(
-        ClaimCheck(c.sentence, c.cited, "irrelevant", c.evidence) if c.evidence else c for c in checks
-    )
-    removed = tuple(c.sentence for c in marked if c.status != "empty")
-    if quotable is not None:
-        return _quote(quotable, units, passages, marked, removed, best_score, why)
-    verdict = _refusal(best_score, why + ", and no passage sentence clearly does")
-    return Verdict(verdict.text, (), True, "refused", marked, removed, best_score, verdict.notes)
+    marked = [ClaimCheck(c.sentence, c.cited, "irrelevant", c.evidence, c.support) if c.evidence else c for c in checks]
+    return _fallback(shape, quotable, question, units, sentences, scores, passages, marked, best_score, thresholds, why)
+
+
+def _generated(
+    checks: Sequence[ClaimCheck], passages: Sequence[Hit], best_score: float, shape: str, notes: Sequence[str]
+) -> Verdict:
+    text, citations, kept = _compose(checks, passages)
+    return Verdict(text, citations, False, "generated", kept, best_score, tuple(notes), shape)
+
+
+def _fallback(
+    shape: str,
+    quotable: int | None,
+    question: str,
+    units: Sequence[Evidence],
+    sentences: Sequence[Evidence],
+    scores: np.ndarray,
+    passages: Sequence[Hit],
+    checks: Sequence[ClaimCheck],
+    best_score: float,
+    thresholds: Thresholds,
+    why: str,
+) -> Verdict:
+    """Quote what the passages say in place of a reply that failed, or refuse."""
+    removed = tuple(_removed(c) for c in checks if c.status != "empty")
+    if shape == "open":
+        chosen = _summary_sentences(sentences, scores[: len(sentences)], thresholds.summary)
+        if chosen:
+            return _quote_many(chosen, passages, removed, best_score, why)
+    elif quotable is not None:
+        if why == "the model found no answer in the passages":
+            why = "the model found no answer, but a passage sentence clearly answers the question"
+        return _quote_many([units[quotable]], passages, removed, best_score, why, lead="The articles say: ")
+    if checks:  # the model's reply failed: say that nothing in the passages answers either
+        why += ", and no passage sentence clearly does"
+    return Verdict(REFUSAL, (), True, "refused", removed, best_score, (why,), shape)
 
 
 def _quotable(
@@ -156,28 +214,42 @@ def _quotable(
     return None
 
 
-def _quote(
-    i: int,
-    units: Sequence[Evidence],
+def _summary_sentences(
+    sentences: Sequence[Evidence], scores: np.ndarray, floor: float, most: int = 4
+) -> list[Evidence]:
+    """For an open question whose reply failed: the passage sentences that match it best (up to
+    `most`, each at least `floor`), in the passages' order, so the quote reads as the articles do."""
+    best = [int(i) for i in np.argsort(-scores, kind="stable")[:most] if scores[i] >= floor]
+    return [sentences[i] for i in sorted(best, key=lambda i: (sentences[i].passage, sentences[i].start))]
+
+
+def _quote_many(
+    chosen: Sequence[Evidence],
     passages: Sequence[Hit],
-    checks: tuple[ClaimCheck, ...],
-    removed: tuple[str, ...],
+    removed: tuple[Claim, ...],
     best_score: float,
     why: str,
+    lead: str = "",
 ) -> Verdict:
-    """Quote passage sentence i verbatim, with its citation, in place of the model's reply."""
-    unit = units[i]
-    quoted = " ".join(unit.text.split())  # the citation keeps the exact text; the answer reads as one line
-    answer = f"The articles say: “{quoted}” [1]"
-    return Verdict(answer, (_citation(1, unit, passages),), False, "quoted", checks, removed, best_score, (why,))
+    """Quote passage sentences verbatim, each with its citation, in place of the model's reply."""
+    citations = tuple(_citation(n, unit, passages) for n, unit in enumerate(chosen, start=1))
+    quoted = tuple(Claim(" ".join(u.text.split()), "quoted", (n,)) for n, u in enumerate(chosen, start=1))
+    text = lead + " ".join(f"“{c.text}” [{c.markers[0]}]" for c in quoted) if lead else _render(quoted)
+    shape = "fact" if lead else "open"
+    return Verdict(text, citations, False, "quoted", (*quoted, *removed), best_score, (why,), shape)
+
+
+def _removed(check: ClaimCheck) -> Claim:
+    reasons = {
+        "unsupported": "no passage says it",
+        "contradicted": "its passage says the opposite",
+        "irrelevant": "it does not answer the question",
+    }
+    return Claim(check.sentence, "removed", (), reasons.get(check.status, check.status), check.support)
 
 
 def _overlaps(a: Evidence | None, b: Evidence) -> bool:
     return a is not None and a.passage == b.passage and a.start < b.end and b.start < a.end
-
-
-def _refusal(score: float, why: str) -> Verdict:
-    return Verdict(REFUSAL, (), True, "refused", evidence_score=score, notes=(why,))
 
 
 # -- evidence ---------------------------------------------------------------------------------
@@ -216,7 +288,7 @@ def _evidence_scores(question: str, units: Sequence[Evidence], embed: Embed, idf
     return 0.5 * cosine + 0.5 * lexical
 
 
-def _relevance(question: str, supported: Sequence[ClaimCheck], units: Sequence[Evidence], scores: np.ndarray) -> float:
+def _relevance(supported: Sequence[ClaimCheck], units: Sequence[Evidence], scores: np.ndarray) -> float:
     best = 0.0
     for check in supported:
         for unit, score in zip(units, scores, strict=True):
@@ -227,27 +299,6 @@ def _relevance(question: str, supported: Sequence[ClaimCheck], units: Sequence[E
 
 
 # -- claims -----------------------------------------------------------------------------------
-_LIST_ITEM = re.compile(r"^\s*(?:\d{1,2}[.)]|[-*•])\s+")
-
-
-def _claims(text: str) -> list[tuple[str, tuple[int, ...]]]:
-    """Sentences of the reply with the passage numbers cited in each (markers may trail the period).
-    Each item of a list ("1. Asia", "- Africa") is a claim of its own, without its bullet."""
-    out: list[tuple[str, tuple[int, ...]]] = []
-    for line in text.splitlines():
-        line = _LIST_ITEM.sub("", line)
-        for start, end in sentence_spans(line):
-            piece = line[start:end]
-            cited = tuple(int(n) for m in MARKER.finditer(piece) for n in re.findall(r"\d+", m.group(1)))
-            sentence = strip_markers(piece)
-            if not sentence.strip(" .") and out:  # a lone "[2]" after the period belongs to the sentence before
-                prev, prev_cited = out[-1]
-                out[-1] = (prev, prev_cited + cited)
-                continue
-            out.append((sentence, cited))
-    return out
-
-
 def _content(sentence: str) -> tuple[set[str], set[str], set[str]]:
     """(content terms, numbers, names) of a claim."""
     content = set(terms(sentence))
@@ -273,8 +324,13 @@ def _plain(text: str) -> str:
     return " ".join(fold(text).strip(" .,;:!?").split())
 
 
-def _check_sentence(
-    sentence: str, cited: tuple[int, ...], passages: Sequence[Hit], units: Sequence[Evidence], min_coverage: float
+def _check_claim(
+    sentence: str,
+    cited: tuple[int, ...],
+    passages: Sequence[Hit],
+    units: Sequence[Evidence],
+    thresholds: Thresholds,
+    judge: Judge | None,
 ) -> ClaimCheck:
     content, nums, names = _content(sentence)
     if not content:
@@ -282,25 +338,56 @@ def _check_sentence(
     quotes = _quoted(sentence)
     ranked = []
     for n, hit in enumerate(passages, start=1):
-        passage_terms = set(terms(hit.chunk.text))
-        passage_numbers = numbers(hit.chunk.text)
-        # What the claim says must be said in one sentence: words gathered from two sentences can
-        # make a claim neither of them makes ("the Kazakh leader interpreted being asked to give the
-        # talk by saying that he viewed it as an important mechanism"). Its names and numbers may
-        # come from the rest of the passage ("He described …" is about the Tokayev named before).
+        # Numbers, names and quotations are exact: they must be in the passage as written. Names and
+        # numbers may come from the rest of the passage ("He described …" is about the Tokayev named before).
+        if not (nums <= numbers(hit.chunk.text) and names <= set(terms(hit.chunk.text))):
+            continue
+        if not all(q in _plain(hit.chunk.text) for q in quotes):
+            continue
         coverage = max((len(content & set(terms(u.text))) / len(content) for u in units if u.passage == n), default=0.0)
-        verbatim = all(q in _plain(hit.chunk.text) for q in quotes)  # a quotation must be word for word
-        if nums <= passage_numbers and names <= passage_terms and coverage >= min_coverage and verbatim:
-            ranked.append((coverage, n in cited, -n, n))
+        ranked.append((coverage, n in cited, -n, n))
+    ranked.sort(reverse=True)
+
+    needed = content | nums | names
+    if judge is None:
+        return _by_words(sentence, cited, ranked, needed, units, thresholds.min_coverage)
+    # The judge is asked about the best candidate and the best cited one, if that is another.
+    candidates = [r for r in ranked if r[0] >= thresholds.candidate]
+    tried = candidates[:1] + [r for r in candidates[1:] if r[1]][:1]
+    best: tuple[float, Evidence] | None = None
+    for _, _, _, n in tried:
+        evidence = _narrow(needed, n, units)
+        probability = judge(evidence.text, sentence)
+        if probability is None:  # this generator cannot judge: fall back to the words
+            return _by_words(sentence, cited, ranked, needed, units, thresholds.min_coverage)
+        if best is None or probability > best[0]:
+            best = (probability, evidence)
+    if best is None:
+        return ClaimCheck(sentence, cited, "unsupported")
+    probability, evidence = best
+    if probability < thresholds.support:
+        return ClaimCheck(sentence, cited, "unsupported", None, probability)
+    status = "supported" if evidence.passage in cited else "reassigned"
+    return ClaimCheck(sentence, cited, status, evidence, probability)
+
+
+def _by_words(
+    sentence: str,
+    cited: tuple[int, ...],
+    ranked: Sequence[tuple[float, bool, int, int]],
+    needed: set[str],
+    units: Sequence[Evidence],
+    min_coverage: float,
+) -> ClaimCheck:
+    """Supported when most of the claim's content terms are in one sentence of a passage."""
+    ranked = [r for r in ranked if r[0] >= min_coverage]
     if not ranked:
         return ClaimCheck(sentence, cited, "unsupported")
-    ranked.sort(reverse=True)
     chosen = next((r[3] for r in ranked if r[3] in cited and r[0] >= ranked[0][0] - 1e-9), ranked[0][3])
-    status = "supported" if chosen in cited else "reassigned"
-    evidence = _narrow(content | nums | names, chosen, units)
-    if _negated(sentence) != _negated(evidence.text):  # "a rhetorical discussion" / "no longer a rhetorical discussion"
+    evidence = _narrow(needed, chosen, units)
+    if _negated(sentence) != _negated(evidence.text):
         return ClaimCheck(sentence, cited, "contradicted")
-    return ClaimCheck(sentence, cited, status, evidence)
+    return ClaimCheck(sentence, cited, "supported" if chosen in cited else "reassigned", evidence)
 
 
 _NEGATION = re.compile(r"\b(?:not|never|cannot|no longer|neither|nor)\b|n't\b")
@@ -324,35 +411,47 @@ def _narrow(needed: set[str], passage: int, units: Sequence[Evidence]) -> Eviden
                 best = (score, i, j)
     _, i, j = best
     first, last = own[i], own[j]
-    text = first.text if i == j else None
-    return Evidence(passage, first.start, last.end, text or _span_text(own[i : j + 1]))
-
-
-def _span_text(run: Sequence[Evidence]) -> str:
-    return " ".join(u.text for u in run)
+    text = first.text if i == j else " ".join(u.text for u in own[i : j + 1])
+    return Evidence(passage, first.start, last.end, text)
 
 
 # -- answer -----------------------------------------------------------------------------------
-def _compose(supported: Sequence[ClaimCheck], passages: Sequence[Hit]) -> tuple[str, tuple[Citation, ...]]:
-    """Join the kept sentences, each followed by its marker; one citation per distinct span."""
+def _compose(
+    checks: Sequence[ClaimCheck], passages: Sequence[Hit]
+) -> tuple[str, tuple[Citation, ...], tuple[Claim, ...]]:
+    """The answer's claims in the reply's order, each kept one with the citation of its evidence
+    (one citation per distinct span), and the text rendered from them."""
     citations: list[Citation] = []
+    out: list[Claim] = []
+    for check in checks:
+        if check.status == "empty":
+            continue
+        if check.evidence is None:
+            out.append(_removed(check))
+            continue
+        citation = _citation(len(citations) + 1, check.evidence, passages)
+        key = (citation.chunk_id, citation.start, citation.end)
+        same = next((c for c in citations if (c.chunk_id, c.start, c.end) == key), None)
+        if same is None:
+            citations.append(citation)
+            same = citation
+        out.append(Claim(check.sentence.strip(), "supported", (same.marker,), "", check.support))
+    return _render(out), tuple(citations), tuple(out)
+
+
+def _render(claims_: Sequence[Claim]) -> str:
+    """The kept claims as prose, each followed by its markers: "They signed 14 documents [1]."."""
     parts = []
-    for check in supported:
-        assert check.evidence is not None
-        key = (check.evidence.passage, check.evidence.start, check.evidence.end)
-        marker = next(
-            (c.marker for c in citations if (c.chunk_id, c.start, c.end) == (passages[key[0] - 1].chunk.id, *key[1:])),
-            0,
-        )
-        if not marker:
-            marker = len(citations) + 1
-            citations.append(_citation(marker, check.evidence, passages))
-        sentence = check.sentence.rstrip()
+    for claim in claims_:
+        if not claim.kept:
+            continue
+        markers = "".join(f"[{m}]" for m in claim.markers)
+        sentence = claim.text.rstrip()
         if sentence and sentence[-1] in ".!?":
-            parts.append(f"{sentence[:-1]} [{marker}]{sentence[-1]}")
+            parts.append(f"{sentence[:-1]} {markers}{sentence[-1]}")
         else:
-            parts.append(f"{sentence} [{marker}]")
-    return " ".join(parts), tuple(citations)
+            parts.append(f"{sentence} {markers}")
+    return " ".join(parts)
 
 
 def _citation(marker: int, evidence: Evidence, passages: Sequence[Hit]) -> Citation:

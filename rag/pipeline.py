@@ -15,12 +15,14 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from rag import models, store
-from rag.citations import strip_markers
+from rag.answer_types import answer_shape
 from rag.embedding import Embedder, MiniLMEmbedder, RememberedVectors
 from rag.errors import QuestionError
 from rag.generation import Generator, LlamaGenerator, Message
 from rag.grounding import check_answer, thresholds_for
 from rag.indexing import IndexReport, Progress, update_index
+from rag.judging import Judge
+from rag.markers import strip_markers
 from rag.prompting import SYSTEM_PROMPT, build_prompt
 from rag.retrieval import Retriever
 from rag.rewriting import rewrite
@@ -46,6 +48,7 @@ class Assistant:
         self._retriever: Retriever | None = None
         self._lock = threading.RLock()
         self._remembered: RememberedVectors | None = None
+        self._judge: Judge | None = None
 
     # -- components, loaded on first use -------------------------------------------------------
     @property
@@ -70,6 +73,14 @@ class Assistant:
             path = models.resolve(s.model, s.model_cache_dir, s.model_sha256)
             self._generator = LlamaGenerator(path, s.context_size, s.threads, name=s.model)
         return self._generator
+
+    @property
+    def judge(self) -> Judge:
+        """The generator as the checker's judge, its judgements remembered between questions."""
+        with self._lock:
+            if self._judge is None or self._judge.generator is not self.generator:
+                self._judge = Judge(self.generator)
+            return self._judge
 
     def warm_up(self) -> None:
         """Load the models and the index now, and run each once, so that the first question is
@@ -128,16 +139,18 @@ class Assistant:
         hits = retriever.search(standalone, k or s.k)
         retrieved = time.perf_counter()
 
+        shape = answer_shape(standalone)
+        answer_tokens = s.answer_tokens if shape == "fact" else s.open_answer_tokens
         prompt = build_prompt(
-            standalone, hits[: s.read_k], generator.count_tokens, generator.context_size, s.answer_tokens,
-            s.max_question_tokens, turns,
+            standalone, hits[: s.read_k], generator.count_tokens, generator.context_size, answer_tokens,
+            s.max_question_tokens, turns, shape,
         )
         # The model reads the best few passages; the checker may also cite or quote the rest. They
         # follow the prompt's passages, so the model's [n] markers keep their meaning.
         checked = [*prompt.passages, *(h for h in hits if h not in prompt.passages)]
         pieces: list[str] = []
         first_token = 0.0
-        for piece in generator.stream(prompt.messages, s.answer_tokens):
+        for piece in generator.stream(prompt.messages, answer_tokens):
             if not pieces:
                 first_token = time.perf_counter()
             pieces.append(piece)
@@ -146,13 +159,14 @@ class Assistant:
 
         raw = "".join(pieces).strip()
         verdict = check_answer(
-            prompt.question, raw, checked, self.remembered.embed, retriever.idf, thresholds_for(s.model)
+            prompt.question, raw, checked, self.remembered.embed, retriever.idf, thresholds_for(s.model), self.judge
         )
         check_s = time.perf_counter() - finished
         yield Answer(
             question=question,
             text=verdict.text,
             citations=verdict.citations,
+            claims=verdict.claims,
             passages=tuple(checked),
             abstained=verdict.abstained,
             timings=Timings(
@@ -168,9 +182,9 @@ class Assistant:
             model=getattr(generator, "name", ""),
             mode=verdict.mode,
             raw_text=raw,
-            removed=verdict.removed,
             evidence_score=verdict.evidence_score,
             check_notes=verdict.notes,
+            shape=verdict.shape,
         )
 
 

@@ -17,8 +17,8 @@ import logging
 import re
 from collections.abc import Sequence
 
-from rag.citations import strip_markers
 from rag.generation import Generator, Message
+from rag.markers import strip_markers
 
 log = logging.getLogger(__name__)
 

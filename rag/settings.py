@@ -34,7 +34,8 @@ class Settings:
     k: int = 5  # passages retrieved; the answer checker may cite or quote any of them
     read_k: int = 5  # of those, how many (the best first) the model reads: each one costs prompt time
     retriever: str = "hybrid"  # "hybrid", "dense" or "bm25"
-    answer_tokens: int = 120  # room reserved for the answer: one to three sentences
+    answer_tokens: int = 120  # room reserved for the answer to a fact question: one to three sentences
+    open_answer_tokens: int = 220  # room for an open question's answer (a summary, the main points …)
     max_question_tokens: int = 256
     chunking: ChunkingSettings = field(default_factory=ChunkingSettings)
 

@@ -2,8 +2,9 @@
 
 A `Document` is one article; a `Chunk` is an exact slice of it; a `Hit` is a chunk found for a
 question; a `Citation` ties an `[n]` marker in an answer to an exact character span of a document;
-an `Answer` carries the text, its citations, the passages it was built from and how long it took.
-Nothing here computes anything beyond trivial derived properties.
+a `Claim` is one sentence of an answer with what the checker decided about it; an `Answer` carries
+its claims, the text rendered from them, its citations, the passages it was built from and how
+long it took. Nothing here computes anything beyond trivial derived properties.
 """
 
 from __future__ import annotations
@@ -50,6 +51,28 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class Claim:
+    """One sentence of an answer and the checker's decision about it.
+
+    `status` is "supported" (the cited sentences say it), "quoted" (a passage sentence quoted
+    verbatim in place of a reply that failed) or "removed" (kept out of the answer; `reason` says
+    why: "unsupported", "contradicted", "off the question" …). `markers` are the `Citation.marker`
+    numbers of the answer's citations that support it; a removed claim has none. `support` is the
+    judge's probability that its evidence says it (None when no judge was asked).
+    """
+
+    text: str
+    status: str
+    markers: tuple[int, ...] = ()
+    reason: str = ""
+    support: float | None = None
+
+    @property
+    def kept(self) -> bool:
+        return self.status != "removed"
+
+
+@dataclass(frozen=True)
 class Timings:
     retrieval_s: float = 0.0
     first_token_s: float = 0.0  # from the question arriving to the first generated token
@@ -70,19 +93,25 @@ class Timings:
 @dataclass(frozen=True)
 class Answer:
     question: str
-    text: str  # with inline [n] markers that match `citations`
+    text: str  # rendered from the kept claims, with inline [n] markers that match `citations`
     citations: tuple[Citation, ...] = ()
     passages: tuple[Hit, ...] = ()
     abstained: bool = False
     timings: Timings = field(default_factory=Timings)
+    claims: tuple[Claim, ...] = ()  # every sentence of the reply, kept or removed, in order
     standalone_question: str = ""  # the question actually searched for (after follow-up rewriting)
     warnings: tuple[str, ...] = ()
     model: str = ""
     mode: str = "generated"  # "generated", "quoted" (a passage quoted instead of a failed reply), "refused"
     raw_text: str = ""  # the model's reply before checking
-    removed: tuple[str, ...] = ()  # sentences of the reply that no passage supports
     evidence_score: float = 0.0  # how well the best passage sentence matches the question, 0..1
     check_notes: tuple[str, ...] = ()  # why the checker quoted or refused instead of keeping the reply
+    shape: str = "fact"  # "fact" (one short answer) or "open" (a summary, main points, a list, why …)
+
+    @property
+    def removed(self) -> tuple[str, ...]:
+        """Sentences of the model's reply that the checker kept out of the answer."""
+        return tuple(c.text for c in self.claims if not c.kept)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from rag.types import Answer, Chunk, Citation, Document, Hit, Timings
+from rag.types import Answer, Chunk, Citation, Claim, Document, Hit, Timings
 from ui import render
 
 ARTICLE = (
@@ -188,7 +188,8 @@ def test_notices_escape_their_message() -> None:
 def test_sentences_the_checker_left_out_and_quoted_answers_are_shown_as_such() -> None:
     start = ARTICLE.index(SENTENCE)
     quoted = answer(
-        citations=(citation(start, start + len(SENTENCE)),), mode="quoted", removed=("<b>Fifteen</b>.",),
+        citations=(citation(start, start + len(SENTENCE)),), mode="quoted",
+        claims=(Claim("<b>Fifteen</b>.", "removed", reason="no passage says it"),),
         check_notes=("the reply does not state the <year> the question asks for",),
     )
     page = render.sources_html(quoted, "q", {})

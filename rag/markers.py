@@ -1,8 +1,12 @@
-"""Read the `[n]` markers in a generated answer and turn them into exact citations.
+"""Read the `[n]` markers in a model's reply: which passages each part of it cites.
 
 Markers are 1-based passage numbers, as numbered in the prompt. A marker that points at no passage
 is dropped from the text and logged: it is never mapped to some other passage. Forms understood:
-"[2]", "[1, 3]", "[1][3]", "[Passage 2]".
+"[2]", "[1, 3]", "[1][3]", "[Passage 2]". Only the model's raw reply is read this way: the checked
+`Answer` carries its claims and citations as data (rag/types.py), so nothing downstream parses
+markers back out of text.
+
+Deliberately not here: building citations (grounding.py turns a claim's evidence into one).
 
 >>> parse_markers("Fourteen documents were signed [1][7]. [2, 1]", passages=3)
 ('Fourteen documents were signed [1]. [2][1]', [1, 2])
@@ -40,4 +44,9 @@ def parse_markers(text: str, passages: int) -> tuple[str, list[int]]:
 
 
 def strip_markers(text: str) -> str:
+    """The text without its markers.
+
+    >>> strip_markers("Naruhito [1]. He met Koike [2, 3].")
+    'Naruhito. He met Koike.'
+    """
     return re.sub(r"\s*" + MARKER.pattern, "", text, flags=re.IGNORECASE).strip()
