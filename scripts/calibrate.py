@@ -1,17 +1,22 @@
-"""Choose the answer checker's thresholds on a question set, and print how each choice scores.
+"""Choose the answer checker's thresholds on one half of a question set, and report them on the other.
 
-    .venv/bin/python scripts/calibrate.py [--model qwen2.5-0.5b] [--questions eval/questions.jsonl]
+    .venv/bin/python scripts/calibrate.py --set xquad [--set in-house] [--model qwen2.5-0.5b]
 
-Step 1 asks the model every question once and caches its raw replies and passages (the replies do
-not depend on the thresholds), in .cache/calibration-<model>.pkl. Step 2 re-checks the cached
-replies under every combination of thresholds and prints correct answers, refusals on
-unanswerable cases, wrong refusals, wrong answers and citation precision, best first by the
-worth of the replies to a reader, per case:
+Step 1 asks the model every question of each set once and caches its raw replies and passages in
+.cache/calibration/SET-MODEL.pkl (the replies do not depend on the thresholds; an interrupted
+collection resumes where it stopped, and asks the cases in an order that spreads over the whole set,
+so a part of it is a fair sample). The judge's answers (rag/judging.py) are cached too, in
+.cache/calibration/judge-MODEL.pkl, so re-checking costs no model time.
+Step 2 re-checks the cached replies under a grid of thresholds and ranks each combination by what
+its replies are worth to a reader, per case:
   +1 for a right answer (or a refusal when the articles do not say),
   -1 for a wrong answer (an invented or off-target reply is the failure users complain of most),
   -0.5 for a refusal when the articles do say (honest, but no help).
-It changes nothing: copy the chosen values into rag/grounding.py, `Thresholds` for the default
-model or `CALIBRATED` for another, and say so.
+The cases are split into two halves (xquad by article, so no article is in both; the others case by
+case): each half chooses the best combination, which is then scored on the other half. The whole-set
+best is printed too, but only the held-out rows say how the checker does on questions it was not
+tuned on. It changes nothing: copy the chosen values into rag/grounding.py and say so in
+docs/checking.md.
 """
 
 from __future__ import annotations
@@ -25,89 +30,164 @@ from dataclasses import replace
 from pathlib import Path
 
 from rag import Assistant, Settings
-from rag.evaluation.dataset import load_cases, locate_quotes
-from rag.evaluation.scoring import CaseResult, score_case, summarise
+from rag.evaluation.dataset import Case, load_cases, locate_quotes
+from rag.evaluation.scoring import CaseResult, Summary, score_case, summarise
+from rag.evaluation.sets import question_set
 from rag.grounding import Thresholds, check_answer
+from rag.types import Answer
+
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = ROOT / ".cache" / "calibration"
+
+Row = tuple[Case, Answer]
 
 
-def collect(assistant: Assistant, questions: Path, cache: Path) -> list[tuple[object, object]]:
-    if cache.exists():
-        return pickle.loads(cache.read_bytes())
+def collect(assistant: Assistant, questions: Path, cache: Path) -> list[Row]:
+    rows: list[Row] = pickle.loads(cache.read_bytes()) if cache.exists() else []
+    done = {case.id for case, _ in rows}
     cases = locate_quotes(load_cases(questions), assistant.stored.documents, str(questions))
-    rows = []
-    for n, case in enumerate(cases, start=1):
+    # Every 8th case first, then the ones between: a collection stopped early is still a sample of
+    # every article and every kind of case.
+    todo = [case for part in (cases[i::8] for i in range(8)) for case in part if case.id not in done]
+    for n, case in enumerate(todo, start=1):
         reply = assistant.answer(case.question, history=case.history_messages())
         rows.append((case, reply))
-        print(f"{n}/{len(cases)} {case.id}: {reply.raw_text[:80]!r}", file=sys.stderr)
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    cache.write_bytes(pickle.dumps(rows))
-    return rows
+        print(f"{len(done) + n}/{len(cases)} {case.id}: {reply.raw_text[:70]!r}", file=sys.stderr)
+        if n % 20 == 0 or n == len(todo):
+            _save(cache, rows)
+            _save_judge(assistant)
+    order = {c.id: i for i, c in enumerate(cases)}
+    return sorted(rows, key=lambda row: order.get(row[0].id, len(order)))
+
+
+def _save(path: Path, data: object) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(pickle.dumps(data))
+    tmp.replace(path)
+
+
+def _judge_cache(model: str) -> Path:
+    return CACHE / f"judge-{Path(model).name}.pkl"
+
+
+def _save_judge(assistant: Assistant) -> None:
+    _save(_judge_cache(assistant.settings.model), dict(assistant.judge._seen))
+
+
+def _load_judge(assistant: Assistant) -> None:
+    path = _judge_cache(assistant.settings.model)
+    if path.exists():
+        assistant.judge._seen.update(pickle.loads(path.read_bytes()))
+        assistant.judge._remember = 10**9
+
+
+def recheck(
+    assistant: Assistant, rows: Sequence[Row], thresholds: Thresholds, *, judge: bool = True
+) -> list[CaseResult]:
+    retriever = assistant.retriever()
+    results = []
+    for case, reply in rows:
+        verdict = check_answer(
+            reply.standalone_question, reply.raw_text, reply.passages, assistant.remembered.embed, retriever.idf,
+            thresholds, assistant.judge if judge else None,
+        )
+        checked = replace(
+            reply, text=verdict.text, citations=verdict.citations, claims=verdict.claims,
+            abstained=verdict.abstained, mode=verdict.mode,
+        )
+        results.append(score_case(case, checked))
+    return results
+
+
+def halves(rows: Sequence[Row], by_document: bool) -> tuple[list[int], list[int]]:
+    """Two halves of the cases: by article (every other article) or every other case."""
+    if by_document:
+        documents = sorted({_document(case) for case, _ in rows})
+        first = set(documents[::2])
+        a = [i for i, (case, _) in enumerate(rows) if _document(case) in first]
+    else:
+        a = list(range(0, len(rows), 2))
+    b = [i for i in range(len(rows)) if i not in set(a)]
+    return a, b
+
+
+def _document(case: Case) -> str:
+    if case.sources:
+        return case.sources[0].document
+    # an unanswerable case has no document: spread them by id
+    return "none-" + str(sum(map(ord, case.id)) % 2)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=None)
-    parser.add_argument("--questions", type=Path, default=Path("eval/questions.jsonl"))
-    parser.add_argument("--cache", type=Path, default=None)
-    parser.add_argument("--top", type=int, default=15)
+    parser.add_argument("--set", dest="sets", action="append", default=None, help="in-house, xquad (repeatable)")
+    parser.add_argument("--collect-only", action="store_true")
+    parser.add_argument("--top", type=int, default=8)
     args = parser.parse_args()
-    settings = Settings.from_env(model=args.model)
-    assistant = Assistant(settings)
-    assistant.index()
-    cache = args.cache or Path(".cache") / f"calibration-{Path(settings.model).name}.pkl"
-    rows = collect(assistant, args.questions, cache)
-    retriever = assistant.retriever()
-    embed = assistant.remembered.embed  # every threshold combination re-checks the same sentences
+    for name in args.sets or ["in-house"]:
+        qset = question_set(name, ROOT)
+        settings = Settings.from_env(model=args.model, documents_dir=qset.documents, index_dir=qset.index_dir(ROOT))
+        assistant = Assistant(settings)
+        assistant.index()
+        assistant.warm_up()
+        _load_judge(assistant)
+        rows = collect(assistant, qset.questions, CACHE / f"{name}-{Path(settings.model).name}.pkl")
+        if args.collect_only:
+            continue
+        report(assistant, name, rows, args.top)
+        _save_judge(assistant)
 
-    grid = [
-        Thresholds(coverage, relevant, extract, margin)
-        for coverage, relevant, extract, margin in itertools.product(
-            (0.5, 0.6, 0.7), (0.3, 0.4, 0.5), (0.45, 0.5, 0.55, 0.6, 0.65, 1.1), (0.04, 0.08, 0.12, 1.0)
-        )
-    ]
-    scored: dict[Thresholds, list[CaseResult]] = {}
-    for thresholds in grid:
-        results = []
-        for case, reply in rows:
-            verdict = check_answer(
-                reply.standalone_question, reply.raw_text, reply.passages, embed, retriever.idf, thresholds
-            )
-            checked = replace(reply, text=verdict.text, citations=verdict.citations, abstained=verdict.abstained)
-            results.append(score_case(case, checked))
-        scored[thresholds] = results
 
-    def summary(results: Sequence[CaseResult]) -> object:
-        return summarise(results, settings.k)
+GRID = [
+    Thresholds(support=support, relevant=relevant, extract=extract, margin=margin)
+    for support, relevant, extract, margin in itertools.product(
+        (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5), (0.2, 0.3, 0.4), (0.5, 0.55, 0.6, 0.7, 1.1), (0.08, 1.0)
+    )
+]
 
-    table = sorted(grid, key=lambda t: -worth(scored[t]))
-    print("Best on the whole set:")
-    print("{:>8} {:>8} {:>8} {:>8} | {:>7} {:>7} {:>9} {:>9} {:>9}".format(
-        "coverage", "relevant", "extract", "margin", "correct", "refused", "wrong-ref", "wrong-ans", "cite-prec"))
-    for t in table[: args.top]:
-        print(_row(t, summary(scored[t])))
-    # Held out: choose on half the cases, score on the other half, both ways round. A large drop
-    # from the whole-set score means the thresholds fit this question set rather than the task.
-    print("\nChosen on one half, scored on the other:")
-    for fold in (0, 1):
-        chosen_half = [i for i in range(len(rows)) if i % 2 == fold]
-        held_half = [i for i in range(len(rows)) if i % 2 != fold]
-        best = max(grid, key=lambda t: worth([scored[t][i] for i in chosen_half]))
-        print(_row(best, summary([scored[best][i] for i in held_half])))
+
+def report(assistant: Assistant, name: str, rows: Sequence[Row], top: int) -> None:
+    scored = {t: recheck(assistant, rows, t) for t in GRID}
+    words = recheck(assistant, rows, Thresholds(), judge=False)
+    print(f"\n== {name}: {len(rows)} cases, model {assistant.settings.model}")
+    print(HEADER)
+    print(_row("words only (no judge), defaults", summarise(words, 5)))
+    print(_row("judge, defaults", summarise(scored[Thresholds()], 5) if Thresholds() in scored else None))
+    for t in sorted(GRID, key=lambda t: -worth(scored[t]))[:top]:
+        print(_row(_name(t), summarise(scored[t], 5)))
+    a, b = halves(rows, by_document=name.startswith("xquad"))
+    print("Chosen on one half, scored on the other:")
+    for chosen, held in ((a, b), (b, a)):
+        best = max(GRID, key=lambda t: worth([scored[t][i] for i in chosen]))
+        print(_row(_name(best) + f" ({len(held)} held out)", summarise([scored[best][i] for i in held], 5)))
 
 
 def worth(results: Sequence[CaseResult]) -> float:
     right = sum(r.correct for r in results)
     wrong = sum(not r.correct and not r.abstained for r in results)
     needless_refusals = sum(r.answerable and r.abstained for r in results)
-    return (right - wrong - 0.5 * needless_refusals) / len(results)
+    return (right - wrong - 0.5 * needless_refusals) / max(1, len(results))
 
 
-def _row(t: Thresholds, s: object) -> str:
+HEADER = f"{'thresholds':<48} | {'right':>6} {'refused':>7} {'wrong-ref':>9} {'wrong-ans':>9} {'cite-prec':>9}"
+
+
+def _name(t: Thresholds) -> str:
+    return f"support {t.support} relevant {t.relevant} extract {t.extract} margin {t.margin}"
+
+
+def _row(label: str, s: Summary | None) -> str:
+    if s is None:
+        return f"{label:<48} | (not in the grid)"
+
+    def f(x: float | None) -> str:
+        return "-" if x is None else f"{x:.3f}"
+
     return (
-        f"{t.min_coverage:8.2f} {t.relevant:8.2f} {t.extract:8.2f} {t.margin:8.2f} | "
-        f"{s.answer_accuracy or 0:7.3f} {s.refusal_rate or 0:7.3f} "  # type: ignore[attr-defined]
-        f"{s.false_refusal_rate or 0:9.3f} {s.wrong_answer_rate or 0:9.3f} "  # type: ignore[attr-defined]
-        f"{s.citation_precision or 0:9.3f}"  # type: ignore[attr-defined]
+        f"{label:<48} | {f(s.answer_accuracy):>6} {f(s.refusal_rate):>7} {f(s.false_refusal_rate):>9} "
+        f"{f(s.wrong_answer_rate):>9} {f(s.citation_precision):>9}"
     )
 
 

@@ -8,7 +8,8 @@ from rag.evaluation import metrics
 from rag.evaluation.dataset import Case, Source
 from rag.evaluation.metrics import Span
 from rag.evaluation.scoring import FLOORS, check_floors, score_case, summarise
-from rag.types import Answer, Chunk, Citation, Hit, Timings
+from rag.replies import claims
+from rag.types import Answer, Chunk, Citation, Claim, Hit, Timings
 
 DOC = "visit.txt"
 TEXT = (
@@ -46,7 +47,9 @@ DOCUMENTS = case("How many documents were signed?", ("14", "fourteen"), "signing
 
 
 def answer(text: str, citations: tuple[Citation, ...] = (), abstained: bool = False) -> Answer:
-    return Answer("q", text, citations, PASSAGES, abstained, Timings(0.01, 0.5, 1.5, 300, 20))
+    """An answer whose claims are the sentences of `text`, each citing the markers after it."""
+    said = () if abstained else tuple(Claim(s, "supported", cited) for s, cited in claims(text))
+    return Answer("q", text, citations, PASSAGES, abstained, Timings(0.01, 0.5, 1.5, 300, 20), said)
 
 
 # -- normalising and matching answers ------------------------------------------------------------
@@ -59,10 +62,10 @@ def test_normalise_folds_case_quotes_dashes_punctuation_and_compatibility_forms(
 
 
 def test_a_paraphrased_correct_answer_is_correct() -> None:
-    reply = "They signed fourteen documents when the meeting ended [3]."
+    reply = "They signed fourteen documents when the meeting ended."
     assert metrics.answer_matches(reply, DOCUMENTS.answers)
     assert metrics.token_f1(reply, DOCUMENTS.answers) > 0
-    result = score_case(DOCUMENTS, answer(reply, (citation(3, SENTENCES[2]),)))
+    result = score_case(DOCUMENTS, answer(reply + " [3]", (citation(3, SENTENCES[2]),)))
     assert result.correct and result.cites_support
     assert result.citations[0].supported is True  # "fourteen" for "14" is an accepted variant
 
@@ -70,7 +73,7 @@ def test_a_paraphrased_correct_answer_is_correct() -> None:
 def test_a_reworded_sentence_is_not_supported_by_a_quote_without_its_words() -> None:
     # The known cost of checking words: a reply that rewords the passage entirely is counted as
     # unsupported, though it is right. (A real citation quotes a whole chunk, which is more lenient.)
-    reply = "At the end of the talks the two sides concluded fourteen agreements [3]."
+    reply = "At the end of the talks the two sides concluded fourteen agreements."
     assert metrics.answer_matches(reply, DOCUMENTS.answers)
     ok, _ = metrics.citation_support(reply, SENTENCES[2], DOCUMENTS.answers, question=DOCUMENTS.question)
     assert not ok
@@ -84,18 +87,20 @@ def test_matching_is_whole_words_for_numbers_but_contains_for_words() -> None:
 
 def test_list_answers_need_every_item() -> None:
     items = ("Smart City", "artificial intelligence", "urban development")
-    assert not metrics.answer_matches("Smart City and AI [1].", ["Smart City"], items)
-    assert metrics.missing_items("Smart City and AI [1].", items) == ["artificial intelligence", "urban development"]
+    assert not metrics.answer_matches("Smart City and AI.", ["Smart City"], items)
+    assert metrics.missing_items("Smart City and AI.", items) == ["artificial intelligence", "urban development"]
     assert metrics.answer_matches("Smart City, artificial intelligence and urban development.", ["Smart City"], items)
 
 
 def test_citation_markers_do_not_count_as_numbers() -> None:
-    assert not metrics.answer_matches("The articles name no figure [1].", ["1"])
+    # The evaluation reads the answer's claims, which hold no markers, not its rendered text.
+    result = score_case(case("How many?", ("1",), "signing 14 documents"), answer("The articles name no figure [1]."))
+    assert not result.correct
 
 
 def test_token_f1_is_best_over_references_and_ignores_articles() -> None:
     assert metrics.token_f1("Yuriko Koike", ["Koike", "Yuriko Koike"]) == 1.0
-    assert metrics.token_f1("The governor is Yuriko Koike [4].", ["Yuriko Koike"]) == pytest.approx(2 * 0.5 / 1.5)
+    assert metrics.token_f1("The governor is Yuriko Koike.", ["Yuriko Koike"]) == pytest.approx(2 * 0.5 / 1.5)
     assert metrics.token_f1("Sanae Takaichi", ["Yuriko Koike"]) == 0.0
 
 
@@ -103,21 +108,21 @@ def test_token_f1_is_best_over_references_and_ignores_articles() -> None:
 
 
 def test_the_right_person_for_the_wrong_role_fails_its_citation_and_scores_low_f1() -> None:
-    reply = "Yuriko Koike is the Prime Minister of Japan [4]."
+    reply = "Yuriko Koike is the Prime Minister of Japan."
     # Matching alone cannot tell: the accepted name is there...
     assert metrics.answer_matches(reply, KOIKE.answers)
     # ...but the cited passage does not say she is Prime Minister, so the citation is not precise,
     ok, reason = metrics.citation_support(reply, SENTENCES[3], KOIKE.answers, question=KOIKE.question)
     assert not ok and "prim, minister, japan" in reason
     # and the answer is scored well below a direct one.
-    assert metrics.token_f1(reply, KOIKE.answers) < 0.5 < metrics.token_f1("Yuriko Koike [4].", KOIKE.answers)
-    result = score_case(KOIKE, answer(reply, (citation(4, SENTENCES[3]),)))
+    assert metrics.token_f1(reply, KOIKE.answers) < 0.5 < metrics.token_f1("Yuriko Koike.", KOIKE.answers)
+    result = score_case(KOIKE, answer(reply + " [4]", (citation(4, SENTENCES[3]),)))
     assert result.citations[0].supported is False
     assert any("citation [4] does not support" in p for p in result.problems)
 
 
 def test_the_right_answer_in_the_right_role_is_supported() -> None:
-    reply = "The Tokyo Governor is Yuriko Koike [4]."
+    reply = "The Tokyo Governor is Yuriko Koike."
     assert metrics.citation_support(reply, SENTENCES[3], KOIKE.answers, question=KOIKE.question) == (True, "")
 
 
@@ -128,9 +133,9 @@ def test_filler_and_the_questions_own_words_do_not_count_against_a_citation() ->
     )
     question = "Which tragedies did Tokayev refer to when addressing nuclear security?"
     items = ("Hiroshima", "Nagasaki", "Semipalatinsk")
-    reply = "The answer is: he referenced Hiroshima and Nagasaki, as well as the Semipalatinsk test site [1]."
+    reply = "The answer is: he referenced Hiroshima and Nagasaki, as well as the Semipalatinsk test site."
     assert metrics.citation_support(reply, quote, ["Semipalatinsk"], items, question) == (True, "")
-    invented = "The tragedies he referenced were Hiroshima and Nagasaki, bombed by American aircraft in wartime [1]."
+    invented = "The tragedies he referenced were Hiroshima and Nagasaki, bombed by American aircraft in wartime."
     ok, reason = metrics.citation_support(invented, quote, ["Semipalatinsk"], items, question)
     assert not ok and "bomb, american, aircraft, wartim" in reason
 
@@ -139,28 +144,29 @@ def test_filler_and_the_questions_own_words_do_not_count_against_a_citation() ->
 
 
 def test_a_wrong_citation_is_not_precise_and_does_not_cite_the_support() -> None:
-    reply = "Tokayev met Tokyo Governor Yuriko Koike [3]."
+    reply = "Tokayev met Tokyo Governor Yuriko Koike."
     ok, reason = metrics.citation_support(reply, SENTENCES[2], KOIKE.answers, question=KOIKE.question)
     assert not ok and "Yuriko Koike" in reason
-    result = score_case(KOIKE, answer(reply, (citation(3, SENTENCES[2]),)))
+    result = score_case(KOIKE, answer(reply + " [3]", (citation(3, SENTENCES[2]),)))
     assert result.correct and result.cites_support is False
     assert "no citation points at the supporting passage" in result.problems
 
 
 def test_a_sentence_without_the_answer_needs_most_of_its_words_in_the_quote() -> None:
     quote = SENTENCES[0]
-    assert metrics.citation_support("Tokayev held talks with the Emperor in Tokyo [1].", quote, ["14"])[0]
-    ok, reason = metrics.citation_support("Tokayev visited the largest Shinto shrine [1].", quote, ["14"])
+    assert metrics.citation_support("Tokayev held talks with the Emperor in Tokyo.", quote, ["14"])[0]
+    ok, reason = metrics.citation_support("Tokayev visited the largest Shinto shrine.", quote, ["14"])
     assert not ok and "20%" in reason  # only "tokayev" of tokayev, visit, largest, shinto, shrine
 
 
-def test_markers_belong_to_the_sentence_they_follow() -> None:
-    text = "They signed 14 documents. [3] The governor is Yuriko Koike [4][1]."
-    assert metrics.marked_sentences(text) == [
-        (3, "They signed 14 documents."),
-        (4, "The governor is Yuriko Koike [4][1]."),
-        (1, "The governor is Yuriko Koike [4][1]."),
-    ]
+def test_a_citation_is_judged_against_the_claims_that_cite_it_not_the_rendered_text() -> None:
+    # The text says [1] after the Koike sentence, but the claims (the data) say the documents claim
+    # cites it: the evaluation reads the data.
+    said = (Claim("They signed 14 documents.", "supported", (1,)), Claim("Koike governs Tokyo.", "supported", ()))
+    reply = Answer("q", "They signed 14 documents. Koike governs Tokyo [1].", (citation(1, SENTENCES[2]),), PASSAGES,
+                   claims=said)
+    result = score_case(DOCUMENTS, reply)
+    assert result.citations[0].sentence == "They signed 14 documents." and result.citations[0].supported
 
 
 def test_a_citation_used_in_two_sentences_must_support_both() -> None:
@@ -214,7 +220,7 @@ def test_rank_recall_and_mrr_count_any_quote_of_a_multi_document_case() -> None:
 def test_score_case_records_the_rank_of_the_supporting_passage() -> None:
     assert score_case(KOIKE, answer("Yuriko Koike [4].", (citation(4, SENTENCES[3]),))).rank == 4
     reply = answer("Naruhito [1].", (citation(1, SENTENCES[0]),))
-    missed = score_case(KOIKE, Answer("q", reply.text, reply.citations, PASSAGES[:2]))
+    missed = score_case(KOIKE, Answer("q", reply.text, reply.citations, PASSAGES[:2], claims=reply.claims))
     assert missed.rank is None and "no supporting passage among the 2 retrieved" in missed.problems
 
 

@@ -29,7 +29,8 @@ KINDS = frozenset(
     {"name", "number", "date", "list", "paraphrase", "place", "title", "fact", "unanswerable", "followup"}
 )
 _ANSWER_FIELDS = ("answers", "all_of", "document", "quote", "documents", "quotes")
-_KNOWN_FIELDS = frozenset({"id", "question", "answerable", "kind", "history", *_ANSWER_FIELDS})
+# "why" and "gold_elsewhere" explain an unanswerable case (xquad-dev); they are kept for reading, not scored.
+_KNOWN_FIELDS = frozenset({"id", "question", "answerable", "kind", "history", "why", "gold_elsewhere", *_ANSWER_FIELDS})
 _MAX_REPORTED = 20
 
 

@@ -1,14 +1,22 @@
 """Pure scoring functions for the evaluation: answer matching, token F1, spans, citations, speed.
 
 Everything here takes plain strings, numbers and `Span`s and returns plain values, so each rule can
-be unit-tested on hand-made cases. Deliberately not here: reading question files (dataset.py),
-running the assistant (runner.py) or deciding what a whole case scores (scoring.py).
+be unit-tested on hand-made cases. The texts are an answer's claims as data (`Answer.claims`), never
+its rendered text with `[n]` markers.
+
+`citation_support` is a judge of its own, by words, on purpose: the evaluation must not grade the
+checker with the checker's own judge (rag/judging.py), or a fault of that judge would pass unseen.
+It is strict about the accepted answer and lenient about wording, so it errs towards calling a
+paraphrase unsupported; the reports show each such case for a reader to look at.
+
+Deliberately not here: reading question files (dataset.py), running the assistant (runner.py)
+or deciding what a whole case scores (scoring.py).
 
 Answer matching normalises both sides (lower case, NFKC, straight quotes, dashes to spaces, other
 punctuation removed, whitespace collapsed) and then looks for an accepted answer in the text,
 starting at a word boundary:
 
->>> answer_matches("They signed fourteen documents [1].", ["14", "fourteen"])
+>>> answer_matches("They signed fourteen documents.", ["14", "fourteen"])
 True
 >>> answer_matches("They signed 140 documents.", ["14"])
 False
@@ -25,10 +33,6 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from rag.sentences import sentence_spans
-
-_MARKER = re.compile(r"\[\s*(?:passages?\s*)?\d+(?:\s*(?:,|and)\s*\d+)*\s*\]", re.IGNORECASE)
-_LEADING_MARKERS = re.compile(r"^(?:\s*" + _MARKER.pattern + r")+\s*", re.IGNORECASE)
 _QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "«": '"', "»": '"', "‘": "'", "’": "'", "‚": "'", "`": "'"})
 _ARTICLES = frozenset({"a", "an", "the"})
 # Words of four letters or more that carry no claim of their own.
@@ -57,15 +61,6 @@ class Span:
 # -- text --------------------------------------------------------------------------------------
 
 
-def strip_markers(text: str) -> str:
-    """The text without its `[n]` citation markers.
-
-    >>> strip_markers("Naruhito [1]. He met Koike [2, 3].")
-    'Naruhito . He met Koike .'
-    """
-    return re.sub(r"[ \t]{2,}", " ", _MARKER.sub("", text)).strip()
-
-
 def normalise(text: str) -> str:
     """Lower case, NFKC, dashes and slashes to spaces, other punctuation removed, spaces collapsed.
 
@@ -85,9 +80,13 @@ def normalise(text: str) -> str:
     return " ".join("".join(out).split())
 
 
+def _without_articles(text: str) -> str:
+    return " ".join(w for w in text.split() if w not in _ARTICLES)
+
+
 def _phrase_pattern(phrase: str) -> re.Pattern[str] | None:
     """Starts at a word boundary; a phrase ending in a digit must not run on into more digits."""
-    words = normalise(phrase)
+    words = _without_articles(normalise(phrase))
     if not words:
         return None
     tail = r"(?!\d)" if words[-1].isdigit() else ""
@@ -99,15 +98,18 @@ def contains_phrase(text: str, phrase: str) -> bool:
 
     As eval/README.md says, an accepted answer is looked for as contained text, so "Central Asia"
     is found in "Central Asian states"; but not inside another word, and "14" is not found in "140"
-    or "2014" (while "17" is in "17th").
+    or "2014" (while "17" is in "17th"). Articles (a, an, the) are left out on both sides, as
+    SQuAD's scoring does, so "the Charles River" is found in "Charles River".
 
     >>> contains_phrase("Russia, China and Central Asian states", "Central Asia")
+    True
+    >>> contains_phrase("It is near Charles River.", "the Charles River")
     True
     >>> contains_phrase("They signed 140 documents in 2014.", "14"), contains_phrase("Dec. 17th", "Dec 17")
     (False, True)
     """
     pattern = _phrase_pattern(phrase)
-    return bool(pattern and pattern.search(normalise(strip_markers(text))))
+    return bool(pattern and pattern.search(_without_articles(normalise(text))))
 
 
 def answer_matches(text: str, answers: Sequence[str], all_of: Sequence[str] = ()) -> bool:
@@ -121,7 +123,7 @@ def missing_items(text: str, all_of: Sequence[str]) -> list[str]:
 
 
 def _f1_tokens(text: str) -> list[str]:
-    return [t for t in normalise(strip_markers(text)).split() if t not in _ARTICLES]
+    return [t for t in normalise(text).split() if t not in _ARTICLES]
 
 
 def token_f1(text: str, references: Iterable[str]) -> float:
@@ -220,7 +222,7 @@ def content_words(text: str) -> list[str]:
     >>> content_words("The meeting ended with signing 14 documents [1].")
     ['meet', 'end', 'sign', '14', 'document']
     """
-    words = normalise(strip_markers(text)).split()
+    words = normalise(text).split()
     kept = [w for w in words if any(c.isdigit() for c in w) or (len(w) >= 4 and w not in _STOP_WORDS)]
     return [_stem(w) for w in kept]
 
@@ -243,27 +245,6 @@ def word_share(words: Sequence[str], text: str) -> float:
         return 1.0
     available = set(content_words(text))
     return sum(1 for w in words if w in available or any(same_word(w, a) for a in available)) / len(words)
-
-
-def marked_sentences(text: str) -> list[tuple[int, str]]:
-    """(marker number, sentence) for each `[n]` in `text`, in order: the sentence the marker cites.
-
-    That is the sentence holding the marker, or the one before when the marker comes ahead of any
-    word of its own sentence ("…Koike. [2] Then…" cites the sentence about Koike).
-
-    >>> marked_sentences("Naruhito [1]. They signed 14 documents. [2][3] Next.")
-    [(1, 'Naruhito [1].'), (2, 'They signed 14 documents.'), (3, 'They signed 14 documents.')]
-    """
-    spans = sentence_spans(text)
-    pairs: list[tuple[int, str]] = []
-    for i, (start, end) in enumerate(spans):
-        for match in _MARKER.finditer(text, start, end):
-            owner = i
-            if i > 0 and not re.search(r"\w", _MARKER.sub("", text[start : match.start()])):
-                owner = i - 1
-            sentence = _LEADING_MARKERS.sub("", text[spans[owner][0] : spans[owner][1]])
-            pairs.extend((int(n), sentence) for n in re.findall(r"\d+", match.group(0)))
-    return pairs
 
 
 def citation_support(

@@ -6,12 +6,20 @@ conversation history, with a progress bar on stderr. A case whose question the l
 (a `RagError`) is recorded as an error and the run goes on; any other exception stops it, and a
 KeyboardInterrupt ends it early with the cases done so far.
 
+Every run records what it ran with (`run_settings`): the git commit (and whether the tree had
+uncommitted changes), the model and its SHA-256, the retrieval and prompt settings, and the
+checker's thresholds, so two runs can be told apart long after.
+
+`evaluate_open` runs an open-question file (open_questions.py) the same way.
+
 Deliberately not here: the scoring rules (metrics.py, scoring.py) and the output files (report.py).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -20,15 +28,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from rag import models
 from rag.errors import RagError
 from rag.evaluation.dataset import Case, EvalDataError, load_cases, locate_quotes, select
+from rag.evaluation.open_questions import OpenCase, OpenResult, OpenSummary, load_open_cases, score_open, summarise_open
 from rag.evaluation.scoring import CaseResult, Summary, score_case, summarise
+from rag.grounding import thresholds_for
 from rag.pipeline import Assistant
 from rag.types import Answer
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[int, int, CaseResult], None]  # (cases done, cases in all, the latest result)
+Progress = Callable[[int, int, str, bool], None]  # (cases done, cases in all, latest id, whether it was right)
 
 
 @dataclass(frozen=True)
@@ -67,31 +78,91 @@ def evaluate(
     assistant.warm_up()
     cases = locate_quotes(cases, assistant.stored.documents, str(questions))
     results = run_cases(assistant, cases, k, _progress_bar(len(cases)) if progress else None)
-    settings = assistant.settings
     return EvalRun(
         questions=str(questions),
-        model=settings.model,
+        model=assistant.settings.model,
         k=k,
         started=started.isoformat(timespec="seconds"),
         wall_s=time.perf_counter() - clock,
         planned=len(cases),
         summary=summarise(results, k),
         results=tuple(results),
-        settings={
-            "model": settings.model,
-            "generator": getattr(assistant.generator, "name", ""),
-            "embedder": assistant.embedder.name,
-            "documents_dir": str(settings.documents_dir),
-            "documents": len(assistant.stored.documents),
-            "chunks": len(assistant.stored.chunks),
-            "context_size": settings.context_size,
-            "read_k": settings.read_k,
-            "retriever": settings.retriever,
-            "answer_tokens": settings.answer_tokens,
-            "threads": settings.threads,
-            "chunk_tokens": settings.chunking.chunk_tokens,
-            "overlap_sentences": settings.chunking.overlap_sentences,
-        },
+        settings=run_settings(assistant),
+    )
+
+
+def run_settings(assistant: Assistant) -> dict[str, Any]:
+    """What a run ran with: commit, model and checksum, settings, thresholds, documents."""
+    settings = assistant.settings
+    spec = models.KNOWN_MODELS.get(settings.model)
+    return {
+        "commit": _git("rev-parse", "HEAD"),
+        "uncommitted_changes": bool(_git("status", "--porcelain", "--untracked-files=no")),
+        "model": settings.model,
+        "model_sha256": spec.sha256 if spec else settings.model_sha256,
+        "generator": getattr(assistant.generator, "name", ""),
+        "embedder": assistant.embedder.name,
+        "documents_dir": str(settings.documents_dir),
+        "documents": len(assistant.stored.documents),
+        "chunks": len(assistant.stored.chunks),
+        "context_size": settings.context_size,
+        "k": settings.k,
+        "read_k": settings.read_k,
+        "retriever": settings.retriever,
+        "answer_tokens": settings.answer_tokens,
+        "open_answer_tokens": settings.open_answer_tokens,
+        "threads": settings.threads,
+        "chunk_tokens": settings.chunking.chunk_tokens,
+        "overlap_sentences": settings.chunking.overlap_sentences,
+        "thresholds": dataclasses.asdict(thresholds_for(settings.model)),
+    }
+
+
+def _git(*args: str) -> str:
+    try:
+        done = subprocess.run(["git", *args], capture_output=True, text=True, timeout=10, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return done.stdout.strip()
+
+
+@dataclass(frozen=True)
+class OpenRun:
+    questions: str
+    started: str
+    wall_s: float
+    summary: OpenSummary
+    results: tuple[OpenResult, ...]
+    settings: dict[str, Any]
+
+
+def evaluate_open(
+    assistant: Assistant, questions: Path, *, only: Sequence[str] = (), limit: int | None = None
+) -> OpenRun:
+    """Ask every open question of the file and score the key points each answer covers."""
+    started, clock = datetime.now().astimezone(), time.perf_counter()
+    cases: list[OpenCase] = [c for c in load_open_cases(questions) if not only or c.id.startswith(tuple(only))]
+    cases = cases[:limit] if limit else cases
+    if not cases:
+        raise EvalDataError(f"No open question in {questions} was selected.")
+    assistant.warm_up()
+    documents = {d.id: d.text for d in assistant.stored.documents.values()}
+    results: list[OpenResult] = []
+    bar = _progress_bar(len(cases))
+    try:
+        for case in cases:
+            try:
+                answer = _ask_question(assistant, case.question, case.history_messages(), assistant.settings.k)
+            except RagError as err:
+                results.append(score_open(case, None, documents, str(err)))
+            else:
+                results.append(score_open(case, answer, documents))
+            bar(len(results), len(cases), results[-1].id, results[-1].coverage >= 0.8)
+    except KeyboardInterrupt:
+        log.warning("Interrupted after %d of %d cases", len(results), len(cases))
+    return OpenRun(
+        str(questions), started.isoformat(timespec="seconds"), time.perf_counter() - clock,
+        summarise_open(results), tuple(results), run_settings(assistant),
     )
 
 
@@ -114,19 +185,23 @@ def run_cases(
             else:
                 results.append(score_case(case, answer))
             if progress:
-                progress(len(results), len(cases), results[-1])
+                progress(len(results), len(cases), results[-1].id, results[-1].correct)
     except KeyboardInterrupt:
         log.warning("Interrupted after %d of %d cases", len(results), len(cases))
     return results
 
 
 def _ask(assistant: Assistant, case: Case, k: int) -> Answer:
+    return _ask_question(assistant, case.question, case.history_messages(), k)
+
+
+def _ask_question(assistant: Assistant, question: str, history: list[dict[str, str]], k: int) -> Answer:
     final: Answer | None = None
-    for event in assistant.stream(case.question, k=k, history=case.history_messages()):
+    for event in assistant.stream(question, k=k, history=history):
         if isinstance(event, Answer):
             final = event
     if final is None:
-        raise RagError(f"the pipeline gave no answer to {case.id}")
+        raise RagError(f"the pipeline gave no answer to {question!r}")
     return final
 
 
@@ -136,11 +211,11 @@ def _progress_bar(total: int) -> Progress:
     bar = tqdm(total=total, unit="question", desc="Evaluating", file=sys.stderr, dynamic_ncols=True)
     correct = 0
 
-    def update(done: int, total: int, result: CaseResult) -> None:
+    def update(done: int, total: int, case_id: str, right: bool) -> None:
         nonlocal correct
-        correct += result.correct
+        correct += right
         bar.update(1)
-        bar.set_postfix_str(f"{correct}/{done} correct, last {result.id}")
+        bar.set_postfix_str(f"{correct}/{done} good, last {case_id}")
         if done == total:
             bar.close()
 

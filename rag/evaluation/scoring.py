@@ -82,14 +82,15 @@ def score_case(case: Case, answer: Answer | None, error: str = "") -> CaseResult
         return replace(observed, correct=answer.abstained, citations=checks, problems=problems)
 
     problems: list[str] = []
-    correct = not answer.abstained and metrics.answer_matches(answer.text, case.answers, case.all_of)
+    said = stated(answer)
+    correct = not answer.abstained and metrics.answer_matches(said, case.answers, case.all_of)
     references = [*case.answers, ", ".join(case.all_of)] if case.all_of else list(case.answers)
-    f1 = 0.0 if answer.abstained else metrics.token_f1(answer.text, references)
+    f1 = 0.0 if answer.abstained else metrics.token_f1(said, references)
     if answer.abstained:
         problems.append("refused, although the articles answer it")
     elif not correct:
-        if any(metrics.contains_phrase(answer.text, a) for a in case.answers):
-            missing = metrics.missing_items(answer.text, case.all_of)
+        if any(metrics.contains_phrase(said, a) for a in case.answers):
+            missing = metrics.missing_items(said, case.all_of)
             problems.append("missing list item(s): " + ", ".join(repr(m) for m in missing))
         else:
             problems.append("no accepted answer in the reply (expected " + " or ".join(map(repr, case.answers)) + ")")
@@ -116,10 +117,15 @@ def score_case(case: Case, answer: Answer | None, error: str = "") -> CaseResult
     )
 
 
+def stated(answer: Answer) -> str:
+    """What the answer says, without its markers: its kept claims (a refusal has none: its text)."""
+    return " ".join(c.text for c in answer.claims if c.kept) or answer.text
+
+
 def _check(citation: Citation, answer: Answer, case: Case | None) -> CitationCheck:
-    """Judge one citation against every sentence its marker is attached to (None: not judged)."""
+    """Judge one citation against every claim that cites it (None: not judged)."""
     c = citation
-    sentences = [s for n, s in metrics.marked_sentences(answer.text) if n == c.marker]
+    sentences = [claim.text for claim in answer.claims if claim.kept and c.marker in claim.markers]
     first = sentences[0] if sentences else ""
     if case is None or answer.abstained:
         return CitationCheck(c.marker, c.doc_id, c.start, c.end, first, None)
@@ -127,7 +133,7 @@ def _check(citation: Citation, answer: Answer, case: Case | None) -> CitationChe
     on_support = any(metrics.overlap(span, quote) > 0 for quote in case.spans)
     if not sentences:
         return CitationCheck(
-            c.marker, c.doc_id, c.start, c.end, "", False, "its marker is not in the answer", on_support
+            c.marker, c.doc_id, c.start, c.end, "", False, "no claim of the answer cites it", on_support
         )
     for sentence in sentences:
         ok, reason = metrics.citation_support(sentence, c.quote, case.answers, case.all_of, case.question)
