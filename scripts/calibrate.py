@@ -24,17 +24,17 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from rag import Assistant, Settings
-from rag.evaluation.dataset import load_cases, locate_quotes
+from rag import Answer, Assistant, Settings
+from rag.evaluation.dataset import Case, load_cases, locate_quotes
 from rag.evaluation.scoring import CaseResult, score_case, summarise
 from rag.grounding import Thresholds, check_answer
 
 
-def collect(assistant: Assistant, questions: Path, cache: Path) -> list[tuple[object, object]]:
+def collect(assistant: Assistant, questions: Path, cache: Path) -> list[tuple[Case, Answer]]:
     if cache.exists():
         return pickle.loads(cache.read_bytes())
     cases = locate_quotes(load_cases(questions), assistant.stored.documents, str(questions))
-    rows = []
+    rows: list[tuple[Case, Answer]] = []
     for n, case in enumerate(cases, start=1):
         reply = assistant.answer(case.question, history=case.history_messages())
         rows.append((case, reply))
