@@ -12,6 +12,7 @@ from rag import Answer, Delta, Settings
 from rag.errors import IndexStoreError, QuestionError
 from rag.prompting import SYSTEM_PROMPT
 from tests.conftest import VISIT, make_assistant
+from tests.fakes import ScriptedGenerator
 
 
 def test_the_first_question_builds_the_index(settings: Settings) -> None:
@@ -127,6 +128,7 @@ def test_importing_the_package_does_not_import_torch_or_llama() -> None:
 def test_the_model_reads_the_best_passages_and_the_checker_may_also_quote_the_rest(settings: Settings) -> None:
     assistant = make_assistant(replace(settings, k=3, read_k=1), ["Nothing useful here [1]."])
     reply = assistant.answer("How many documents were signed after the talks?")
+    assert isinstance(assistant.generator, ScriptedGenerator)
     prompt = assistant.generator.prompts[-1][-1]["content"]  # the user message
     assert "[1]" in prompt and "[2]" not in prompt
     assert len(reply.passages) == 3

@@ -28,6 +28,8 @@ from rag.generation import Message
 from tests.fakes import HashEmbedder, ScriptedGenerator
 from ui.app import launch
 
+pytestmark = pytest.mark.server  # each test starts the Gradio app on a local port
+
 SIGNED = "How many documents were signed after the talks with the Japanese Prime Minister?"
 SIGNED_SENTENCE = "The meeting ended with signing 14 documents."
 SCRIPT = "<script>window.__pwned = 1; document.title = 'pwned'</script>"

@@ -19,6 +19,8 @@ from rag import Assistant, Settings
 from tests.fakes import HashEmbedder
 from tests.test_ui_app import NEW_ARTICLE, SCRIPT_ARTICLE, SIGNED, SIGNED_SENTENCE, ArticleGenerator, serving
 
+pytestmark = pytest.mark.browser
+
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
     "--headless",

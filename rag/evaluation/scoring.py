@@ -78,8 +78,8 @@ def score_case(case: Case, answer: Answer | None, error: str = "") -> CaseResult
     )
     if not case.answerable:
         checks = tuple(_check(c, answer, None) for c in answer.citations)
-        problems = () if answer.abstained else ("answered, although the articles do not say",)
-        return replace(observed, correct=answer.abstained, citations=checks, problems=problems)
+        unanswered = () if answer.abstained else ("answered, although the articles do not say",)
+        return replace(observed, correct=answer.abstained, citations=checks, problems=unanswered)
 
     problems: list[str] = []
     said = stated(answer)
