@@ -70,6 +70,9 @@ class ArticleGenerator:
     def count_tokens(self, text: str) -> int:
         return len(re.findall(r"\w+|[^\w\s]", text))
 
+    def yes_probability(self, messages: list[Message]) -> float | None:
+        return None  # a generator that cannot judge: the checker goes by words
+
     def reply(self, messages: list[Message]) -> str:
         prompt = messages[-1]["content"]
         question = prompt.rsplit("Question:", 1)[-1].lower()
