@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 
 History = Sequence[Message] | Sequence[tuple[str, str]]
 
+JUDGE_CONTEXT = 768  # tokens: the instructions, one claim and its evidence
+
 
 class Assistant:
     def __init__(
@@ -75,23 +77,35 @@ class Assistant:
         return self._generator
 
     @property
-    def judge(self) -> Judge:
-        """The generator as the checker's judge, its judgements remembered between questions."""
+    def judge(self) -> Judge | None:
+        """The model that judges each claim (settings.judge_model), its judgements remembered
+        between questions; None when claims are checked by their words only."""
         with self._lock:
-            if self._judge is None or self._judge.generator is not self.generator:
-                self._judge = Judge(self.generator)
+            s = self.settings
+            if s.judge_model == "none":
+                return None
+            if self._judge is None:
+                if s.judge_model in ("same", s.model):
+                    judge: Generator = self.generator
+                else:
+                    path = models.resolve(s.judge_model, s.model_cache_dir, None)
+                    # Judgements are short prompts: a small context leaves memory for the answering model.
+                    judge = LlamaGenerator(path, JUDGE_CONTEXT, s.threads, name=s.judge_model)
+                self._judge = Judge(judge)
             return self._judge
 
     def warm_up(self) -> None:
         """Load the models and the index now, and run each once, so that the first question is
         answered as soon as the next ones: the embedder's first call is slow (PyTorch loads then),
         and the model keeps what it has read of a prompt's beginning, the same instructions every
-        time, for the next prompt (the README's speed section has the numbers)."""
+        time, for the next prompt (docs/benchmarks.md has the numbers)."""
         self.retriever()
         self.embedder.embed(["warm up"])
         instructions: list[Message] = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": ""}]
         for _ in self.generator.stream(instructions, 1):
             pass
+        if self.judge is not None:  # the judge model loads and reads its instructions once, too
+            self.judge("warm up", "warm up")
 
     # -- index ---------------------------------------------------------------------------------
     def index(self, progress: Progress | None = None) -> IndexReport:

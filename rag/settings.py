@@ -28,6 +28,10 @@ class Settings:
     index_dir: Path = Path("index")
     model: str = DEFAULT_MODEL  # a name from rag.models.KNOWN_MODELS, or a path to a GGUF file
     model_sha256: str | None = None  # optional checksum for a model given by path
+    # The model that judges each claim of an answer against its evidence (rag/judging.py): a known
+    # name or a GGUF path; "same" has the answering model judge its own replies (weaker, no second
+    # model in memory); "none" checks claims by their words only.
+    judge_model: str = "qwen2.5-1.5b"
     model_cache_dir: Path = field(default_factory=_default_cache)
     context_size: int = 2048
     threads: int = field(default_factory=lambda: max(1, min(os.cpu_count() or 2, 8)))
@@ -44,6 +48,7 @@ class Settings:
         "index_dir": "RAG_INDEX",
         "model": "RAG_MODEL",
         "model_sha256": "RAG_MODEL_SHA256",
+        "judge_model": "RAG_JUDGE_MODEL",
         "model_cache_dir": "RAG_MODEL_CACHE",
         "context_size": "RAG_CONTEXT_SIZE",
         "threads": "RAG_THREADS",

