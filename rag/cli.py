@@ -195,11 +195,17 @@ def models(settings: Settings, as_json: bool) -> None:
 
 @main.command("eval")
 @click.option(
+    "--set",
+    "set_name",
+    type=click.Choice(["in-house", "xquad", "open", "xquad-open"]),
+    help="One of the project's question sets, run on its own documents and index (rag/evaluation/sets.py).",
+)
+@click.option(
     "--questions",
     type=click.Path(dir_okay=False, path_type=Path),
     default=Path("eval/questions.jsonl"),
     show_default=True,
-    help="Question file (JSONL, described in eval/README.md).",
+    help="Question file (JSONL, described in eval/README.md), run on --documents.",
 )
 @click.option("-k", type=click.IntRange(1, 50), envvar="RAG_K", help="Passages to retrieve.")
 @click.option("--limit", type=click.IntRange(min=1), help="Run only the first N (selected) cases.")
@@ -214,6 +220,7 @@ def models(settings: Settings, as_json: bool) -> None:
 @click.pass_obj
 def eval_command(
     settings: Settings,
+    set_name: str | None,
     questions: Path,
     k: int | None,
     limit: int | None,
@@ -232,15 +239,35 @@ def eval_command(
     import signal
 
     from rag.evaluation import check_floors, evaluate, report
+    from rag.evaluation.runner import evaluate_open
+    from rag.evaluation.sets import question_set
 
     def stop(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt  # like Ctrl-C: finish with a report of the cases done
 
+    is_open = False
+    if set_name:
+        chosen = question_set(set_name, Path(__file__).resolve().parent.parent)
+        questions, is_open = chosen.questions, chosen.open
+        settings = dataclasses.replace(
+            settings, documents_dir=chosen.documents, index_dir=chosen.index_dir(Path(__file__).resolve().parent.parent)
+        )
     previous = signal.signal(signal.SIGTERM, stop)
     try:
-        run = evaluate(_assistant(settings), questions, k=k, only=only, limit=limit)
+        assistant = _assistant(settings)
+        assistant.index()
+        if is_open:
+            open_run = evaluate_open(assistant, questions, only=only, limit=limit)
+        else:
+            run = evaluate(assistant, questions, k=k, only=only, limit=limit)
     finally:
         signal.signal(signal.SIGTERM, previous)
+    if is_open:
+        folder = out or report.default_folder(Path("eval/results"), f"{settings.model}-{set_name}")
+        paths = report.write_open(open_run, folder)
+        click.echo(report.open_table(open_run))
+        click.echo(f"Report: {paths['markdown']}  (also {paths['json'].name})")
+        return
     paths = report.write_all(run, out or report.default_folder(Path("eval/results"), run.model))
     click.echo(report.console_table(run))
     click.echo(f"Report: {paths['markdown']}  (also {paths['json'].name}, {paths['chart'].name})")

@@ -61,7 +61,7 @@ class Thresholds:
     relevant: float = 0.4  # evidence score at which a fact answer is taken to address the question
     extract: float = 0.55  # evidence score at which a passage sentence is quoted in place of a failed answer
     margin: float = 0.08  # how much better a quotable sentence must match the question to replace the reply
-    summary: float = 0.3  # evidence score a passage sentence needs to be quoted for an open question
+    summary: float = 0.15  # evidence score a passage sentence needs to be quoted for an open question
 
 
 # A model's replies (and judgements) differ from another's, so each known model may have thresholds
@@ -189,7 +189,8 @@ def _fallback(
     """Quote what the passages say in place of a reply that failed, or refuse."""
     removed = tuple(_removed(c) for c in checks if c.status != "empty")
     if shape == "open":
-        chosen = _summary_sentences(sentences, scores[: len(sentences)], thresholds.summary)
+        best = _summary_sentences(sentences, scores[: len(sentences)], thresholds.summary)
+        chosen = _in_reading_order(best, passages)
         if chosen:
             return _quote_many(chosen, passages, removed, best_score, why)
     elif quotable is not None:
@@ -214,13 +215,56 @@ def _quotable(
     return None
 
 
+def extract_answer(
+    question: str, passages: Sequence[Hit], embed: Embed, idf: Callable[[str], float], thresholds: Thresholds
+) -> Verdict:
+    """Answer an open question from the passages' own sentences, each cited: the ones that match the
+    question best and say different things, in the order the articles tell them. No model writes
+    anything, so nothing needs checking; the question is refused when no sentence matches it."""
+    sentences = _evidence_units(passages)
+    scores = _evidence_scores(question, sentences, embed, idf)
+    best_score = float(scores.max()) if len(sentences) else 0.0
+    chosen = _in_reading_order(_summary_sentences(sentences, scores, thresholds.summary, embed), passages)
+    if not chosen:
+        why = "no passage sentence matches the question"
+        return Verdict(REFUSAL, (), True, "refused", (), best_score, (why,), "open")
+    return _quote_many(chosen, passages, (), best_score, "the passages' sentences that answer it best")
+
+
 def _summary_sentences(
-    sentences: Sequence[Evidence], scores: np.ndarray, floor: float, most: int = 4
+    sentences: Sequence[Evidence], scores: np.ndarray, floor: float, embed: Embed | None = None, most: int = 6
 ) -> list[Evidence]:
-    """For an open question whose reply failed: the passage sentences that match it best (up to
-    `most`, each at least `floor`), in the passages' order, so the quote reads as the articles do."""
-    best = [int(i) for i in np.argsort(-scores, kind="stable")[:most] if scores[i] >= floor]
-    return [sentences[i] for i in sorted(best, key=lambda i: (sentences[i].passage, sentences[i].start))]
+    """The passage sentences that match the question best (up to `most`, each at least `floor`),
+    each next one chosen for its score less its likeness to those already chosen (maximal marginal
+    relevance), so two wordings of one fact are not both quoted; in the passages' order, so the
+    answer reads as the articles do. A sentence two overlapping chunks share counts once."""
+    unique: dict[tuple[int, str], int] = {}
+    for i in np.argsort(-scores, kind="stable"):
+        if scores[i] >= floor:
+            unique.setdefault((sentences[i].start, sentences[i].text), int(i))
+    pool = list(unique.values())
+    vectors = embed([sentences[i].text for i in pool]) if embed is not None and pool else None
+    picked: list[int] = []  # positions in pool
+    while len(picked) < min(most, len(pool)):
+        def worth(n: int) -> float:
+            if vectors is None:
+                return float(scores[pool[n]])
+            likeness = max((float(vectors[n] @ vectors[m]) for m in picked), default=0.0)
+            return float(scores[pool[n]]) - DIVERSITY * likeness
+
+        picked.append(max((n for n in range(len(pool)) if n not in picked), key=worth))
+    return [sentences[pool[n]] for n in picked]
+
+
+DIVERSITY = 0.3  # how much a sentence's likeness to one already chosen counts against it
+
+
+def _in_reading_order(chosen: Sequence[Evidence], passages: Sequence[Hit]) -> list[Evidence]:
+    """The sentences as the articles tell them: by article (the best passage's first), then by place."""
+    order: dict[str, int] = {}
+    for hit in passages:
+        order.setdefault(hit.chunk.doc_id, len(order))
+    return sorted(chosen, key=lambda e: (order[passages[e.passage - 1].chunk.doc_id], e.start))
 
 
 def _quote_many(

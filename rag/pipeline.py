@@ -19,7 +19,7 @@ from rag.answer_types import answer_shape
 from rag.embedding import Embedder, MiniLMEmbedder, RememberedVectors
 from rag.errors import QuestionError
 from rag.generation import Generator, LlamaGenerator, Message
-from rag.grounding import check_answer, thresholds_for
+from rag.grounding import Verdict, check_answer, extract_answer, thresholds_for
 from rag.indexing import IndexReport, Progress, update_index
 from rag.judging import Judge
 from rag.markers import strip_markers
@@ -27,7 +27,7 @@ from rag.prompting import SYSTEM_PROMPT, build_prompt
 from rag.retrieval import Retriever
 from rag.rewriting import rewrite
 from rag.settings import Settings
-from rag.types import Answer, Delta, Timings
+from rag.types import Answer, Delta, Hit, Timings
 
 log = logging.getLogger(__name__)
 
@@ -150,10 +150,17 @@ class Assistant:
         generator = self.generator
         turns = _messages(history)
         standalone = rewrite(question, turns, generator) if turns else question
-        hits = retriever.search(standalone, k or s.k)
+        shape = answer_shape(standalone)
+        extract = shape == "open" and s.open_answers == "extract"
+        hits = retriever.search(standalone, k or (s.open_k if extract else s.k))
         retrieved = time.perf_counter()
 
-        shape = answer_shape(standalone)
+        if extract:
+            verdict = extract_answer(standalone, hits, self.remembered.embed, retriever.idf, thresholds_for(s.model))
+            yield Delta(verdict.text)
+            done = time.perf_counter()
+            yield self._answer(question, standalone, hits, verdict, "", started, retrieved, done, done, done, 0, ())
+            return
         answer_tokens = s.answer_tokens if shape == "fact" else s.open_answer_tokens
         prompt = build_prompt(
             standalone, hits[: s.read_k], generator.count_tokens, generator.context_size, answer_tokens,
@@ -175,25 +182,44 @@ class Assistant:
         verdict = check_answer(
             prompt.question, raw, checked, self.remembered.embed, retriever.idf, thresholds_for(s.model), self.judge
         )
-        check_s = time.perf_counter() - finished
-        yield Answer(
+        yield self._answer(
+            question, prompt.question, checked, verdict, raw, started, retrieved, first_token or finished, finished,
+            time.perf_counter(), prompt.tokens, prompt.warnings,
+        )
+
+    def _answer(
+        self,
+        question: str,
+        searched: str,
+        passages: Sequence[Hit],
+        verdict: Verdict,
+        raw: str,
+        started: float,
+        retrieved: float,
+        first_token: float,
+        finished: float,
+        checked: float,
+        prompt_tokens: int,
+        warnings: Sequence[str],
+    ) -> Answer:
+        return Answer(
             question=question,
             text=verdict.text,
             citations=verdict.citations,
             claims=verdict.claims,
-            passages=tuple(checked),
+            passages=tuple(passages),
             abstained=verdict.abstained,
             timings=Timings(
                 retrieval_s=retrieved - started,
-                first_token_s=(first_token or finished) - started,
+                first_token_s=first_token - started,
                 total_s=time.perf_counter() - started,
-                prompt_tokens=prompt.tokens,
-                generated_tokens=generator.count_tokens(raw) if raw else 0,
-                check_s=check_s,
+                prompt_tokens=prompt_tokens,
+                generated_tokens=self.generator.count_tokens(raw) if raw else 0,
+                check_s=checked - finished,
             ),
-            standalone_question=prompt.question,
-            warnings=prompt.warnings,
-            model=getattr(generator, "name", ""),
+            standalone_question=searched,
+            warnings=tuple(warnings),
+            model=getattr(self.generator, "name", ""),
             mode=verdict.mode,
             raw_text=raw,
             evidence_score=verdict.evidence_score,

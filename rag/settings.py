@@ -36,10 +36,14 @@ class Settings:
     context_size: int = 2048
     threads: int = field(default_factory=lambda: max(1, min(os.cpu_count() or 2, 8)))
     k: int = 5  # passages retrieved; the answer checker may cite or quote any of them
+    open_k: int = 8  # passages retrieved for an open question answered by extraction (no prompt to fill)
     read_k: int = 5  # of those, how many (the best first) the model reads: each one costs prompt time
     retriever: str = "hybrid"  # "hybrid", "dense" or "bm25"
     answer_tokens: int = 120  # room reserved for the answer to a fact question: one to three sentences
     open_answer_tokens: int = 220  # room for an open question's answer (a summary, the main points …)
+    # How open questions are answered: "extract" quotes the passages' best sentences, each cited (no
+    # model writes, so none can be wrong); "generate" has the model write them, each claim judged.
+    open_answers: str = "extract"
     max_question_tokens: int = 256
     chunking: ChunkingSettings = field(default_factory=ChunkingSettings)
 
@@ -49,6 +53,7 @@ class Settings:
         "model": "RAG_MODEL",
         "model_sha256": "RAG_MODEL_SHA256",
         "judge_model": "RAG_JUDGE_MODEL",
+        "open_answers": "RAG_OPEN_ANSWERS",
         "model_cache_dir": "RAG_MODEL_CACHE",
         "context_size": "RAG_CONTEXT_SIZE",
         "threads": "RAG_THREADS",

@@ -70,7 +70,7 @@ def test_a_huge_question_is_cut_with_a_warning_not_refused(settings: Settings) -
 
 
 def test_a_follow_up_is_rewritten_into_a_standalone_question_before_retrieval(settings: Settings) -> None:
-    rewritten = "What did Tokayev and Tokyo Governor Yuriko Koike discuss?"
+    rewritten = "Which topics did Tokayev and Tokyo Governor Yuriko Koike discuss?"
     assistant = make_assistant(settings, [rewritten, "They discussed digitalization [1]."])
     history = [("Who did he meet on December 19?", "He met Yuriko Koike [2].")]
     reply = assistant.answer("What did they discuss?", history=history)

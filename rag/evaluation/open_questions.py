@@ -73,6 +73,7 @@ class OpenResult:
     raw: str
     timings: Timings | None
     error: str = ""
+    missed: tuple[str, ...] = ()  # the key points not covered, in words
 
     @property
     def coverage(self) -> float:
@@ -137,9 +138,11 @@ def score_open(case: OpenCase, answer: Answer | None, documents: dict[str, str],
     exact = all(documents.get(c.doc_id, "")[c.start : c.end] == c.quote for c in answer.citations)
     markers = {c.marker for c in answer.citations}
     all_cited = bool(kept) and exact and all(c.markers and set(c.markers) <= markers for c in kept)
+    covered = tuple(p.covered_by(said) for p in case.points)
     return OpenResult(
-        case.id, case.kind, case.question, answer.text, tuple(p.covered_by(said) for p in case.points),
-        answer.abstained, all_cited, answer.mode, len(kept), answer.removed, answer.raw_text, answer.timings,
+        case.id, case.kind, case.question, answer.text, covered, answer.abstained, all_cited, answer.mode, len(kept),
+        answer.removed, answer.raw_text, answer.timings,
+        missed=tuple(p.point for p, hit in zip(case.points, covered, strict=True) if not hit),
     )
 
 

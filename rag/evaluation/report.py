@@ -17,7 +17,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from rag.evaluation.runner import EvalRun
+from rag.evaluation.open_questions import OpenResult
+from rag.evaluation.runner import EvalRun, OpenRun
 from rag.evaluation.scoring import CaseResult, Summary
 
 FORMAT = "rag-eval/1"
@@ -137,6 +138,7 @@ def markdown(run: EvalRun) -> str:
         *([f"- **Interrupted**: only {s.cases} of {run.planned} cases were run"] if run.interrupted else []),
         f"- Generator `{run.settings.get('generator', '')}`, embedder `{run.settings.get('embedder', '')}`, "
         f"{run.settings.get('documents', '?')} documents in {run.settings.get('chunks', '?')} chunks",
+        _provenance(run.settings),
         "",
         "| metric | value | |",
         "|---|---|---|",
@@ -218,3 +220,66 @@ def write_chart(run: EvalRun, path: Path) -> None:
     right.legend()
     fig.suptitle(f"{run.model} on {Path(run.questions).name}: {s.cases} cases, k={s.k} ({run.started[:10]})")
     fig.savefig(path, dpi=100)
+
+
+def _provenance(settings: dict[str, Any]) -> str:
+    """The line that says what ran: commit, model and checksum, judge, thresholds."""
+    commit = settings.get("commit") or "unknown"
+    dirty = " (with uncommitted changes)" if settings.get("uncommitted_changes") else ""
+    thresholds = ", ".join(f"{k} {v}" for k, v in (settings.get("thresholds") or {}).items())
+    return (
+        f"- Commit `{commit[:12]}`{dirty}; model `{settings.get('model', '')}` "
+        f"(sha256 `{str(settings.get('model_sha256') or '')[:12]}…`); judge `{settings.get('judge_model', '')}`; "
+        f"thresholds: {thresholds}"
+    )
+
+
+# -- open questions ------------------------------------------------------------------------------
+
+
+def write_open(run: OpenRun, folder: Path) -> dict[str, Path]:
+    """Write results.json and report.md of an open-question run into `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {"json": folder / "results.json", "markdown": folder / "report.md"}
+    data = {"format": FORMAT + "+open", **dataclasses.asdict(run)}
+    paths["json"].write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    paths["markdown"].write_text(open_markdown(run), encoding="utf-8")
+    return paths
+
+
+def open_table(run: OpenRun) -> str:
+    s = run.summary
+    return "\n".join([
+        f"Open questions on {run.questions}: {s.cases} cases, {run.wall_s:.0f} s in all",
+        f"  key points covered (mean)  {_fraction(s.coverage)}",
+        f"  refused                    {_fraction(s.refused)}",
+        f"  every sentence cited       {_fraction(s.all_cited)}",
+        f"  time to first token        p50 {_seconds(s.first_token_p50)}  p95 {_seconds(s.first_token_p95)}",
+        f"  total time                 p50 {_seconds(s.total_p50)}  p95 {_seconds(s.total_p95)}",
+    ])
+
+
+def open_markdown(run: OpenRun) -> str:
+    out = [
+        f"# Open questions: {run.settings.get('model', '')}",
+        "",
+        f"- Questions: `{run.questions}`; started {run.started}",
+        _provenance(run.settings),
+        "",
+        "```",
+        open_table(run),
+        "```",
+        "",
+        "| id | kind | covered | refused | cited | answer | points missed |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    out += [_open_row(r) for r in run.results]
+    return "\n".join(out) + "\n"
+
+
+def _open_row(r: OpenResult) -> str:
+    covered = f"{sum(r.covered)}/{len(r.covered)}"
+    return (
+        f"| {r.id} | {r.kind} | {covered} | {'yes' if r.refused else ''} | {'✓' if r.all_cited else '✗'} | "
+        f"{_cell(r.answer)} | {_cell(r.error or '; '.join(r.missed))} |"
+    )

@@ -100,6 +100,7 @@ def run_settings(assistant: Assistant) -> dict[str, Any]:
         "uncommitted_changes": bool(_git("status", "--porcelain", "--untracked-files=no")),
         "model": settings.model,
         "model_sha256": spec.sha256 if spec else settings.model_sha256,
+        "judge_model": settings.judge_model,
         "generator": getattr(assistant.generator, "name", ""),
         "embedder": assistant.embedder.name,
         "documents_dir": str(settings.documents_dir),
