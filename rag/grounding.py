@@ -74,7 +74,9 @@ def thresholds_for(model: str) -> Thresholds:
 
 
 Embed = Callable[[Sequence[str]], np.ndarray]
-Judge = Callable[[str, str], float | None]  # (evidence, claim) -> P(the evidence says the claim), None: cannot tell
+# (evidence, claim, question or None) -> P(the evidence says the claim [and it answers the question]);
+# None: this judge cannot tell.
+Judge = Callable[[str, str, str | None], float | None]
 
 
 @dataclass(frozen=True)
@@ -133,7 +135,8 @@ def check_answer(
         return _fallback(shape, quotable, question, units, sentences, scores, passages, (), best_score, thresholds, why)
 
     text, _ = parse_markers(raw, len(passages))
-    checks = [_check_claim(s, cited, passages, sentences, thresholds, judge) for s, cited in claims(text)]
+    asked = question if shape == "fact" else None  # a fact answer is judged as an answer to its question
+    checks = [_check_claim(s, cited, passages, sentences, thresholds, judge, asked) for s, cited in claims(text)]
     if judge is not None and any(c.support is None and c.status != "empty" for c in checks):
         notes.append("the model gave no probabilities, so claims were checked by their words only")
     supported = [c for c in checks if c.evidence is not None]
@@ -375,6 +378,7 @@ def _check_claim(
     units: Sequence[Evidence],
     thresholds: Thresholds,
     judge: Judge | None,
+    question: str | None = None,
 ) -> ClaimCheck:
     content, nums, names = _content(sentence)
     if not content:
@@ -401,7 +405,7 @@ def _check_claim(
     best: tuple[float, Evidence] | None = None
     for _, _, _, n in tried:
         evidence = _narrow(needed, n, units)
-        probability = judge(evidence.text, sentence)
+        probability = judge(evidence.text, sentence, question)
         if probability is None:  # this generator cannot judge: fall back to the words
             return _by_words(sentence, cited, ranked, needed, units, thresholds.min_coverage)
         if best is None or probability > best[0]:

@@ -23,38 +23,43 @@ from collections import OrderedDict
 from rag.generation import Generator, Message
 from rag.prompting import SYSTEM_PROMPT
 
-QUESTION = (
-    "Text: {evidence}\n\n"
-    "Statement: {claim}\n\n"
-    "Does the text say what the statement says? Answer yes or no."
+CLAIM = "Text: {evidence}\n\nStatement: {claim}\n\nDoes the text say what the statement says? Answer yes or no."
+# With the question it answers, a claim is judged as an answer: true of its evidence *and* answering
+# the question ("Luther's last statement was in German" is true, and does not say which portion was).
+ANSWER = (
+    "Question: {question}\n\nText: {evidence}\n\nAnswer: {claim}\n\n"
+    "Does the text show that this answer to the question is right? Answer yes or no."
 )
 
 
-def judge_messages(evidence: str, claim: str) -> list[Message]:
-    return [
-        {"role": "system", "content": SYSTEM_PROMPT},
-        {"role": "user", "content": QUESTION.format(evidence=" ".join(evidence.split()), claim=claim.strip())},
-    ]
+def judge_messages(evidence: str, claim: str, question: str | None = None) -> list[Message]:
+    evidence = " ".join(evidence.split())
+    if question:
+        content = ANSWER.format(question=question.strip(), evidence=evidence, claim=claim.strip())
+    else:
+        content = CLAIM.format(evidence=evidence, claim=claim.strip())
+    return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": content}]
 
 
 class Judge:
     """`judge(evidence, claim)` → probability that the evidence says the claim, or None when the
-    generator cannot tell (a server that gives no log-probabilities). Judgements are remembered:
-    the same claim against the same evidence is asked once per process."""
+    generator cannot tell (a server that gives no log-probabilities); `judge(evidence, claim,
+    question)` → probability that the claim, as an answer to the question, is right by the evidence.
+    Judgements are remembered: the same one is asked once per process."""
 
     def __init__(self, generator: Generator, remember: int = 4096) -> None:
         self.generator = generator
         self._remember = remember
-        self._seen: OrderedDict[tuple[str, str], float | None] = OrderedDict()
+        self._seen: OrderedDict[tuple[str, ...], float | None] = OrderedDict()
         self.asked = 0  # judgements computed (not remembered)
 
-    def __call__(self, evidence: str, claim: str) -> float | None:
-        key = (evidence, claim)
+    def __call__(self, evidence: str, claim: str, question: str | None = None) -> float | None:
+        key = (evidence, claim, question) if question else (evidence, claim)
         if key in self._seen:
             self._seen.move_to_end(key)
             return self._seen[key]
         ask = getattr(self.generator, "yes_probability", None)  # a generator of another make may not judge
-        probability = ask(judge_messages(evidence, claim)) if ask else None
+        probability = ask(judge_messages(evidence, claim, question)) if ask else None
         self.asked += 1
         self._seen[key] = probability
         if len(self._seen) > self._remember:

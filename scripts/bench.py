@@ -1,12 +1,13 @@
 """Measure speed and memory on this machine and print the numbers (no assertions, nothing written).
 
-    .venv/bin/python scripts/bench.py [--model qwen2.5-0.5b] [--questions 12] [--k 4]
+    .venv/bin/python scripts/bench.py [--model qwen2.5-0.5b] [--judge qwen2.5-1.5b|same|none] [--questions 12] [--k 4]
 
 Prints: start-up (imports, loading the models, the warm-up the chat does before taking questions),
 building the index from scratch and re-running it with nothing changed, the first question's
 times, then per question the retrieval time, the time to first token and the total time (p50 and
 p95 over the first N answerable questions of eval/questions.jsonl, each asked once after that
-first question), generated tokens per second, and the process's peak memory.
+first question), checking (the judge model's share of it: its judgements), generated tokens per
+second, and the process's peak memory. The percentiles are the evaluation's (rag/evaluation/metrics.py).
 Run it on an otherwise idle machine: other work on the same cores slows every number.
 """
 
@@ -21,23 +22,20 @@ import time
 from pathlib import Path
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=None)
+    parser.add_argument("--judge", default=None, help="the judge model (RAG_JUDGE_MODEL): a name, 'same' or 'none'")
     parser.add_argument("--questions", type=int, default=12)
     parser.add_argument("-k", type=int, default=None)
     args = parser.parse_args()
 
     t0 = time.perf_counter()
     from rag import Assistant, Settings
+    from rag.evaluation.metrics import percentile
 
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings.from_env(index_dir=Path(tmp) / "index", model=args.model)
+        settings = Settings.from_env(index_dir=Path(tmp) / "index", model=args.model, judge_model=args.judge)
         assistant = Assistant(settings)
         t1 = time.perf_counter()
         assistant.embedder.embed(["warm up"])
@@ -51,6 +49,7 @@ def main() -> None:
         assistant.warm_up()  # what `rag serve` and `rag chat` do before taking questions
         t6 = time.perf_counter()
         print(f"model                 {settings.model} (k={args.k or settings.k}, {settings.threads} threads)")
+        print(f"judge                 {settings.judge_model}")
         print(f"import rag            {t1 - t0:6.2f} s")
         print(f"load embedder         {t2 - t1:6.2f} s")
         print(f"index from scratch    {t3 - t2:6.2f} s  ({report.chunks_embedded} chunks)")
@@ -70,7 +69,7 @@ def main() -> None:
         ("checking the reply", [t.check_s for t in timings]),
         ("total", [t.total_s for t in timings]),
     ):
-        print(f"{name:<21} p50 {statistics.median(values):6.2f} s   p95 {percentile(values, 0.95):6.2f} s")
+        print(f"{name:<21} p50 {percentile(values, 50) or 0:6.2f} s   p95 {percentile(values, 95) or 0:6.2f} s")
     prompt = statistics.mean(t.prompt_tokens for t in timings)
     rate = statistics.mean(t.tokens_per_s for t in timings if t.tokens_per_s)
     print(f"prompt tokens         mean {prompt:.0f}")

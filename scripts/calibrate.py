@@ -6,7 +6,7 @@ Step 1 asks the model every question of each set once and caches its raw replies
 .cache/calibration/SET-MODEL.pkl (the replies do not depend on the thresholds; an interrupted
 collection resumes where it stopped, and asks the cases in an order that spreads over the whole set,
 so a part of it is a fair sample). The judge's answers (rag/judging.py) are cached too, in
-.cache/calibration/judge-MODEL.pkl, so re-checking costs no model time.
+.cache/calibration/judge-JUDGE_MODEL.pkl, so re-checking costs no model time.
 Step 2 re-checks the cached replies under a grid of thresholds and ranks each combination by what
 its replies are worth to a reader, per case:
   +1 for a right answer (or a refusal when the articles do not say),
@@ -34,6 +34,7 @@ from rag.evaluation.dataset import Case, load_cases, locate_quotes
 from rag.evaluation.scoring import CaseResult, Summary, score_case, summarise
 from rag.evaluation.sets import question_set
 from rag.grounding import Thresholds, check_answer
+from rag.judging import Judge
 from rag.types import Answer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,8 +43,10 @@ CACHE = ROOT / ".cache" / "calibration"
 Row = tuple[Case, Answer]
 
 
-def collect(assistant: Assistant, questions: Path, cache: Path) -> list[Row]:
+def collect(assistant: Assistant, questions: Path, cache: Path, more: bool = True) -> list[Row]:
     rows: list[Row] = pickle.loads(cache.read_bytes()) if cache.exists() else []
+    if not more:
+        return rows
     done = {case.id for case, _ in rows}
     cases = locate_quotes(load_cases(questions), assistant.stored.documents, str(questions))
     # Every 8th case first, then the ones between: a collection stopped early is still a sample of
@@ -53,9 +56,8 @@ def collect(assistant: Assistant, questions: Path, cache: Path) -> list[Row]:
         reply = assistant.answer(case.question, history=case.history_messages())
         rows.append((case, reply))
         print(f"{len(done) + n}/{len(cases)} {case.id}: {reply.raw_text[:70]!r}", file=sys.stderr)
-        if n % 20 == 0 or n == len(todo):
+        if n % 10 == 0 or n == len(todo):
             _save(cache, rows)
-            _save_judge(assistant)
     order = {c.id: i for i, c in enumerate(cases)}
     return sorted(rows, key=lambda row: order.get(row[0].id, len(order)))
 
@@ -67,19 +69,26 @@ def _save(path: Path, data: object) -> None:
     tmp.replace(path)
 
 
-def _judge_cache(model: str) -> Path:
-    return CACHE / f"judge-{Path(model).name}.pkl"
+def _judge(assistant: Assistant) -> Judge:
+    if assistant.judge is None:
+        raise SystemExit("Calibration needs a judge: set RAG_JUDGE_MODEL to a model, or to 'same'.")
+    return assistant.judge
+
+
+def _judge_cache(assistant: Assistant) -> Path:
+    return CACHE / f"judge-{Path(assistant.settings.judge_model).name}.pkl"
 
 
 def _save_judge(assistant: Assistant) -> None:
-    _save(_judge_cache(assistant.settings.model), dict(assistant.judge._seen))
+    _save(_judge_cache(assistant), dict(_judge(assistant)._seen))
 
 
 def _load_judge(assistant: Assistant) -> None:
-    path = _judge_cache(assistant.settings.model)
+    path = _judge_cache(assistant)
+    judge = _judge(assistant)
     if path.exists():
-        assistant.judge._seen.update(pickle.loads(path.read_bytes()))
-        assistant.judge._remember = 10**9
+        judge._seen.update(pickle.loads(path.read_bytes()))
+    judge._remember = 10**9
 
 
 def recheck(
@@ -88,6 +97,9 @@ def recheck(
     retriever = assistant.retriever()
     results = []
     for case, reply in rows:
+        if reply.shape == "open" and not reply.raw_text and reply.mode != "refused":
+            results.append(score_case(case, reply))  # extracted from the passages: no reply to check
+            continue
         verdict = check_answer(
             reply.standalone_question, reply.raw_text, reply.passages, assistant.remembered.embed, retriever.idf,
             thresholds, assistant.judge if judge else None,
@@ -123,17 +135,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=None)
     parser.add_argument("--set", dest="sets", action="append", default=None, help="in-house, xquad (repeatable)")
-    parser.add_argument("--collect-only", action="store_true")
+    parser.add_argument("--collect-only", action="store_true", help="ask the questions not cached yet, then stop")
+    parser.add_argument("--cached-only", action="store_true", help="re-check only the replies already cached")
     parser.add_argument("--top", type=int, default=8)
     args = parser.parse_args()
     for name in args.sets or ["in-house"]:
         qset = question_set(name, ROOT)
         settings = Settings.from_env(model=args.model, documents_dir=qset.documents, index_dir=qset.index_dir(ROOT))
+        if args.collect_only:  # the replies do not depend on the judge: judge later, from the cache
+            settings = replace(settings, judge_model="none")
         assistant = Assistant(settings)
         assistant.index()
         assistant.warm_up()
-        _load_judge(assistant)
-        rows = collect(assistant, qset.questions, CACHE / f"{name}-{Path(settings.model).name}.pkl")
+        if not args.collect_only:
+            _load_judge(assistant)
+        cache = CACHE / f"{name}-{Path(settings.model).name}.pkl"
+        rows = collect(assistant, qset.questions, cache, not args.cached_only)
         if args.collect_only:
             continue
         report(assistant, name, rows, args.top)

@@ -237,9 +237,11 @@ class ScriptedJudge:
     def __init__(self, faithful: dict[str, str]) -> None:
         self.faithful = faithful  # claim -> the evidence sentence that says it
         self.calls: list[tuple[str, str]] = []
+        self.questions: list[str | None] = []
 
-    def __call__(self, evidence: str, claim: str) -> float | None:
+    def __call__(self, evidence: str, claim: str, question: str | None = None) -> float | None:
         self.calls.append((evidence, claim))
+        self.questions.append(question)
         return 0.9 if self.faithful.get(claim, "\0") in evidence else 0.1
 
 
@@ -257,6 +259,8 @@ def test_a_right_paraphrase_is_kept_when_the_judge_says_its_evidence_says_it() -
     assert verdict.citations[0].quote.startswith("The Kazakh President cited")  # type: ignore[attr-defined]
     # The judge was shown the claim against the sentence that holds its words, not the whole passage.
     assert judge.calls == [(verdict.citations[0].quote, "The Kazakh leader invoked the old lessons of Prince Shotoku.")]  # type: ignore[attr-defined]
+    # A fact answer is judged as an answer to its question.
+    assert judge.questions == ["Whose teachings did the Kazakh leader invoke?"]
 
 
 def test_words_alone_refuse_that_paraphrase() -> None:
@@ -277,7 +281,7 @@ def test_a_claim_that_swaps_the_act_is_removed_when_the_judge_says_no() -> None:
 
 def test_a_generator_that_cannot_judge_falls_back_to_words_and_says_so() -> None:
     raw = "On December 18, President Tokayev left Japan [1]."
-    verdict = judged("On what date did Tokayev leave Japan?", raw, lambda evidence, claim: None)
+    verdict = judged("On what date did Tokayev leave Japan?", raw, lambda evidence, claim, question: None)
     assert verdict.mode == "generated"  # type: ignore[attr-defined]
     assert any("checked by their words only" in n for n in verdict.notes)  # type: ignore[attr-defined]
 
@@ -292,6 +296,7 @@ def test_an_open_question_keeps_every_supported_claim_without_the_relevance_bar(
     )
     assert verdict.shape == "open" and verdict.mode == "generated"
     assert [c.status for c in verdict.claims] == ["supported", "supported", "removed"]
+    assert set(judge.questions) == {None}  # an open answer's sentences are judged as claims, not answers
     assert verdict.text == "The President cited Prince Shotoku [1]. He held talks with Emperor Naruhito [2]."
     assert [c.quote for c in verdict.citations] == [
         "The Kazakh President cited the 7th-century teachings of Prince Shotoku on harmony.",
