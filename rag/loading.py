@@ -3,9 +3,10 @@
 Each document gets a stable id (its path relative to the folder, with forward slashes), a title
 (first Markdown heading / HTML <title> / a headline-length first line / the file name), normalised
 text and a content hash.
-A file that cannot be used (unreadable, larger than `MAX_FILE_BYTES`, empty, binary, undecodable, a
-password-protected PDF or one without a text layer, or one any reader fails on) is skipped with a
-warning naming the file and the reason; the rest still load. Text files may be UTF-8, or UTF-16 or
+A file that cannot be used (unreadable, larger than `MAX_FILE_BYTES` or with more text than
+`MAX_TEXT_CHARS`, empty, binary, undecodable, a password-protected PDF or one without a text layer,
+or one any reader fails on) is skipped with a warning naming the file and the reason; the rest
+still load. Text files may be UTF-8, or UTF-16 or
 UTF-32 with a byte order mark. A link (or a linked folder) that leads outside the documents folder is
 skipped too, so that `ln -s /etc/passwd documents/` does not put the system's files in the chat.
 
@@ -30,6 +31,9 @@ log = logging.getLogger(__name__)
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
 MAX_FILE_BYTES = 20 * 1024 * 1024
+# About 1,000 pages. Indexing is linear in the text, but MiniLM embeds roughly 3,500 characters a
+# second on two cores, so a longer text would hold its upload for ten minutes or more.
+MAX_TEXT_CHARS = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -154,6 +158,11 @@ def read_document(path: Path, doc_id: str) -> Document:
     text = normalise(raw)
     if not text:
         raise UnusableFile("no text could be extracted from it")
+    if len(text) > MAX_TEXT_CHARS:
+        raise UnusableFile(
+            f"its text is {len(text):,} characters, more than the {MAX_TEXT_CHARS:,} an article may have; "
+            "split it into smaller files"
+        )
     title = normalise(title) or _first_line_title(text) or _name_title(path)
     return Document(id=doc_id, title=title, text=text, hash=content_hash(text))
 

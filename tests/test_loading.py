@@ -66,6 +66,15 @@ def test_too_large_file_is_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert not documents and "larger than" in skipped[0].reason
 
 
+def test_a_file_with_too_much_text_is_skipped_with_the_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(loading, "MAX_TEXT_CHARS", 1_000)
+    (tmp_path / "book.txt").write_text("word " * 1_000, encoding="utf-8")
+    (tmp_path / "article.txt").write_text("A short article.", encoding="utf-8")
+    documents, skipped = load_documents(tmp_path)
+    assert [d.id for d in documents] == ["article.txt"]
+    assert "its text is 4,999 characters, more than the 1,000" in skipped[0].reason
+
+
 def test_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(DocumentsError, match="does not exist"):
         load_documents(tmp_path / "nope")
