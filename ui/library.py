@@ -89,6 +89,9 @@ class Library:
                 except uploads.UploadError as err:
                     notes.append((str(err), "error"))
                     continue
+                except OSError as err:  # the upload vanished, or the folder cannot be written
+                    notes.append((f"{path.name} could not be added ({err.strerror or err}).", "error"))
+                    continue
                 notes.append((saved.message, "ok" if saved.added else "info"))
                 if saved.added:
                     added.append(saved.doc_id)
