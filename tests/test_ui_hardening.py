@@ -8,6 +8,7 @@ an article uploaded after start can be removed from another session; the limits 
 from __future__ import annotations
 
 import html
+import socket
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -24,7 +25,7 @@ from tests.fakes import HashEmbedder
 from tests.test_ui_app import NEW_ARTICLE, SIGNED, ArticleGenerator, serving, shown
 from ui import library
 from ui.app import build_app
-from ui.security import LoginThrottle
+from ui.security import ANY_ADDRESS, HostCheck, LoginThrottle, allowed_hosts
 from ui.uploads import MAX_UPLOAD_BYTES
 
 
@@ -179,3 +180,13 @@ def test_uploads_never_handled_are_deleted_when_the_server_stops(assistant: Assi
         sent = httpx.post(f"{url}gradio_api/upload", files={"files": orphan.open("rb")}, timeout=30)
         assert sent.status_code == 200 and _cached(orphan.read_bytes())
     assert _cached(orphan.read_bytes()) == []
+
+
+def test_which_host_names_are_accepted_for_each_address() -> None:
+    local = allowed_hosts("127.0.0.1")
+    assert {"127.0.0.1", "localhost", "::1"} <= local and ANY_ADDRESS not in local
+    network = allowed_hosts("0.0.0.0", ["chat.example"])
+    assert {"localhost", "chat.example", socket.gethostname().lower(), ANY_ADDRESS} <= network
+    assert HostCheck(lambda *a: None, network)._allows("192.168.1.20")  # type: ignore[arg-type]
+    assert not HostCheck(lambda *a: None, network)._allows("evil.example")  # type: ignore[arg-type]
+    assert not HostCheck(lambda *a: None, local)._allows("192.168.1.20")  # type: ignore[arg-type]

@@ -4,7 +4,9 @@
 server was not started for, and any request whose `Origin` header comes from such a host. A page on
 `http://evil.example` whose name an attacker re-points at 127.0.0.1 (DNS rebinding) reaches the
 server with `Host: evil.example`, so it is refused before gradio (whose CORS check trusts the Host
-header) sees it. `allowed_hosts` says which names to accept for an address.
+header) sees it. `allowed_hosts` says which names to accept for an address. A server listening on
+the network (0.0.0.0, or a LAN address) also accepts any IP address as its host: rebinding needs
+a name, and the machine's LAN addresses cannot all be known beforehand.
 
 `LoginThrottle` is the login check given to gradio: one user and password, compared in constant
 time; after `max_failures` wrong attempts within `window_s` seconds every attempt, right or wrong,
@@ -55,17 +57,28 @@ def host_name(value: str) -> str:
     return value.rstrip(".")
 
 
+ANY_ADDRESS = "<any IP address>"
+
+
 def allowed_hosts(bind: str, extra: Iterable[str] = ()) -> frozenset[str]:
-    """The host names a server bound to `bind` answers to: its loopback names when it is local,
-    and the address itself, this machine's names and its addresses when it listens on a network."""
-    names = {host_name(n) for n in (*LOOPBACK_NAMES, *extra) if n}
-    if bind in WILDCARDS:
-        names |= _machine_names()
-    else:
-        names.add(host_name(bind))
-        if not _is_loopback(bind):
-            names |= _machine_names()
+    """The host names a server bound to `bind` answers to: its loopback names when it is local;
+    also this machine's names and any IP address when it listens on a network.
+
+    >>> sorted(allowed_hosts("127.0.0.1", ["chat.lan"]))
+    ['127.0.0.1', '::1', 'chat.lan', 'localhost']
+    """
+    names = {host_name(n) for n in (*LOOPBACK_NAMES, *extra, bind) if n and n not in WILDCARDS}
+    if bind in WILDCARDS or not _is_loopback(bind):
+        names |= _machine_names() | {ANY_ADDRESS}
     return frozenset(names)
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
 
 
 def _is_loopback(address: str) -> bool:
@@ -87,7 +100,12 @@ class HostCheck:
 
     def __init__(self, app: ASGIApp, allowed: Iterable[str]) -> None:
         self.app = app
-        self.allowed = frozenset(host_name(a) for a in allowed)
+        names = frozenset(allowed)
+        self.any_address = ANY_ADDRESS in names
+        self.allowed = frozenset(host_name(a) for a in names if a != ANY_ADDRESS)
+
+    def _allows(self, host: str) -> bool:
+        return host in self.allowed or (self.any_address and _is_ip(host))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket"):
@@ -95,7 +113,7 @@ class HostCheck:
             host = host_name(headers.get("host", ""))
             origin = headers.get("origin")
             origin_host = host_name(urlsplit(origin).netloc) if origin and origin != "null" else None
-            if host not in self.allowed or (origin_host is not None and origin_host not in self.allowed):
+            if not self._allows(host) or (origin_host is not None and not self._allows(origin_host)):
                 log.warning("Refused a request for host %r from origin %r", headers.get("host"), origin)
                 await _refuse(scope, send)
                 return
