@@ -19,7 +19,7 @@ from rag.errors import SettingsError
         ({"RAG_CONTEXT_SIZE": "200"}, "RAG_CONTEXT_SIZE (context_size) is 200: it takes a whole number from 1024"),
         ({"RAG_THREADS": "-1"}, "RAG_THREADS (threads) is -1"),
         ({"RAG_RETRIEVER": "nope"}, "RAG_RETRIEVER (retriever) is 'nope': it takes hybrid, dense, bm25."),
-        ({"RAG_INDEX": "/etc/hostname"}, "RAG_INDEX (index_dir) is '/etc/hostname', which is a file: it must be a folder."),
+        ({"RAG_INDEX": "/etc/hostname"}, "RAG_INDEX (index_dir) is '/etc/hostname', which is a file: it must be a"),
     ],
 )
 def test_a_bad_environment_variable_names_itself_and_what_it_takes(environ: dict[str, str], says: str) -> None:
