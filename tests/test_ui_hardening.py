@@ -41,6 +41,14 @@ def test_a_request_for_another_host_name_is_refused(settings: Settings) -> None:
         port = url.rstrip("/").rsplit(":", 1)[1]
         evil = _remove_through_the_api(url, VISIT, f"evil.example:{port}", f"http://evil.example:{port}")
         assert evil.status_code == 403 and "does not answer to that host name" in evil.text
+        assert "access-control-allow-origin" not in evil.headers
+        preflight = httpx.options(
+            f"{url}gradio_api/call/remove",
+            headers={"Host": f"evil.example:{port}", "Origin": f"http://evil.example:{port}"}
+            | {"Access-Control-Request-Method": "POST"},
+            timeout=30,
+        )
+        assert preflight.status_code == 403 and "access-control-allow-origin" not in preflight.headers
         page = httpx.get(url, headers={"Host": f"evil.example:{port}"}, timeout=30)
         assert page.status_code == 403
         # The same request from a page on the real address is not refused by the host check.

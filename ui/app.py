@@ -220,6 +220,7 @@ def launch(
     if host not in LOOPBACK and auth is None:
         log.warning("Listening on %s without --auth: anyone who can reach this machine can use the chat.", host)
     demo = build_app(assistant, settings, k=k)
+    host_check = Middleware(HostCheck, allowed=allowed_hosts(host, allow_hosts))
     _, url, _ = demo.launch(
         server_name=host,
         server_port=port,
@@ -230,10 +231,23 @@ def launch(
         show_error=True,
         ssr_mode=False,
         max_file_size=MAX_UPLOAD_BYTES,  # the same limit the label states and ui.uploads checks
-        app_kwargs={"middleware": [Middleware(HostCheck, allowed=allowed_hosts(host, allow_hosts))]},
+        app_kwargs={"middleware": [host_check]},
         run_history=False,  # its page offers to copy past runs to a cloud bucket: not for a private tool
         footer_links=["api", "settings"],
         theme=theme(),
         css=CSS,
     )
+    _put_first(demo.server_app, host_check)
     return demo, url
+
+
+def _put_first(app: Any, middleware: Middleware) -> None:
+    """Make `middleware` the outermost of the app's own middleware and rebuild its stack.
+
+    gradio adds its CORS middleware outside the ones given through app_kwargs, and that one trusts
+    the Host header: it answered a preflight from evil.example and added evil.example's origin to
+    the refusal. Starlette builds the stack on the first request (gradio makes one while starting),
+    so it is rebuilt here; until then the host check already ran, one layer further in.
+    """
+    app.user_middleware = [middleware, *(m for m in app.user_middleware if m is not middleware)]
+    app.middleware_stack = app.build_middleware_stack()
