@@ -12,6 +12,7 @@ Deliberately not here: embedding, or deciding what a chunk means.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from functools import lru_cache
@@ -78,18 +79,39 @@ def _window_end(text: str, spans: list[tuple[int, int]], i: int, budget: int, fi
 
 
 def _split_long(text: str, span: tuple[int, int], fits: Callable[[str], bool]) -> list[tuple[int, int]]:
-    """A sentence too long for the embedder, cut at spaces into pieces that fit."""
+    """A sentence too long for the embedder, cut at spaces into pieces that fit.
+
+    Each piece is the longest run of whole words that fits, found by bisection over the word ends,
+    so a sentence costs a few `fits` calls per piece rather than one per word (sentence_spans has
+    already capped its length). A single word that does not fit is cut between characters.
+    """
     start, end = span
     if fits(text[start:end]):
         return [span]
     pieces: list[tuple[int, int]] = []
     while start < end:
-        cut = end
-        while cut > start and not fits(text[start:cut]):
-            space = text.rfind(" ", start, cut - 1)
-            cut = space if space > start else start + max(1, (cut - start) // 2)
+        cut = _longest_fit(text, start, _word_ends(text, start, end), fits)
+        if cut is None:
+            cut = _longest_fit(text, start, list(range(start + 1, end + 1)), fits) or start + 1
         pieces.append((start, cut))
         start = cut
-        while start < end and text[start] == " ":
+        while start < end and text[start].isspace():
             start += 1
     return pieces
+
+
+def _word_ends(text: str, start: int, end: int) -> list[int]:
+    ends = [m.start() for m in re.finditer(r"(?<=\S)\s", text[start:end])]
+    return [start + e for e in ends] + [end]
+
+
+def _longest_fit(text: str, start: int, cuts: list[int], fits: Callable[[str], bool]) -> int | None:
+    """The largest of the ascending `cuts` with `text[start:cut]` fitting, or None if none does."""
+    low, high, best = 0, len(cuts) - 1, None
+    while low <= high:
+        mid = (low + high) // 2
+        if fits(text[start : cuts[mid]]):
+            best, low = cuts[mid], mid + 1
+        else:
+            high = mid - 1
+    return best

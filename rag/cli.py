@@ -136,11 +136,25 @@ def _parse_auth(ctx: click.Context, param: click.Parameter, value: str | None) -
 @click.option("--host", default="127.0.0.1", show_default=True, envvar="RAG_HOST", help="Address to listen on.")
 @click.option("--port", default=7860, show_default=True, type=click.IntRange(1, 65535), envvar="RAG_PORT")
 @click.option("--auth", envvar="RAG_AUTH", callback=_parse_auth, metavar="USER:PASSWORD", help="Require this login.")
+@click.option(
+    "--allow-host",
+    "allow_hosts",
+    multiple=True,
+    envvar="RAG_ALLOW_HOSTS",
+    metavar="NAME",
+    help="Also answer to this host name (repeatable), e.g. behind a proxy; other names are refused.",
+)
 @click.option("--no-browser", is_flag=True, help="Do not open the chat in a web browser.")
 @click.option("-k", type=click.IntRange(1, 50), envvar="RAG_K", help="Passages to retrieve.")
 @click.pass_obj
 def serve(
-    settings: Settings, host: str, port: int, auth: tuple[str, str] | None, no_browser: bool, k: int | None
+    settings: Settings,
+    host: str,
+    port: int,
+    auth: tuple[str, str] | None,
+    allow_hosts: tuple[str, ...],
+    no_browser: bool,
+    k: int | None,
 ) -> None:
     """Chat in a web browser: bring the index up to date, load the models, serve http://HOST:PORT."""
     from ui.app import launch
@@ -158,7 +172,16 @@ def serve(
     click.echo("Loading the models…", err=True)
     assistant.warm_up()
     try:
-        app, url = launch(assistant, settings, host=host, port=port, auth=auth, open_browser=not no_browser, k=k)
+        app, url = launch(
+            assistant,
+            settings,
+            host=host,
+            port=port,
+            auth=auth,
+            open_browser=not no_browser,
+            k=k,
+            allow_hosts=allow_hosts,
+        )
     except OSError as err:
         message = f"Cannot serve on {host}:{port} ({err}). Choose another --port or RAG_PORT."
         raise click.ClickException(message) from None

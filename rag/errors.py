@@ -22,3 +22,7 @@ class ModelError(RagError):
 
 class QuestionError(RagError):
     """The question cannot be answered as given (empty, whitespace only)."""
+
+
+class SettingsError(RagError):
+    """A setting (a RAG_* variable, a flag or a Settings field) has a value it cannot take."""

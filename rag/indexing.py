@@ -4,7 +4,14 @@ A document whose content hash matches the manifest keeps its chunks and vectors;
 one is chunked and embedded; a deleted one disappears. A document whose text is unchanged but whose
 title is not (an HTML <title> edited, or titles made differently by a newer version) gets its new
 title without being embedded again. Changing the embedder or the chunking settings rebuilds
-everything. Nothing is written when nothing changed.
+everything. Nothing is written when nothing changed (data files a killed clean-up left behind are
+still deleted then).
+
+A document that cannot be split into passages is skipped with the reason, like an unreadable file,
+and the rest are indexed. Chunks are embedded in batches across documents: many small files cost
+a few embedder calls, not one each. `prepare` does the slow part (chunking and embedding the new
+and changed documents) ahead of `update_index` and remembers the result in this process, so that a
+caller holding a lock for `update_index` (the web app's `Assistant.index`) holds it only briefly.
 
 Deliberately not here: the on-disk format (store.py) and reading files (loading.py).
 """
@@ -12,6 +19,7 @@ Deliberately not here: the on-disk format (store.py) and reading files (loading.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,6 +37,12 @@ from rag.types import Chunk, Document
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int, str], None]  # (documents done, documents to embed, current document id)
+
+EMBED_BATCH = 128  # chunks per embedder call: large enough for many small files, small enough for progress
+
+Prepared = tuple[list[Chunk], np.ndarray]
+_prepared: dict[tuple[str, str, str, str], Prepared] = {}  # (embedder, chunking, doc id, hash) -> its chunks
+_prepared_lock = threading.Lock()
 
 
 @dataclass
@@ -69,6 +83,96 @@ def _previous(index_dir: Path, embedder: Embedder, chunking: ChunkingSettings) -
     return previous
 
 
+def _changes(
+    documents_dir: Path, index_dir: Path, embedder: Embedder, chunking: ChunkingSettings
+) -> tuple[list[Document], store.StoredIndex | None, IndexReport]:
+    """The usable documents, the previous index and a report of what changed (nothing embedded yet)."""
+    documents, skipped = load_documents(documents_dir)
+    previous = _previous(index_dir, embedder, chunking)
+    old_docs = previous.manifest.get("documents", {}) if previous else {}
+    report = IndexReport(skipped=skipped)
+    for doc in documents:
+        if doc.id not in old_docs:
+            report.added.append(doc.id)
+        elif old_docs[doc.id].get("hash") != doc.hash:
+            report.changed.append(doc.id)
+        else:
+            report.unchanged.append(doc.id)
+            if old_docs[doc.id].get("title") != doc.title:
+                report.retitled.append(doc.id)
+    report.removed.extend(sorted(set(old_docs) - {d.id for d in documents}))
+    return documents, previous, report
+
+
+def _key(embedder: Embedder, chunking: ChunkingSettings, doc: Document) -> tuple[str, str, str, str]:
+    return embedder.name, repr(sorted(chunking.as_dict().items())), doc.id, doc.hash
+
+
+def _embed_all(
+    to_embed: list[Document],
+    documents_dir: Path,
+    embedder: Embedder,
+    chunking: ChunkingSettings,
+    progress: Progress | None,
+) -> tuple[dict[str, Prepared], list[Skipped]]:
+    """Chunk and embed `to_embed`, a batch of chunks at a time; a document that fails is skipped."""
+    done: dict[str, Prepared] = {}
+    skipped: list[Skipped] = []
+    pending: list[tuple[Document, list[Chunk]]] = []
+
+    def flush() -> None:
+        texts = [c.text for _, chunks in pending for c in chunks]
+        vectors = embedder.embed(texts) if texts else np.zeros((0, embedder.dimension), np.float32)
+        row = 0
+        for doc, chunks in pending:
+            done[doc.id] = (chunks, vectors[row : row + len(chunks)])
+            row += len(chunks)
+        pending.clear()
+
+    with _prepared_lock:
+        ready = {d.id: _prepared.pop(key) for d in to_embed if (key := _key(embedder, chunking, d)) in _prepared}
+    for n, doc in enumerate(to_embed):
+        if doc.id in ready:
+            done[doc.id] = ready[doc.id]
+            continue
+        if progress:
+            progress(n, len(to_embed), doc.id)
+        try:
+            chunks = chunk_document(doc, chunking, embedder.fits)
+        except Exception as err:  # one odd document must not stop the others from being indexed
+            log.warning("Skipping %s: it could not be split into passages (%s: %s)", doc.id, type(err).__name__, err)
+            skipped.append(Skipped(str(documents_dir / doc.id), f"it could not be split into passages ({err})"))
+            continue
+        pending.append((doc, chunks))
+        if sum(len(c) for _, c in pending) >= EMBED_BATCH:
+            flush()
+    if pending:
+        flush()
+    return done, skipped
+
+
+def prepare(
+    documents_dir: Path,
+    index_dir: Path,
+    embedder: Embedder,
+    chunking: ChunkingSettings,
+    progress: Progress | None = None,
+) -> IndexReport:
+    """Chunk and embed what `update_index` would, without writing; it then reuses the result.
+
+    Safe to run while answers are being given from the current index: it reads, and writes nothing.
+    """
+    documents, _, report = _changes(documents_dir, index_dir, embedder, chunking)
+    to_embed = [d for d in documents if d.id in {*report.added, *report.changed}]
+    done, skipped = _embed_all(to_embed, documents_dir, embedder, chunking, progress)
+    with _prepared_lock:
+        _prepared.clear()  # only the latest preparation is kept: memory is bounded by one batch of uploads
+        by_id = {d.id: d for d in to_embed}
+        _prepared.update({_key(embedder, chunking, by_id[i]): value for i, value in done.items()})
+    report.skipped.extend(skipped)
+    return report
+
+
 def update_index(
     documents_dir: Path,
     index_dir: Path,
@@ -77,41 +181,29 @@ def update_index(
     progress: Progress | None = None,
 ) -> tuple[store.StoredIndex, IndexReport]:
     started = time.perf_counter()
-    documents, skipped = load_documents(documents_dir)
-    previous = _previous(index_dir, embedder, chunking)
-    old_docs = previous.manifest.get("documents", {}) if previous else {}
+    documents, previous, report = _changes(documents_dir, index_dir, embedder, chunking)
+    if previous and not report.wrote:
+        store.remove_unreferenced(index_dir, previous.manifest)
+        return previous, _finish(report, started)
 
+    to_embed = [d for d in documents if d.id in {*report.added, *report.changed}]
+    new_chunks, failed = _embed_all(to_embed, documents_dir, embedder, chunking, progress)
+    if progress:
+        progress(len(to_embed), len(to_embed), "")
+    if failed:
+        report.skipped.extend(failed)
+        lost = {Path(s.path).relative_to(documents_dir).as_posix() for s in failed}
+        documents = [d for d in documents if d.id not in lost]
+        report.added = [i for i in report.added if i not in lost]
+        report.changed = [i for i in report.changed if i not in lost]
+    old_docs = previous.manifest.get("documents", {}) if previous else {}
+    if failed:
+        # A changed document that now fails leaves the index too: its old text is no longer in the folder.
+        report.removed = sorted({*report.removed, *(lost & set(old_docs))})
     kept: dict[str, list[int]] = {}
     if previous:
         for row, chunk in enumerate(previous.chunks):
             kept.setdefault(chunk.doc_id, []).append(row)
-
-    report = IndexReport(skipped=skipped)
-    to_embed = [d for d in documents if old_docs.get(d.id, {}).get("hash") != d.hash]
-    for doc in documents:
-        if doc.id not in old_docs:
-            report.added.append(doc.id)
-        elif doc in to_embed:
-            report.changed.append(doc.id)
-        else:
-            report.unchanged.append(doc.id)
-            if old_docs[doc.id].get("title") != doc.title:
-                report.retitled.append(doc.id)
-    current_ids = {d.id for d in documents}
-    report.removed.extend(sorted(set(old_docs) - current_ids))
-
-    if previous and not report.wrote:
-        return previous, _finish(report, started)
-
-    new_chunks: dict[str, tuple[list[Chunk], np.ndarray]] = {}
-    for n, doc in enumerate(to_embed):
-        if progress:
-            progress(n, len(to_embed), doc.id)
-        chunks = chunk_document(doc, chunking, embedder.fits)
-        new_chunks[doc.id] = (chunks, embedder.embed([c.text for c in chunks]))
-    if progress:
-        progress(len(to_embed), len(to_embed), "")
-
     chunks_out: list[Chunk] = []
     vectors_out: list[np.ndarray] = []
     doc_entries: dict[str, dict[str, object]] = {}

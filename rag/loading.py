@@ -3,14 +3,19 @@
 Each document gets a stable id (its path relative to the folder, with forward slashes), a title
 (first Markdown heading / HTML <title> / a headline-length first line / the file name), normalised
 text and a content hash.
-A file that cannot be used (unreadable, empty, binary, undecodable, a PDF without a text layer)
-is skipped with a warning naming the file and the reason; the rest still load.
+A file that cannot be used (unreadable, larger than `MAX_FILE_BYTES` or with more text than
+`MAX_TEXT_CHARS`, empty, binary, undecodable, a password-protected PDF or one without a text layer,
+or one any reader fails on) is skipped with a warning naming the file and the reason; the rest
+still load. Text files may be UTF-8, or UTF-16 or
+UTF-32 with a byte order mark. A link (or a linked folder) that leads outside the documents folder is
+skipped too, so that `ln -s /etc/passwd documents/` does not put the system's files in the chat.
 
 Deliberately not here: chunking, and anything about the index.
 """
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import logging
 import re
@@ -26,6 +31,9 @@ log = logging.getLogger(__name__)
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
 MAX_FILE_BYTES = 20 * 1024 * 1024
+# About 1,000 pages. Indexing is linear in the text, but MiniLM embeds roughly 3,500 characters a
+# second on two cores, so a longer text would hold its upload for ten minutes or more.
+MAX_TEXT_CHARS = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -55,9 +63,23 @@ def content_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),  # before UTF-16: its mark starts with UTF-16 LE's
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
 def _decode(data: bytes, path: Path) -> str:
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(encoding)
+            except UnicodeDecodeError as err:
+                raise UnusableFile(f"it is not valid {encoding.upper()} (byte {err.start})") from None
     if b"\x00" in data[:8192]:
-        raise UnusableFile("it looks binary (it contains NUL bytes)")
+        raise UnusableFile("it looks binary (it contains NUL bytes); a UTF-16 text file needs its byte order mark")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
@@ -77,16 +99,23 @@ def _read_html(data: bytes, path: Path) -> tuple[str, str]:
 def _read_pdf(data: bytes, path: Path) -> tuple[str, str]:
     import io
 
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from pypdf import PasswordType, PdfReader
+    from pypdf.errors import DependencyError, FileNotDecryptedError, PyPdfError
 
     try:
         reader = PdfReader(io.BytesIO(data))
+        # An encrypted PDF with an empty user password opens without one, as in any PDF viewer.
+        if reader.is_encrypted and reader.decrypt("") == PasswordType.NOT_DECRYPTED:
+            raise UnusableFile("it is a password-protected PDF; save a copy without the password and add that")
         pages = [page.extract_text() or "" for page in reader.pages]
         metadata = reader.metadata
         title = str(metadata.get("/Title") or "") if metadata else ""
-    except (PdfReadError, ValueError, KeyError) as err:
-        raise UnusableFile(f"it is not a readable PDF ({err})") from None
+    except FileNotDecryptedError:
+        raise UnusableFile("it is a password-protected PDF; save a copy without the password and add that") from None
+    except DependencyError as err:  # e.g. AES without the `cryptography` package
+        raise UnusableFile(f"this installation cannot decrypt it ({err})") from None
+    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError) as err:
+        raise UnusableFile(f"it is not a readable PDF ({type(err).__name__}: {err})") from None
     return "\n\n".join(pages), title
 
 
@@ -129,18 +158,46 @@ def read_document(path: Path, doc_id: str) -> Document:
     text = normalise(raw)
     if not text:
         raise UnusableFile("no text could be extracted from it")
+    if len(text) > MAX_TEXT_CHARS:
+        raise UnusableFile(
+            f"its text is {len(text):,} characters, more than the {MAX_TEXT_CHARS:,} an article may have; "
+            "split it into smaller files"
+        )
     title = normalise(title) or _first_line_title(text) or _name_title(path)
     return Document(id=doc_id, title=title, text=text, hash=content_hash(text))
 
 
 def iter_files(folder: Path) -> Iterator[Path]:
+    """The supported, non-hidden files under `folder`, links that stay inside it included."""
     for path in sorted(folder.rglob("*")):
-        if path.is_file() and path.suffix.lower() in SUPPORTED_SUFFIXES and not _hidden(path, folder):
+        usable = path.suffix.lower() in SUPPORTED_SUFFIXES and not _hidden(path, folder) and path.is_file()
+        if usable and _outside(path, folder) is None:
             yield path
 
 
 def _hidden(path: Path, folder: Path) -> bool:
     return any(part.startswith(".") for part in path.relative_to(folder).parts)
+
+
+def _outside(path: Path, folder: Path) -> str | None:
+    """Where `path` really is, when a link takes it out of `folder`; None when it stays inside."""
+    try:
+        real = path.resolve(strict=True)
+        root = folder.resolve(strict=True)
+    except (OSError, RuntimeError):  # a broken link or a loop of links
+        return "an unresolvable link"
+    return None if root in real.parents else str(real)
+
+
+def _links_outside(folder: Path) -> list[Skipped]:
+    skipped = []
+    for path in sorted(folder.rglob("*")):
+        wanted = path.suffix.lower() in SUPPORTED_SUFFIXES or path.is_dir()  # linked folders are not entered
+        if wanted and not _hidden(path, folder) and path.is_symlink():
+            target = _outside(path, folder)
+            if target is not None:
+                skipped.append(Skipped(str(path), f"it is a link to {target}, outside the documents folder"))
+    return skipped
 
 
 def load_documents(folder: Path) -> tuple[list[Document], list[Skipped]]:
@@ -151,7 +208,9 @@ def load_documents(folder: Path) -> tuple[list[Document], list[Skipped]]:
             "articles in it, or point --documents / RAG_DOCUMENTS at another folder."
         )
     documents: list[Document] = []
-    skipped: list[Skipped] = []
+    skipped = _links_outside(folder)
+    for why in skipped:
+        log.warning("Skipping %s: %s", why.path, why.reason)
     for path in iter_files(folder):
         doc_id = path.relative_to(folder).as_posix()
         try:
@@ -159,4 +218,7 @@ def load_documents(folder: Path) -> tuple[list[Document], list[Skipped]]:
         except UnusableFile as why:
             log.warning("Skipping %s: %s", path, why)
             skipped.append(Skipped(str(path), str(why)))
+        except Exception as err:  # a reader failing in a way nobody foresaw must not stop the other files
+            log.exception("Skipping %s: reading it failed", path)
+            skipped.append(Skipped(str(path), f"reading it failed ({type(err).__name__}: {err})"))
     return documents, skipped

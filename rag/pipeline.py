@@ -17,13 +17,13 @@ from typing import Any
 from rag import models, store
 from rag.answer_types import answer_shape
 from rag.embedding import Embedder, MiniLMEmbedder, RememberedVectors
-from rag.errors import QuestionError
 from rag.generation import Generator, LlamaGenerator, Message
 from rag.grounding import Verdict, check_answer, extract_answer, thresholds_for
 from rag.indexing import IndexReport, Progress, update_index
 from rag.judging import Judge
 from rag.markers import strip_markers
 from rag.prompting import SYSTEM_PROMPT, build_prompt
+from rag.questions import clean_question, history_messages
 from rag.retrieval import Retriever
 from rag.rewriting import rewrite
 from rag.settings import Settings
@@ -229,20 +229,9 @@ class Assistant:
 
 
 def _check_question(question: Any) -> str:
-    if not isinstance(question, str) or not question.strip():
-        raise QuestionError("The question is empty: type a question about the articles.")
-    return " ".join(question.split())
+    return clean_question(question)
 
 
 def _messages(history: History | None) -> list[Message]:
     """Accept [{"role", "content"}, ...] or [(user, assistant), ...] and return the former."""
-    messages: list[Message] = []
-    for turn in history or []:
-        if isinstance(turn, dict):
-            if turn.get("role") in ("user", "assistant") and isinstance(turn.get("content"), str):
-                messages.append({"role": turn["role"], "content": strip_markers(turn["content"])})
-        else:
-            user, assistant = turn
-            messages.append({"role": "user", "content": user})
-            messages.append({"role": "assistant", "content": strip_markers(assistant)})
-    return messages
+    return history_messages(history, strip_markers)

@@ -1,7 +1,13 @@
 """One settings object for the whole library; CLI flags and RAG_* environment variables feed it.
 
+Every value is checked when the object is made: a bad one is a `SettingsError` naming the setting,
+its variable and what it accepts, never a traceback from the first place that uses it.
+
 >>> Settings.from_env({"RAG_K": "6", "RAG_MODEL": "smollm2-135m"}).k
 6
+>>> Settings.from_env({"RAG_K": "abc"})
+Traceback (most recent call last):
+rag.errors.SettingsError: RAG_K (k) is 'abc': it takes a whole number from 1 to 50.
 """
 
 from __future__ import annotations
@@ -13,8 +19,20 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from rag.chunking import ChunkingSettings
+from rag.errors import SettingsError
 
 DEFAULT_MODEL = "qwen2.5-0.5b"
+RETRIEVERS = ("hybrid", "dense", "bm25")  # rag.retrieval.MODES, without importing it here
+# (lowest, highest) of each whole-number setting. A context under 1024 tokens cannot hold the
+# instructions, a question and the answer's room; above 32768 no supported model was trained.
+RANGES = {
+    "context_size": (1024, 32768),
+    "threads": (1, 256),
+    "k": (1, 50),
+    "read_k": (1, 50),
+    "answer_tokens": (16, 4096),
+    "max_question_tokens": (8, 4096),
+}
 
 
 def _default_cache() -> Path:
@@ -62,6 +80,24 @@ class Settings:
         "retriever": "RAG_RETRIEVER",
     }
 
+    def __post_init__(self) -> None:
+        for name, (low, high) in RANGES.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise SettingsError(f"{self.named(name)} is {value!r}: it takes a whole number from {low} to {high}.")
+        if self.retriever not in RETRIEVERS:
+            raise SettingsError(f"{self.named('retriever')} is {self.retriever!r}: it takes {', '.join(RETRIEVERS)}.")
+        for name in ("documents_dir", "index_dir", "model_cache_dir"):
+            path = getattr(self, name)
+            if path.exists() and not path.is_dir():
+                raise SettingsError(f"{self.named(name)} is {str(path)!r}, which is a file: it must be a folder.")
+
+    @classmethod
+    def named(cls, name: str) -> str:
+        """How to name a setting in a message: its environment variable and its field."""
+        var = cls.ENV.get(name)
+        return f"{var} ({name})" if var else name
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Defaults, then RAG_* variables, then explicit overrides (None means "not given")."""
@@ -70,15 +106,21 @@ class Settings:
         values: dict[str, Any] = {}
         for name, var in cls.ENV.items():
             if environ.get(var):
-                values[name] = _convert(types[name], environ[var])
+                values[name] = _convert(name, types[name], environ[var])
         values.update({k: v for k, v in overrides.items() if v is not None})
         return replace(cls(), **values)
 
 
-def _convert(kind: Any, raw: str) -> Any:
+def _convert(name: str, kind: Any, raw: str) -> Any:
     kind = str(kind)
     if "Path" in kind:
         return Path(raw).expanduser()
     if kind == "int":
-        return int(raw)
+        try:
+            return int(raw)
+        except ValueError:
+            low, high = RANGES[name]
+            raise SettingsError(
+                f"{Settings.named(name)} is {raw!r}: it takes a whole number from {low} to {high}."
+            ) from None
     return raw

@@ -6,7 +6,8 @@ Layout of `index/`:
 - `vectors-<tag>.faiss`, `chunks-<tag>.jsonl`, `documents-<tag>.jsonl`: the data of one build.
 
 Writes are atomic: a build writes new data files under a fresh tag, then replaces
-`manifest.json` in one `os.replace`, then deletes data files no manifest names. Killed at any
+`manifest.json` in one `os.replace`, then deletes data files no manifest names (a clean-up killed
+half-way is finished by the next `rag index`, even one with nothing to update). Killed at any
 moment, the folder still holds a complete previous index. Loading checks the manifest against the
 embedder in use and refuses a mismatch with a message that says to re-run `rag index`.
 """
@@ -56,6 +57,16 @@ def _fsync_write(path: Path, data: bytes) -> None:
 
 
 def save(folder: Path, index: StoredIndex) -> None:
+    try:
+        _save(folder, index)
+    except OSError as err:
+        raise IndexStoreError(
+            f"Cannot write the index in {folder} ({err.strerror or err}). It must be a folder you can write to: "
+            "choose another with --index or RAG_INDEX."
+        ) from None
+
+
+def _save(folder: Path, index: StoredIndex) -> None:
     import faiss
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -73,18 +84,24 @@ def save(folder: Path, index: StoredIndex) -> None:
     _fsync_write(tmp, json.dumps(manifest, indent=2, ensure_ascii=False).encode())
     os.replace(tmp, folder / MANIFEST)  # the commit point
     index.manifest = manifest
-    _remove_unreferenced(folder, set(files.values()))
+    remove_unreferenced(folder, manifest)
 
 
 def _jsonl(rows: Any) -> bytes:
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode()
 
 
-def _remove_unreferenced(folder: Path, keep: set[str]) -> None:
+def remove_unreferenced(folder: Path, manifest: dict[str, Any]) -> None:
+    """Delete the data files and temporary files `manifest` does not name: what a killed build or a
+    killed clean-up left behind. Only a writer of the index calls this."""
+    keep = set(manifest.get("files", {}).values())
     for path in folder.iterdir():
         stale_data = path.name.startswith(("vectors-", "chunks-", "documents-")) and path.name not in keep
         if stale_data or path.name.endswith(".tmp"):
-            path.unlink(missing_ok=True)
+            try:
+                path.unlink(missing_ok=True)
+            except OSError as err:
+                log.warning("Could not delete the old index file %s (%s)", path, err.strerror)
 
 
 def exists(folder: Path) -> bool:

@@ -52,3 +52,8 @@ def test_models_lists_the_known_models(runner: CliRunner) -> None:
     assert result.exit_code == 0
     names = {row["name"] for row in json.loads(result.output)["models"]}
     assert {"qwen2.5-0.5b", "smollm2-135m"} <= names
+
+
+def test_a_question_that_is_not_valid_text_is_a_message(runner: CliRunner) -> None:
+    result = runner.invoke(cli.main, ["ask", "caf\udcff\udcfe"])  # what Python makes of the bytes \xff\xfe in argv
+    assert result.exit_code == 1 and "not valid text" in result.output and "Traceback" not in result.output

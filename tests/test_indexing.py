@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rag import store
+from rag import indexing, store
 from rag.chunking import ChunkingSettings
 from rag.errors import IndexStoreError
 from rag.indexing import update_index
@@ -186,3 +186,61 @@ def test_a_crash_while_writing_a_data_file_leaves_the_previous_index_usable(
         _build(docs_dir, index_dir, embedder)
     survived = store.load(index_dir, embedder.name, embedder.dimension)
     assert len(survived.chunks) == len(before.chunks)
+
+
+def test_a_document_that_cannot_be_chunked_is_skipped_and_the_rest_are_indexed(
+    docs_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (docs_dir / "odd.txt").write_text("An article the chunker chokes on.", encoding="utf-8")
+    real = indexing.chunk_document
+
+    def choke(doc, settings, fits):  # type: ignore[no-untyped-def]
+        if doc.id == "odd.txt":
+            raise RecursionError("maximum recursion depth exceeded")
+        return real(doc, settings, fits)
+
+    monkeypatch.setattr(indexing, "chunk_document", choke)
+    stored, report = _build(docs_dir, tmp_path / "index", HashEmbedder())
+    assert sorted(report.added) == sorted([VISIT, LECTURE]) and set(stored.documents) == {VISIT, LECTURE}
+    assert [Path(s.path).name for s in report.skipped] == ["odd.txt"]
+    assert "could not be split into passages" in report.skipped[0].reason
+
+
+def test_many_small_files_are_embedded_in_a_few_batches(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for n in range(300):
+        (docs / f"note-{n:03}.txt").write_text(f"Note {n} is about bridge number {n}.", encoding="utf-8")
+    embedder = HashEmbedder()
+    stored, report = _build(docs, tmp_path / "index", embedder)
+    assert len(report.added) == 300 == len(stored.chunks)
+    assert len(embedder.calls) <= 3, "300 one-chunk files are not 300 embedder calls"
+    assert all(stored.documents[c.doc_id].text == c.text for c in stored.chunks)
+
+
+def test_a_clean_up_killed_after_a_save_is_finished_by_the_next_run(docs_dir: Path, tmp_path: Path) -> None:
+    index_dir = tmp_path / "index"
+    embedder = HashEmbedder()
+    _build(docs_dir, index_dir, embedder)
+    for name in ("vectors-0badf00d.faiss", "chunks-0badf00d.jsonl", ".manifest.json.0badf00d.tmp"):
+        (index_dir / name).write_text("left by a clean-up killed with -9")
+    _, report = _build(docs_dir, index_dir, embedder)
+    assert not report.wrote
+    referenced = set(json.loads((index_dir / "manifest.json").read_text())["files"].values())
+    assert {p.name for p in index_dir.iterdir()} - {"manifest.json"} == referenced
+
+
+def test_prepared_documents_are_not_embedded_again(docs_dir: Path, tmp_path: Path) -> None:
+    embedder = HashEmbedder()
+    report = indexing.prepare(docs_dir, tmp_path / "index", embedder, ChunkingSettings())
+    assert sorted(report.added) == sorted([VISIT, LECTURE]) and not (tmp_path / "index").exists()
+    embedded = embedder.texts_embedded
+    stored, _ = _build(docs_dir, tmp_path / "index", embedder)
+    assert embedder.texts_embedded == embedded == len(stored.chunks)
+
+
+def test_an_index_folder_that_cannot_be_written_is_a_clear_error(docs_dir: Path, tmp_path: Path) -> None:
+    taken = tmp_path / "hostname"
+    taken.write_text("a file, not a folder")
+    with pytest.raises(IndexStoreError, match="Cannot write the index"):
+        _build(docs_dir, taken, HashEmbedder())

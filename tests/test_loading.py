@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import codecs
 from pathlib import Path
 
 import pytest
@@ -65,6 +66,15 @@ def test_too_large_file_is_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert not documents and "larger than" in skipped[0].reason
 
 
+def test_a_file_with_too_much_text_is_skipped_with_the_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(loading, "MAX_TEXT_CHARS", 1_000)
+    (tmp_path / "book.txt").write_text("word " * 1_000, encoding="utf-8")
+    (tmp_path / "article.txt").write_text("A short article.", encoding="utf-8")
+    documents, skipped = load_documents(tmp_path)
+    assert [d.id for d in documents] == ["article.txt"]
+    assert "its text is 4,999 characters, more than the 1,000" in skipped[0].reason
+
+
 def test_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(DocumentsError, match="does not exist"):
         load_documents(tmp_path / "nope")
@@ -106,3 +116,79 @@ def test_a_paragraph_long_first_line_is_not_used_as_the_title(tmp_path: Path) ->
     (tmp_path / "state-visit_to-japan.txt").write_text("A very long opening sentence " * 10, encoding="utf-8")
     (documents, _) = load_documents(tmp_path)
     assert documents[0].title == "State visit to japan"
+
+
+def _encrypted_pdf(text: str, user_password: str, algorithm: str = "AES-256") -> bytes:
+    import io
+
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(_tiny_pdf(text))))
+    writer.encrypt(user_password=user_password, owner_password="owner-secret", algorithm=algorithm)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def test_an_aes_encrypted_pdf_with_no_user_password_is_read(tmp_path: Path) -> None:
+    (tmp_path / "aes.pdf").write_bytes(_encrypted_pdf("Fourteen documents were signed in Tokyo.", ""))
+    documents, skipped = load_documents(tmp_path)
+    assert not skipped and "Fourteen documents were signed" in documents[0].text
+
+
+def test_a_password_protected_pdf_is_skipped_and_says_so(tmp_path: Path) -> None:
+    (tmp_path / "good.txt").write_text("A good article.", encoding="utf-8")
+    (tmp_path / "locked.pdf").write_bytes(_encrypted_pdf("Secret.", "letmein"))
+    (tmp_path / "locked-rc4.pdf").write_bytes(_encrypted_pdf("Secret.", "letmein", "RC4-128"))
+    documents, skipped = load_documents(tmp_path)
+    assert [d.id for d in documents] == ["good.txt"]
+    assert {Path(s.path).name: "password-protected PDF" in s.reason for s in skipped} == {
+        "locked.pdf": True,
+        "locked-rc4.pdf": True,
+    }
+
+
+def test_any_failure_of_a_reader_skips_only_that_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pypdf.errors import DependencyError
+
+    def no_crypto(data: bytes, path: Path) -> tuple[str, str]:
+        raise DependencyError("cryptography>=3.1 is required for AES algorithm")
+
+    monkeypatch.setattr(loading, "_read_html", no_crypto)
+    (tmp_path / "good.txt").write_text("A good article.", encoding="utf-8")
+    (tmp_path / "page.html").write_text("<p>Hello</p>", encoding="utf-8")
+    documents, skipped = load_documents(tmp_path)
+    assert [d.id for d in documents] == ["good.txt"]
+    assert "DependencyError" in skipped[0].reason and "cryptography" in skipped[0].reason
+
+
+def test_links_that_leave_the_documents_folder_are_skipped_and_named(tmp_path: Path) -> None:
+    docs = tmp_path / "documents"
+    (docs / "sub").mkdir(parents=True)
+    secret = tmp_path / "passwd"
+    secret.write_text("root:x:0:0:root:/root:/bin/bash", encoding="utf-8")
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "private.txt").write_text("Private notes.", encoding="utf-8")
+    (docs / "article.txt").write_text("An article.", encoding="utf-8")
+    (docs / "passwd.txt").symlink_to(secret)
+    (docs / "sub" / "up.txt").symlink_to(Path("..") / ".." / "passwd")
+    (docs / "elsewhere").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    (docs / "same.txt").symlink_to(docs / "article.txt")  # a link inside the folder is fine
+    (docs / "dangling.txt").symlink_to(tmp_path / "gone.txt")
+    documents, skipped = load_documents(docs)
+    assert sorted(d.id for d in documents) == ["article.txt", "same.txt"]
+    reasons = {Path(s.path).name: s.reason for s in skipped}
+    assert set(reasons) == {"passwd.txt", "up.txt", "dangling.txt", "elsewhere"}
+    assert f"a link to {secret.resolve()}, outside the documents folder" in reasons["passwd.txt"]
+    assert "root:x" not in "".join(d.text for d in documents)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32"])
+def test_utf16_and_utf32_text_with_a_byte_order_mark_is_read(tmp_path: Path, encoding: str) -> None:
+    text = "Токаев visited Tokyo.\nFourteen documents were signed."
+    data = text.encode(encoding)
+    if encoding == "utf-16-be":
+        data = codecs.BOM_UTF16_BE + data
+    (tmp_path / "wide.txt").write_bytes(data)
+    documents, skipped = load_documents(tmp_path)
+    assert not skipped and documents[0].text == text

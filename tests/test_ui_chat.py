@@ -71,3 +71,9 @@ def test_each_answer_keeps_its_own_sources_panel(settings: Settings) -> None:
     panel, chosen = select(second, 1)
     assert panel == first.panel and chosen.panel == first.panel
     assert select(second, 2)[0] == second.panel  # a question has no panel of its own: keep the current one
+
+
+def test_a_question_that_is_not_valid_text_is_a_message_in_the_chat(settings: Settings) -> None:
+    last = list(make_chat(settings, ArticleGenerator()).ask("who \ud800 signed?", ChatSession()))[-1]
+    assert "is not valid text" in shown(last.messages[-1]) and "TypeError" not in shown(last.messages[-1])
+    assert "rag-error" in last.panel

@@ -127,3 +127,17 @@ def test_remove_deletes_only_an_indexed_file_inside_the_folder(tmp_path: Path, f
     assert (tmp_path / "secret.txt").exists()
     assert remove_document(folder, "a.txt", {"a.txt"}) == folder / "a.txt"
     assert not (folder / "a.txt").exists()
+
+
+def test_a_password_protected_pdf_upload_is_refused_and_says_so(tmp_path: Path, folder: Path) -> None:
+    from tests.test_loading import _encrypted_pdf
+
+    with pytest.raises(UploadError, match=r"“locked\.pdf” cannot be used: it is a password-protected PDF"):
+        save_upload(upload(tmp_path, _encrypted_pdf("Secret plans.", "letmein")), "locked.pdf", folder)
+    saved = save_upload(upload(tmp_path, _encrypted_pdf("The bridge opens in May.", "")), "aes.pdf", folder)
+    assert saved.added and list(folder.iterdir()) == [folder / "aes.pdf"]
+
+
+def test_a_utf16_upload_is_added(tmp_path: Path, folder: Path) -> None:
+    saved = save_upload(upload(tmp_path, "Tokyo visit\n\nSigned 14 documents.".encode("utf-16")), "wide.txt", folder)
+    assert saved.added and saved.message == "Added wide.txt."

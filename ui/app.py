@@ -4,7 +4,10 @@ One `Assistant` serves every browser session (the models load once per process).
 through gradio's queue one at a time (`concurrency_id="model"`): other sessions wait their turn and
 see their place in the queue, and a stopped answer frees the model at its next token. Index changes are
 queued the same way under their own id. Each session keeps its own conversation in a `gr.State`.
-The server listens on 127.0.0.1 unless told otherwise.
+The server listens on 127.0.0.1 unless told otherwise, answers only to the host names it was
+started for (ui/security.py: no DNS rebinding), and limits login guesses when `auth` is given.
+Uploads are deleted from gradio's cache once handled, files it still holds after an hour are
+deleted, and all of them when the server stops.
 
 Deliberately not here: what the handlers do (ui/chat.py, ui/library.py) or the markup (ui/render.py).
 """
@@ -12,9 +15,13 @@ Deliberately not here: what the handlers do (ui/chat.py, ui/library.py) or the m
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
+from gradio.utils import get_upload_folder
+from starlette.middleware import Middleware
 
 from rag.errors import RagError
 from rag.pipeline import Assistant
@@ -23,8 +30,9 @@ from ui import chat as chat_logic
 from ui import render
 from ui.chat import EMPTY_PANEL, Chat, ChatSession
 from ui.library import Library
+from ui.security import HostCheck, LoginThrottle, allowed_hosts
 from ui.theme import CSS, theme
-from ui.uploads import MAX_UPLOAD_BYTES
+from ui.uploads import MAX_UPLOAD_BYTES, size_text
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +49,7 @@ EXAMPLES = {
     ],
 }
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+CACHE_CLEANING = (600, 3600)  # every 10 minutes, delete uploads gradio has held for over an hour
 
 
 def _examples(assistant: Assistant) -> list[dict[str, str]]:
@@ -72,7 +81,7 @@ def _selected(session: ChatSession, evt: gr.SelectData) -> tuple[str, ChatSessio
 def build_app(assistant: Assistant, settings: Settings | None = None, *, k: int | None = None) -> gr.Blocks:
     """The page around `assistant`; `settings` defaults to the assistant's own."""
     settings = settings or assistant.settings
-    with gr.Blocks(title="Ask the articles", analytics_enabled=False) as demo:
+    with gr.Blocks(title="Ask the articles", analytics_enabled=False, delete_cache=CACHE_CLEANING) as demo:
         gr.HTML(
             "<h1>Ask the articles</h1><p>Answers come only from the indexed articles, and each shows the "
             "passages it cites. Everything runs on this computer.</p>",
@@ -83,7 +92,7 @@ def build_app(assistant: Assistant, settings: Settings | None = None, *, k: int 
             with gr.Tab("Chat", id="chat"):
                 _chat_tab(Chat(assistant, k), _examples(assistant))
             with gr.Tab("Articles", id="articles") as articles_tab:
-                _articles_tab(Library(assistant), settings, articles_tab, demo)
+                _articles_tab(Library(assistant, Path(get_upload_folder())), settings, articles_tab, demo)
     demo.queue(default_concurrency_limit=4)
     return demo
 
@@ -151,18 +160,26 @@ def _chat_tab(chat: Chat, examples: list[dict[str, str]]) -> None:
 
 
 def _articles_tab(library: Library, settings: Settings, tab: gr.Tab, demo: gr.Blocks) -> None:
-    limit = MAX_UPLOAD_BYTES // (1024 * 1024)
     gr.HTML(render.placeholder_html(f"Documents folder: {settings.documents_dir}"), js_on_load=None)
     table = gr.HTML(library.table(), elem_id="rag-documents", js_on_load=None)
     upload_box = gr.File(
-        label=f"Add articles: .txt, .md, .html or .pdf, up to {limit} MiB each",
+        label=f"Add articles: .txt, .md, .html or .pdf, up to {size_text(MAX_UPLOAD_BYTES)} each",
         file_count="multiple",
         file_types=UPLOAD_TYPES,
         elem_id="rag-upload",
     )
     status = gr.HTML("", elem_id="rag-status", js_on_load=None)
     with gr.Row(equal_height=True):
-        choice = gr.Dropdown(library.choices(), value=None, label="Remove an article", scale=4, elem_id="rag-choice")
+        # Any value is let through to Library.remove, which accepts only an indexed article: the choices
+        # gradio checks against are the ones at start, without the articles uploaded since.
+        choice = gr.Dropdown(
+            library.choices(),
+            value=None,
+            label="Remove an article",
+            scale=4,
+            elem_id="rag-choice",
+            allow_custom_value=True,
+        )
         remove_button = gr.Button("Remove from the index", variant="stop", scale=1, elem_id="rag-remove")
 
     def upload(files: list[str] | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
@@ -192,27 +209,45 @@ def launch(
     auth: tuple[str, str] | None = None,
     open_browser: bool = False,
     k: int | None = None,
+    allow_hosts: Sequence[str] = (),
 ) -> tuple[gr.Blocks, str]:
     """Serve the page on host:port in a background thread; return it and its URL.
 
-    Call `.block_thread()` on the returned app to serve until Ctrl-C, or `.close()` to stop.
+    Requests must name `host` (or, for a loopback address, any loopback name; for 0.0.0.0, this
+    machine's names) or one of `allow_hosts` in their Host header. Call `.block_thread()` on the
+    returned app to serve until Ctrl-C, or `.close()` to stop.
     """
     if host not in LOOPBACK and auth is None:
         log.warning("Listening on %s without --auth: anyone who can reach this machine can use the chat.", host)
     demo = build_app(assistant, settings, k=k)
+    host_check = Middleware(HostCheck, allowed=allowed_hosts(host, allow_hosts))
     _, url, _ = demo.launch(
         server_name=host,
         server_port=port,
-        auth=auth,
+        auth=LoginThrottle(*auth) if auth else None,
         inbrowser=open_browser,
         prevent_thread_lock=True,
         quiet=True,
         show_error=True,
         ssr_mode=False,
-        max_file_size=2 * MAX_UPLOAD_BYTES,  # a hard stop; ui.uploads explains the real limit
+        max_file_size=MAX_UPLOAD_BYTES,  # the same limit the label states and ui.uploads checks
+        app_kwargs={"middleware": [host_check]},
         run_history=False,  # its page offers to copy past runs to a cloud bucket: not for a private tool
         footer_links=["api", "settings"],
         theme=theme(),
         css=CSS,
     )
+    _put_first(demo.server_app, host_check)
     return demo, url
+
+
+def _put_first(app: Any, middleware: Middleware) -> None:
+    """Make `middleware` the outermost of the app's own middleware and rebuild its stack.
+
+    gradio adds its CORS middleware outside the ones given through app_kwargs, and that one trusts
+    the Host header: it answered a preflight from evil.example and added evil.example's origin to
+    the refusal. Starlette builds the stack on the first request (gradio makes one while starting),
+    so it is rebuilt here; until then the host check already ran, one layer further in.
+    """
+    app.user_middleware = [middleware, *(m for m in app.user_middleware if m is not middleware)]
+    app.middleware_stack = app.build_middleware_stack()

@@ -54,9 +54,9 @@ def _shown(name: str) -> str:
     return name if len(name) <= 80 else name[:79] + "…"
 
 
-def _size(n: int) -> str:
+def size_text(n: int) -> str:
     """
-    >>> _size(3 * 1024 * 1024), _size(20 * 1024 * 1024), _size(1536)
+    >>> size_text(3 * 1024 * 1024), size_text(20 * 1024 * 1024), size_text(1536)
     ('3 MiB', '20 MiB', '1.5 KiB')
     """
     for unit, scale in (("MiB", 1024 * 1024), ("KiB", 1024)):
@@ -95,12 +95,35 @@ def _inside(folder: Path, name: str) -> Path:
     return path
 
 
-def _same_content(folder: Path, data: bytes) -> str | None:
-    digest = hashlib.sha256(data).digest()
-    for path in iter_files(folder):
-        if path.stat().st_size == len(data) and hashlib.sha256(path.read_bytes()).digest() == digest:
-            return path.relative_to(folder).as_posix()
-    return None
+class FolderContents:
+    """Which file in the folder holds given bytes, with each file's digest computed at most once:
+    checking a batch of uploads against the folder is then linear, not one folder scan per file."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._by_size: dict[int, list[Path]] | None = None
+        self._digests: dict[Path, bytes] = {}
+
+    def _sizes(self) -> dict[int, list[Path]]:
+        if self._by_size is None:
+            self._by_size = {}
+            if self.folder.is_dir():
+                for path in iter_files(self.folder):
+                    self._by_size.setdefault(path.stat().st_size, []).append(path)
+        return self._by_size
+
+    def find(self, data: bytes) -> str | None:
+        digest = hashlib.sha256(data).digest()
+        for path in self._sizes().get(len(data), []):
+            if path not in self._digests:
+                self._digests[path] = hashlib.sha256(path.read_bytes()).digest()
+            if self._digests[path] == digest:
+                return path.relative_to(self.folder).as_posix()
+        return None
+
+    def add(self, path: Path, data: bytes) -> None:
+        self._sizes().setdefault(len(data), []).append(path)
+        self._digests[path] = hashlib.sha256(data).digest()
 
 
 def check_usable(data: bytes, name: str) -> None:
@@ -112,21 +135,34 @@ def check_usable(data: bytes, name: str) -> None:
             read_document(path, name)
         except UnusableFile as why:
             raise UploadError(f"“{_shown(name)}” cannot be used: {why}.") from None
+        except Exception as err:  # a reader failing in a way nobody foresaw refuses this file only
+            log.exception("Reading the upload %r failed", name)
+            raise UploadError(f"“{_shown(name)}” cannot be used: reading it failed ({type(err).__name__}).") from None
 
 
-def save_upload(source: Path, name: str, folder: Path, max_bytes: int = MAX_UPLOAD_BYTES) -> Saved:
-    """Copy the uploaded file `source`, sent under `name`, into `folder`; UploadError if refused."""
+def save_upload(
+    source: Path,
+    name: str,
+    folder: Path,
+    max_bytes: int = MAX_UPLOAD_BYTES,
+    contents: FolderContents | None = None,
+) -> Saved:
+    """Copy the uploaded file `source`, sent under `name`, into `folder`; UploadError if refused.
+
+    Pass the same `contents` for every file of one upload, so the folder is read only once.
+    """
     target = safe_name(name)
     shown = _shown(re.split(r"[\\/]", name)[-1])
     size = source.stat().st_size
     if size == 0:
         raise UploadError(f"“{shown}” is empty: nothing to add.")
     if size > max_bytes:
-        raise UploadError(f"“{shown}” is {_size(size)}: articles can be at most {_size(max_bytes)}.")
+        raise UploadError(f"“{shown}” is {size_text(size)}: articles can be at most {size_text(max_bytes)}.")
     data = source.read_bytes()
     check_usable(data, target)
     folder.mkdir(parents=True, exist_ok=True)
-    existing = _same_content(folder, data)
+    contents = contents or FolderContents(folder)
+    existing = contents.find(data)
     if existing is not None:
         return Saved(existing, folder / existing, False, f"“{shown}” is already in the library as {existing}.")
     for candidate in _candidates(target):
@@ -137,6 +173,7 @@ def save_upload(source: Path, name: str, folder: Path, max_bytes: int = MAX_UPLO
         except FileExistsError:
             continue
         log.info("Saved upload %r as %s", name, path)
+        contents.add(path, data)
         if candidate != target:
             message = (
                 f"A different file named {target} is already in the library, so “{shown}” was saved as {candidate}."
