@@ -27,6 +27,11 @@ class Generator(Protocol):
 
     def stream(self, messages: list[Message], max_tokens: int) -> Iterator[str]: ...
 
+    def yes_probability(self, messages: list[Message]) -> float | None:
+        """P(yes) / (P(yes) + P(no)) over the first token of the reply to `messages` (case and
+        leading-space variants summed), or None when the backend cannot tell."""
+        ...
+
 
 class LlamaGenerator:
     def __init__(self, model_path: Path, context_size: int = 2048, threads: int = 2, name: str = "") -> None:
@@ -71,3 +76,6 @@ class LlamaGenerator:
                 text = chunk["choices"][0]["delta"].get("content")
                 if text:
                     yield text
+
+    def yes_probability(self, messages: list[Message]) -> float | None:
+        return None  # placeholder: the lead's version reads llama.cpp's logits

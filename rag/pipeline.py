@@ -14,11 +14,12 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from rag import models, store
+from rag import store
+from rag.backends import make_generator
 from rag.citations import strip_markers
 from rag.embedding import Embedder, MiniLMEmbedder, RememberedVectors
 from rag.errors import QuestionError
-from rag.generation import Generator, LlamaGenerator, Message
+from rag.generation import Generator, Message
 from rag.grounding import check_answer, thresholds_for
 from rag.indexing import IndexReport, Progress, update_index
 from rag.prompting import SYSTEM_PROMPT, build_prompt
@@ -66,9 +67,7 @@ class Assistant:
     @property
     def generator(self) -> Generator:
         if self._generator is None:
-            s = self.settings
-            path = models.resolve(s.model, s.model_cache_dir, s.model_sha256)
-            self._generator = LlamaGenerator(path, s.context_size, s.threads, name=s.model)
+            self._generator = make_generator(self.settings)
         return self._generator
 
     def warm_up(self) -> None:

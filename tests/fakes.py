@@ -2,7 +2,8 @@
 
 `HashEmbedder` turns words into hashed bag-of-words vectors, so texts that share words are close;
 `ScriptedGenerator` replies with scripted texts in order (or a function of the prompt) and records
-every prompt it was given. Both implement the same protocols as the real classes.
+every prompt it was given; its yes/no judgement is a scripted value too (None: "cannot tell").
+Both implement the same protocols as the real classes.
 """
 
 from __future__ import annotations
@@ -49,10 +50,12 @@ Reply = str | Callable[[list[Message]], str]
 class ScriptedGenerator:
     name = "test/scripted"
 
-    def __init__(self, replies: Sequence[Reply] = (), context_size: int = 2048) -> None:
+    def __init__(self, replies: Sequence[Reply] = (), context_size: int = 2048, yes: float | None = None) -> None:
         self.replies = list(replies)
         self.context_size = context_size
+        self.yes = yes
         self.prompts: list[list[Message]] = []
+        self.judged: list[list[Message]] = []
 
     def count_tokens(self, text: str) -> int:
         return len(re.findall(r"\w+|[^\w\s]", text))
@@ -62,3 +65,7 @@ class ScriptedGenerator:
         reply = self.replies.pop(0) if self.replies else "The articles do not say."
         text = reply(messages) if callable(reply) else reply
         yield from re.findall(r"\S+\s*", text)
+
+    def yes_probability(self, messages: list[Message]) -> float | None:
+        self.judged.append(messages)
+        return self.yes
