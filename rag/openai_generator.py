@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -123,13 +124,17 @@ class OpenAIGenerator:
         self._client: Any = None
         self._tokenizer: Tokenizer | None = None  # the server's endpoint that counts tokens, if any
         self._counts: dict[str, int] = {}
+        self._connecting = threading.Lock()  # one client, shared by the threads of a web server
 
     # -- connection ----------------------------------------------------------------------------
     def warm_up(self) -> None:
         """Connect, check the server answers, learn the served model's name if none was given,
         and find its tokenizer endpoint."""
-        if self._client is not None:
-            return
+        with self._connecting:
+            if self._client is None:
+                self._connect()
+
+    def _connect(self) -> None:
         import openai
 
         client = openai.OpenAI(
