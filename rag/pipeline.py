@@ -14,16 +14,15 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from rag import store
+from rag import backends
 from rag.backends import make_generator
 from rag.citations import strip_markers
 from rag.embedding import Embedder, MiniLMEmbedder, RememberedVectors
 from rag.errors import QuestionError
 from rag.generation import Generator, Message
 from rag.grounding import check_answer, thresholds_for
-from rag.indexing import IndexReport, Progress, update_index
+from rag.indexing import IndexReport, Progress
 from rag.prompting import SYSTEM_PROMPT, build_prompt
-from rag.retrieval import Retriever
 from rag.rewriting import rewrite
 from rag.settings import Settings
 from rag.types import Answer, Delta, Timings
@@ -44,7 +43,7 @@ class Assistant:
         self.settings = settings or Settings.from_env()
         self._embedder = embedder
         self._generator = generator
-        self._retriever: Retriever | None = None
+        self._retriever: backends.Searcher | None = None
         self._lock = threading.RLock()
         self._remembered: RememberedVectors | None = None
 
@@ -85,26 +84,25 @@ class Assistant:
     def index(self, progress: Progress | None = None) -> IndexReport:
         """Bring the index up to date with the documents folder."""
         with self._lock:
-            s = self.settings
-            stored, report = update_index(s.documents_dir, s.index_dir, self.embedder, s.chunking, progress)
-            self._retriever = Retriever(stored, self.remembered, self.settings.retriever)
+            stored, report = backends.update_index(self.settings, self.embedder, progress)
+            self._retriever = backends.make_retriever(stored, self.remembered, self.settings)
             return report
 
-    def retriever(self) -> Retriever:
+    def retriever(self) -> backends.Searcher:
         with self._lock:
             if self._retriever is None:
                 s = self.settings
-                if store.exists(s.index_dir):
-                    stored = store.load(s.index_dir, self.embedder.name, self.embedder.dimension)
-                    self._retriever = Retriever(stored, self.remembered, self.settings.retriever)
+                if backends.index_exists(s):
+                    stored = backends.load_index(s, self.embedder)
+                    self._retriever = backends.make_retriever(stored, self.remembered, s)
                 else:
-                    log.info("No index in %s yet: building it from %s", s.index_dir, s.documents_dir)
+                    log.info("No index in %s yet: building it from %s", s.milvus_uri or s.index_dir, s.documents_dir)
                     self.index()
             assert self._retriever is not None
             return self._retriever
 
     @property
-    def stored(self) -> store.StoredIndex:
+    def stored(self) -> backends.IndexView:
         return self.retriever().index
 
     # -- answering -----------------------------------------------------------------------------
