@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from rag import Assistant, Settings
+from rag.loading import load_documents
 from tests.conftest import ARTICLES, LECTURE, SMALL_MODEL, VISIT
 
 pytestmark = pytest.mark.integration
@@ -100,3 +101,27 @@ def test_rag_ask_json_from_the_command_line(real: Assistant) -> None:
     for citation in data["citations"]:
         text = real.stored.documents[citation["doc_id"]].text
         assert text[citation["start"] : citation["end"]] == citation["quote"]
+
+
+def test_rag_ask_json_with_the_index_in_milvus_lite(tmp_path: Path) -> None:
+    """`RAG_MILVUS_URI=./milvus-test.db rag ask --json ...`: the index is built in Milvus Lite, the
+    real engine, on the first question, and the answer cites exact spans of the documents."""
+    docs = tmp_path / "documents"
+    docs.mkdir()
+    for name in (VISIT, LECTURE):
+        shutil.copy(ARTICLES / name, docs / name)
+    env = {k: v for k, v in os.environ.items() if k != "RAG_LLM_URL"}
+    env["RAG_MILVUS_URI"] = "./milvus-test.db"
+    out = subprocess.run(
+        [sys.executable, "-m", "rag.cli", "--documents", str(docs), "--index", str(tmp_path / "index"),
+         "--model", SMALL_MODEL, "ask", "How many documents were signed after the talks with the Japanese Prime "
+         "Minister?", "--json"],
+        capture_output=True, text=True, timeout=600, check=True, env=env, cwd=tmp_path,
+    )
+    data = json.loads(out.stdout)
+    assert "14" in data["text"] and not data["abstained"]
+    assert any("14 documents" in c["quote"] for c in data["citations"])
+    assert (tmp_path / "milvus-test.db").exists() and not (tmp_path / "index").exists()
+    texts = {d.id: d.text for d in load_documents(docs)[0]}
+    for citation in data["citations"]:
+        assert texts[citation["doc_id"]][citation["start"] : citation["end"]] == citation["quote"]
