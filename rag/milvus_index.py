@@ -29,6 +29,7 @@ import json
 import logging
 import re
 import secrets
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -78,6 +79,11 @@ def connect(uri: str, token: str | None = None) -> Any:
         try:
             _clients[key] = MilvusClient(uri=uri, token=token or "", timeout=CONNECT_TIMEOUT_S)
         except Exception as err:  # pymilvus raises MilvusException, grpc errors or its own ConnectionError
+            if uri.endswith(".db"):
+                raise IndexStoreError(
+                    f"Milvus Lite cannot open {uri} ({err}). It opens a file in one process at a time: "
+                    "stop the other one (a running `rag serve`?), or use a Milvus server for several processes."
+                ) from None
             raise IndexStoreError(
                 f"Milvus at {uri} cannot be reached ({err}). Start it, check RAG_MILVUS_URI "
                 "(a file ending in .db, or http://host:19530), or unset it to use the index folder."
@@ -235,6 +241,7 @@ class MilvusIndex:
 
     collections: Collections
     manifest: dict[str, Any]
+    where: str = ""  # for messages: "Milvus at URI, collections PREFIX_*"
     _chunks: list[Chunk] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -268,12 +275,17 @@ def _chunk(row: dict[str, Any]) -> Chunk:
 
 
 # -- reading -----------------------------------------------------------------------------------
-def _read_manifest(collections: Collections) -> dict[str, Any] | None:
+def _head(collections: Collections) -> str | None:
+    """The tag of the manifest in use, or None before the first update."""
     heads = collections.client.query(collections.meta, filter=f'pk == "{HEAD}"', output_fields=["text"],
                                      consistency_level=STRONG)
-    if not heads:
+    return str(json.loads(heads[0]["text"])["tag"]) if heads else None
+
+
+def _read_manifest(collections: Collections) -> dict[str, Any] | None:
+    tag = _head(collections)
+    if tag is None:
         return None
-    tag = json.loads(heads[0]["text"])["tag"]
     text = collections.read_parts(collections.meta, tag)
     if text is None:
         raise IndexStoreError(f"The index in Milvus ({collections.prefix}) is damaged: its manifest {tag} is "
@@ -290,9 +302,13 @@ def exists(uri: str, prefix: str, token: str | None = None) -> bool:
 
 
 def load(uri: str, prefix: str, embedder_name: str, dimension: int, token: str | None = None) -> MilvusIndex:
-    collections = Collections(connect(uri, token), _check_prefix(prefix))
+    return _load(Collections(connect(uri, token), _check_prefix(prefix)), embedder_name, dimension,
+                 f"Milvus at {uri}, collections {prefix}_*")
+
+
+def _load(collections: Collections, embedder_name: str, dimension: int, where: str) -> MilvusIndex:
+    collections = Collections(collections.client, collections.prefix)
     manifest = _read_manifest(collections) if collections.exist() else None
-    where = f"Milvus at {uri}, collections {prefix}_*"
     if manifest is None:
         raise IndexStoreError(f"No index in {where}. Run `rag index` to build it.")
     store.check_compatible(manifest, embedder_name, dimension, Path(where))
@@ -300,7 +316,7 @@ def load(uri: str, prefix: str, embedder_name: str, dimension: int, token: str |
     if not collections.client.has_collection(collections.chunks):
         raise IndexStoreError(f"The index in {where} is damaged: {collections.chunks} is missing. "
                               "Run `rag index` to rebuild it.")
-    return MilvusIndex(collections, manifest)
+    return MilvusIndex(collections, manifest, where=where)
 
 
 # -- writing -----------------------------------------------------------------------------------
@@ -384,7 +400,8 @@ def update_index(
     _commit(collections, tag)
     _remove_unreferenced(collections, [str(e["hash"]) for e in entries.values()], tag)
     report.chunks_embedded = sum(len(c) for c, _ in new_chunks.values())
-    return MilvusIndex(collections, manifest), _finish(report, started)
+    index = MilvusIndex(collections, manifest, where=f"Milvus at {uri}, collections {prefix}_*")
+    return index, _finish(report, started)
 
 
 def _commit(collections: Collections, tag: str) -> None:
@@ -409,6 +426,8 @@ class MilvusRetriever:
     Hybrid is Milvus's own reciprocal rank fusion of the two searches (RRFRanker with the same
     constant as the FAISS backend). Every hit carries its cosine similarity and its BM25 score,
     whichever list found it: the missing one is asked of Milvus for just those chunks.
+    Each search first checks `head` (one small query), so an update committed by another process
+    (`rag index` elsewhere in a cluster) is followed at the next question.
     """
 
     def __init__(self, index: MilvusIndex, embedder: Embedder, mode: str = "hybrid") -> None:
@@ -418,6 +437,19 @@ class MilvusRetriever:
         self.embedder = embedder
         self.mode = mode
         self.idf = idf_table([c.text for c in index.chunks])
+        self._refreshing = threading.Lock()
+
+    def refresh(self) -> None:
+        """Load the manifest `head` names if another process has committed a new one."""
+        with self._refreshing:
+            tag = _head(self.index.collections)
+            if tag is None or tag == self.index.manifest.get("tag"):
+                return
+            log.info("The index in %s was updated elsewhere: loading manifest %s", self.index.where, tag)
+            embedder = self.index.manifest["embedder"]
+            index = _load(self.index.collections, embedder["name"], int(embedder["dimension"]), self.index.where)
+            self.idf = idf_table([c.text for c in index.chunks])
+            self.index = index
 
     def _client(self) -> Any:
         return self.index.collections.client
@@ -443,6 +475,7 @@ class MilvusRetriever:
         return [{**hit["entity"], "score": float(hit["distance"])} for hit in found[0]]
 
     def search(self, query: str, k: int) -> list[Hit]:
+        self.refresh()
         size = self.index.size
         if not size or k <= 0:
             return []

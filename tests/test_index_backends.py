@@ -8,7 +8,10 @@ exact citations, and the same passages found by dense, BM25 and hybrid search.
 from __future__ import annotations
 
 import itertools
+import subprocess
+import sys
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -158,6 +161,19 @@ def test_a_crash_before_the_commit_leaves_the_previous_index_whole_and_unpollute
         assert _milvus_rows(backend_settings) == live, "leftovers deleted"
 
 
+def test_a_running_milvus_reader_follows_an_update_committed_elsewhere(settings: Settings, milvus_file: str) -> None:
+    shared = replace(settings, milvus_uri=milvus_file, milvus_collection=f"test{next(_names)}")
+    _build(shared)
+    reader = backends.make_retriever(_load(shared), HashEmbedder(), shared)  # e.g. a web process
+    visit = shared.documents_dir / VISIT
+    visit.write_text(visit.read_text(encoding="utf-8").replace("14 documents", "15 documents"), encoding="utf-8")
+    _build(shared)  # `rag index` run elsewhere
+    hits = reader.search("How many documents were signed?", 5)
+    assert any("15 documents" in h.chunk.text for h in hits)
+    assert not any("14 documents" in h.chunk.text for h in hits)
+    assert reader.index.manifest == _load(shared).manifest
+
+
 QUESTIONS = [
     "How many documents were signed after the talks with the Prime Minister?",
     "Who did Tokayev meet on December 19?",
@@ -204,3 +220,19 @@ def test_a_bad_collection_name_and_an_unreachable_server_give_clear_errors(
         backends.index_exists(replace(settings, milvus_uri=str(settings.index_dir / "m.db"), milvus_collection="1-x"))
     with pytest.raises(IndexStoreError, match=r"cannot be reached.*RAG_MILVUS_URI"):
         backends.index_exists(replace(settings, milvus_uri="http://127.0.0.1:9"))
+
+
+def test_a_milvus_lite_file_open_in_another_process_gives_a_clear_error(settings: Settings, tmp_path: Path) -> None:
+    path = str(tmp_path / "busy.db")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"from pymilvus import MilvusClient; MilvusClient(uri={path!r}); print('open', "
+         "flush=True); import time; time.sleep(600)"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
+        with pytest.raises(IndexStoreError, match="one process at a time"):
+            backends.index_exists(replace(settings, milvus_uri=path))
+    finally:
+        holder.kill()
+        holder.wait()
