@@ -4,6 +4,8 @@ The whole question-answering path through the server runs in tests/test_integrat
 
 from __future__ import annotations
 
+import types
+
 import pytest
 
 from rag import models
@@ -48,6 +50,7 @@ def test_a_reply_stopped_early_leaves_the_server_ready_for_the_next(llm_url: str
     generator = OpenAIGenerator(llm_url)
     messages = [{"role": "user", "content": "Count from one to two hundred in words."}]
     stream = generator.stream(messages, 100)
+    assert isinstance(stream, types.GeneratorType)
     next(stream)
     stream.close()  # the reader went away: the HTTP response is closed
     assert "".join(generator.stream([{"role": "user", "content": "Say hello."}], 8))
