@@ -87,7 +87,8 @@ def update_index(settings: Settings, embedder: Embedder, progress: Progress | No
 
 
 def make_retriever(index: IndexView, embedder: Embedder, settings: Settings) -> Searcher:
-    from rag.milvus_index import MilvusIndex, MilvusRetriever
+    from rag.milvus_index import MilvusIndex
+    from rag.milvus_retrieval import MilvusRetriever
 
     if isinstance(index, MilvusIndex):
         return MilvusRetriever(index, embedder, settings.retriever)

@@ -19,7 +19,8 @@ manifest whose rows are all present; searches keep only rows of the document ver
 so leftovers are never shown, and the next update deletes them. Reads and writes use Strong
 consistency, because a Milvus server otherwise shows deletes late.
 
-Deliberately not here: deciding what changed (indexing.plan) and the FAISS files (store.py).
+Deliberately not here: deciding what changed (indexing.plan), searching (milvus_retrieval.py)
+and the FAISS files (store.py).
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ import json
 import logging
 import re
 import secrets
-import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -44,19 +44,16 @@ from rag.embedding import Embedder
 from rag.errors import IndexStoreError
 from rag.indexing import IndexReport, Progress, _doc_entry, _finish, embed_documents, plan
 from rag.loading import load_documents
-from rag.retrieval import MODES, RRF_K
-from rag.terms import idf_table, terms
-from rag.types import Chunk, Document, Hit
+from rag.terms import terms
+from rag.types import Chunk, Document
 
 log = logging.getLogger(__name__)
 
 PART_CHARS = 16_000  # a VARCHAR holds at most 65,535 bytes: 16,000 characters of UTF-8 always fit
 MAX_BYTES = 65_535
 STRONG = "Strong"
-# BM25 as bm25s computes it by default (Lucene's formula, k1 1.5, b 0.75). Milvus's scores carry the
-# classic factor (k1 + 1) that Lucene dropped; dividing by it gives bm25s's scores (tested).
+# BM25 as bm25s computes it by default (Lucene's formula, k1 1.5, b 0.75); see milvus_retrieval.py.
 BM25_PARAMS = {"bm25_k1": 1.5, "bm25_b": 0.75}
-BM25_FACTOR = 1.0 + BM25_PARAMS["bm25_k1"]
 CHUNK_FIELDS = ["pk", "chunk_id", "doc_id", "doc_hash", "start", "end", "text"]
 HEAD = "head"
 CONNECT_TIMEOUT_S = 10.0
@@ -113,7 +110,7 @@ def _pk(doc_hash: str, chunk_id: str) -> str:
     return f"{doc_hash[:24]}{chunk_id}"
 
 
-def _quoted(values: list[str]) -> str:
+def quoted(values: list[str]) -> str:
     return json.dumps(sorted(values))  # hex digests and tags only: nothing to escape
 
 
@@ -263,19 +260,19 @@ class MilvusIndex:
         the evaluation's counts; searches never need them all)."""
         if self._chunks is None:
             hashes = [e["hash"] for e in self.entries.values()]
-            rows = self.collections.query(self.collections.chunks, f"doc_hash in {_quoted(hashes)}", CHUNK_FIELDS)
+            rows = self.collections.query(self.collections.chunks, f"doc_hash in {quoted(hashes)}", CHUNK_FIELDS)
             order = {doc_id: n for n, doc_id in enumerate(self.entries)}
             rows = sorted((r for r in rows if self.live(r)), key=lambda r: (order[r["doc_id"]], r["start"], r["end"]))
-            self._chunks = [_chunk(r) for r in rows]
+            self._chunks = [row_chunk(r) for r in rows]
         return self._chunks
 
 
-def _chunk(row: dict[str, Any]) -> Chunk:
+def row_chunk(row: dict[str, Any]) -> Chunk:
     return Chunk(row["chunk_id"], row["doc_id"], row["text"], int(row["start"]), int(row["end"]))
 
 
 # -- reading -----------------------------------------------------------------------------------
-def _head(collections: Collections) -> str | None:
+def read_head(collections: Collections) -> str | None:
     """The tag of the manifest in use, or None before the first update."""
     heads = collections.client.query(collections.meta, filter=f'pk == "{HEAD}"', output_fields=["text"],
                                      consistency_level=STRONG)
@@ -283,7 +280,7 @@ def _head(collections: Collections) -> str | None:
 
 
 def _read_manifest(collections: Collections) -> dict[str, Any] | None:
-    tag = _head(collections)
+    tag = read_head(collections)
     if tag is None:
         return None
     text = collections.read_parts(collections.meta, tag)
@@ -302,11 +299,11 @@ def exists(uri: str, prefix: str, token: str | None = None) -> bool:
 
 
 def load(uri: str, prefix: str, embedder_name: str, dimension: int, token: str | None = None) -> MilvusIndex:
-    return _load(Collections(connect(uri, token), _check_prefix(prefix)), embedder_name, dimension,
+    return load_from(Collections(connect(uri, token), _check_prefix(prefix)), embedder_name, dimension,
                  f"Milvus at {uri}, collections {prefix}_*")
 
 
-def _load(collections: Collections, embedder_name: str, dimension: int, where: str) -> MilvusIndex:
+def load_from(collections: Collections, embedder_name: str, dimension: int, where: str) -> MilvusIndex:
     collections = Collections(collections.client, collections.prefix)
     manifest = _read_manifest(collections) if collections.exist() else None
     if manifest is None:
@@ -411,102 +408,9 @@ def _commit(collections: Collections, tag: str) -> None:
 
 
 def _remove_unreferenced(collections: Collections, hashes: list[str], tag: str) -> None:
-    keep = _quoted(hashes)
+    keep = quoted(hashes)
     for name in collections.other_chunk_collections():
         collections.client.drop_collection(name)
     collections.client.delete(collections.chunks, filter=f"doc_hash not in {keep}")
     collections.client.delete(collections.texts, filter=f"key not in {keep}")
-    collections.client.delete(collections.meta, filter=f"key not in {_quoted([HEAD, tag])}")
-
-
-# -- searching ---------------------------------------------------------------------------------
-class MilvusRetriever:
-    """Dense, BM25 or hybrid search in Milvus, returning the same `Hit`s as retrieval.Retriever.
-
-    Hybrid is Milvus's own reciprocal rank fusion of the two searches (RRFRanker with the same
-    constant as the FAISS backend). Every hit carries its cosine similarity and its BM25 score,
-    whichever list found it: the missing one is asked of Milvus for just those chunks.
-    Each search first checks `head` (one small query), so an update committed by another process
-    (`rag index` elsewhere in a cluster) is followed at the next question.
-    """
-
-    def __init__(self, index: MilvusIndex, embedder: Embedder, mode: str = "hybrid") -> None:
-        if mode not in MODES:
-            raise ValueError(f"retriever must be one of {', '.join(MODES)}, not {mode!r}")
-        self.index = index
-        self.embedder = embedder
-        self.mode = mode
-        self.idf = idf_table([c.text for c in index.chunks])
-        self._refreshing = threading.Lock()
-
-    def refresh(self) -> None:
-        """Load the manifest `head` names if another process has committed a new one."""
-        with self._refreshing:
-            tag = _head(self.index.collections)
-            if tag is None or tag == self.index.manifest.get("tag"):
-                return
-            log.info("The index in %s was updated elsewhere: loading manifest %s", self.index.where, tag)
-            embedder = self.index.manifest["embedder"]
-            index = _load(self.index.collections, embedder["name"], int(embedder["dimension"]), self.index.where)
-            self.idf = idf_table([c.text for c in index.chunks])
-            self.index = index
-
-    def _client(self) -> Any:
-        return self.index.collections.client
-
-    def _search(self, anns_field: str, data: Any, metric: str, limit: int, filter: str = "") -> list[dict[str, Any]]:
-        found = self._client().search(
-            self.index.collections.chunks, data=[data], anns_field=anns_field, limit=limit, filter=filter,
-            search_params={"metric_type": metric}, output_fields=CHUNK_FIELDS, consistency_level=STRONG,
-        )
-        return [{**hit["entity"], "score": float(hit["distance"])} for hit in found[0]]
-
-    def _hybrid(self, vector: list[float], query_terms: str, depth: int) -> list[dict[str, Any]]:
-        from pymilvus import AnnSearchRequest, RRFRanker
-
-        requests = [
-            AnnSearchRequest(data=[vector], anns_field="vector", param={"metric_type": "IP"}, limit=depth),
-            AnnSearchRequest(data=[query_terms], anns_field="sparse", param={"metric_type": "BM25"}, limit=depth),
-        ]
-        found = self._client().hybrid_search(
-            self.index.collections.chunks, reqs=requests, ranker=RRFRanker(RRF_K), limit=depth,
-            output_fields=CHUNK_FIELDS, consistency_level=STRONG,
-        )
-        return [{**hit["entity"], "score": float(hit["distance"])} for hit in found[0]]
-
-    def search(self, query: str, k: int) -> list[Hit]:
-        self.refresh()
-        size = self.index.size
-        if not size or k <= 0:
-            return []
-        depth = min(size, max(4 * k, 50))
-        vector = self.embedder.embed([query])[0]
-        as_list = [float(x) for x in vector]
-        query_terms = " ".join(terms(query))
-        if self.mode == "dense" or (self.mode == "hybrid" and not query_terms):
-            rows = self._search("vector", as_list, "IP", depth)
-            if self.mode == "hybrid":  # no words to match: the fusion of the dense list alone
-                rows = [{**r, "score": 1.0 / (RRF_K + n)} for n, r in enumerate(rows, start=1)]
-        elif self.mode == "bm25":
-            rows = self._search("sparse", query_terms, "BM25", depth) if query_terms else []
-            rows = [{**r, "score": r["score"] / BM25_FACTOR} for r in rows]
-        else:
-            rows = self._hybrid(as_list, query_terms, depth)
-        rows = [r for r in rows if self.index.live(r)][:k]
-        if not rows:
-            return []
-
-        pks = _quoted([r["pk"] for r in rows])
-        vectors = {r["pk"]: r["vector"] for r in self._client().query(
-            self.index.collections.chunks, filter=f"pk in {pks}", output_fields=["pk", "vector"],
-            consistency_level=STRONG)}
-        lexical: dict[str, float] = {}
-        if query_terms:
-            scored = self._search("sparse", query_terms, "BM25", len(rows), f"pk in {pks}")
-            lexical = {r["pk"]: r["score"] / BM25_FACTOR for r in scored}
-        entries = self.index.entries
-        return [
-            Hit(_chunk(r), r["score"], rank, str(entries[r["doc_id"]].get("title", "")),
-                dense=float(np.dot(vectors[r["pk"]], vector)), lexical=lexical.get(r["pk"], 0.0))
-            for rank, r in enumerate(rows, start=1)
-        ]
+    collections.client.delete(collections.meta, filter=f"key not in {quoted([HEAD, tag])}")
