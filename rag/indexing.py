@@ -13,7 +13,8 @@ a few embedder calls, not one each. `prepare` does the slow part (chunking and e
 and changed documents) ahead of `update_index` and remembers the result in this process, so that a
 caller holding a lock for `update_index` (the web app's `Assistant.index`) holds it only briefly.
 
-Deliberately not here: the on-disk format (store.py) and reading files (loading.py).
+Deliberately not here: the on-disk format (store.py) and reading files (loading.py). The Milvus
+backend (milvus_index.py) shares `plan` and `embed_documents` and writes to Milvus instead.
 """
 
 from __future__ import annotations
@@ -233,6 +234,41 @@ def update_index(
     store.save(index_dir, index)
     report.chunks_embedded = sum(len(c) for c, _ in new_chunks.values())
     return index, _finish(report, started)
+
+
+def plan(
+    documents: list[Document], old_docs: dict[str, dict[str, object]], skipped: list[Skipped]
+) -> tuple[IndexReport, list[Document]]:
+    """Compare the documents with the previous manifest's entries: the report, and what to embed."""
+    report = IndexReport(skipped=skipped)
+    to_embed = [d for d in documents if old_docs.get(d.id, {}).get("hash") != d.hash]
+    for doc in documents:
+        if doc.id not in old_docs:
+            report.added.append(doc.id)
+        elif doc in to_embed:
+            report.changed.append(doc.id)
+        else:
+            report.unchanged.append(doc.id)
+            if old_docs[doc.id].get("title") != doc.title:
+                report.retitled.append(doc.id)
+    current_ids = {d.id for d in documents}
+    report.removed.extend(sorted(set(old_docs) - current_ids))
+    return report, to_embed
+
+
+def embed_documents(
+    to_embed: list[Document], embedder: Embedder, chunking: ChunkingSettings, progress: Progress | None = None
+) -> dict[str, tuple[list[Chunk], np.ndarray]]:
+    """Chunk and embed each document: doc id -> (its chunks, their vectors)."""
+    new_chunks: dict[str, tuple[list[Chunk], np.ndarray]] = {}
+    for n, doc in enumerate(to_embed):
+        if progress:
+            progress(n, len(to_embed), doc.id)
+        chunks = chunk_document(doc, chunking, embedder.fits)
+        new_chunks[doc.id] = (chunks, embedder.embed([c.text for c in chunks]))
+    if progress:
+        progress(len(to_embed), len(to_embed), "")
+    return new_chunks
 
 
 def _doc_entry(doc: Document, chunks: int, indexed_at: str) -> dict[str, object]:

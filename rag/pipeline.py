@@ -14,17 +14,17 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from rag import models, store
+from rag import backends, models
 from rag.answer_types import answer_shape
+from rag.backends import make_generator
 from rag.embedding import Embedder, MiniLMEmbedder, RememberedVectors
 from rag.generation import Generator, LlamaGenerator, Message
 from rag.grounding import Verdict, check_answer, extract_answer, thresholds_for
-from rag.indexing import IndexReport, Progress, update_index
+from rag.indexing import IndexReport, Progress
 from rag.judging import Judge
 from rag.markers import strip_markers
 from rag.prompting import SYSTEM_PROMPT, build_prompt
 from rag.questions import clean_question, history_messages
-from rag.retrieval import Retriever
 from rag.rewriting import rewrite
 from rag.settings import Settings
 from rag.types import Answer, Delta, Hit, Timings
@@ -47,7 +47,7 @@ class Assistant:
         self.settings = settings or Settings.from_env()
         self._embedder = embedder
         self._generator = generator
-        self._retriever: Retriever | None = None
+        self._retriever: backends.Searcher | None = None
         self._lock = threading.RLock()
         self._remembered: RememberedVectors | None = None
         self._judge: Judge | None = None
@@ -71,9 +71,7 @@ class Assistant:
     @property
     def generator(self) -> Generator:
         if self._generator is None:
-            s = self.settings
-            path = models.resolve(s.model, s.model_cache_dir, s.model_sha256)
-            self._generator = LlamaGenerator(path, s.context_size, s.threads, name=s.model)
+            self._generator = make_generator(self.settings)
         return self._generator
 
     @property
@@ -111,26 +109,25 @@ class Assistant:
     def index(self, progress: Progress | None = None) -> IndexReport:
         """Bring the index up to date with the documents folder."""
         with self._lock:
-            s = self.settings
-            stored, report = update_index(s.documents_dir, s.index_dir, self.embedder, s.chunking, progress)
-            self._retriever = Retriever(stored, self.remembered, self.settings.retriever)
+            stored, report = backends.update_index(self.settings, self.embedder, progress)
+            self._retriever = backends.make_retriever(stored, self.remembered, self.settings)
             return report
 
-    def retriever(self) -> Retriever:
+    def retriever(self) -> backends.Searcher:
         with self._lock:
             if self._retriever is None:
                 s = self.settings
-                if store.exists(s.index_dir):
-                    stored = store.load(s.index_dir, self.embedder.name, self.embedder.dimension)
-                    self._retriever = Retriever(stored, self.remembered, self.settings.retriever)
+                if backends.index_exists(s):
+                    stored = backends.load_index(s, self.embedder)
+                    self._retriever = backends.make_retriever(stored, self.remembered, s)
                 else:
-                    log.info("No index in %s yet: building it from %s", s.index_dir, s.documents_dir)
+                    log.info("No index in %s yet: building it from %s", s.milvus_uri or s.index_dir, s.documents_dir)
                     self.index()
             assert self._retriever is not None
             return self._retriever
 
     @property
-    def stored(self) -> store.StoredIndex:
+    def stored(self) -> backends.IndexView:
         return self.retriever().index
 
     # -- answering -----------------------------------------------------------------------------

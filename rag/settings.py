@@ -64,6 +64,14 @@ class Settings:
     open_answers: str = "extract"
     max_question_tokens: int = 256
     chunking: ChunkingSettings = field(default_factory=ChunkingSettings)
+    # Beyond one machine (docs/deployment.md). Unset: the built-in llama.cpp model, the FAISS files.
+    llm_url: str | None = None  # an OpenAI-compatible server, e.g. "http://127.0.0.1:8000/v1"
+    llm_model: str | None = None  # the model name the server expects; unset: the first it lists
+    llm_api_key: str | None = field(default=None, repr=False)
+    llm_timeout: int = 120  # seconds to wait for the server, per request and between streamed pieces
+    milvus_uri: str | None = None  # a Milvus Lite file ("./milvus.db") or a server ("http://host:19530")
+    milvus_token: str | None = field(default=None, repr=False)  # "user:password" or an API key
+    milvus_collection: str = "rag"  # prefix of the collections this index uses
 
     ENV: ClassVar[dict[str, str]] = {
         "documents_dir": "RAG_DOCUMENTS",
@@ -78,6 +86,13 @@ class Settings:
         "k": "RAG_K",
         "read_k": "RAG_READ_K",
         "retriever": "RAG_RETRIEVER",
+        "llm_url": "RAG_LLM_URL",
+        "llm_model": "RAG_LLM_MODEL",
+        "llm_api_key": "RAG_LLM_API_KEY",
+        "llm_timeout": "RAG_LLM_TIMEOUT",
+        "milvus_uri": "RAG_MILVUS_URI",
+        "milvus_token": "RAG_MILVUS_TOKEN",
+        "milvus_collection": "RAG_MILVUS_COLLECTION",
     }
 
     def __post_init__(self) -> None:

@@ -15,4 +15,5 @@ pip install --quiet --upgrade "pip>=24"
 # The CPU build of PyTorch, first: a torch pulled in by sentence-transformers would be the CUDA one.
 .venv/bin/python -c 'import torch' 2>/dev/null || pip install --quiet "torch==2.13.0"
 echo "Installing the project (the first time, llama-cpp-python compiles llama.cpp: ~9 min)"
-pip install --quiet -e ".[dev]"
+# dev: the test tools; remote and server: the model server and Milvus paths, which the tests run too.
+pip install --quiet -e ".[dev,remote,server]"

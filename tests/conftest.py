@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ARTICLES = ROOT / "documents"
 VISIT = "tokayev-state-visit-to-japan.txt"
 LECTURE = "tokayev-lecture-at-un-university.txt"
+SMALL_MODEL = "smollm2-135m"  # the integration tests' model
 
 
 @pytest.fixture
@@ -39,3 +41,16 @@ def embedder() -> HashEmbedder:
 
 def make_assistant(settings: Settings, replies: list = (), embedder: HashEmbedder | None = None) -> Assistant:  # type: ignore[assignment]
     return Assistant(settings, embedder=embedder or HashEmbedder(), generator=ScriptedGenerator(replies))
+
+
+@pytest.fixture(scope="session")
+def llm_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The small SmolLM2 model behind llama-cpp-python's OpenAI-compatible server on 127.0.0.1,
+    started once for the session and stopped by its PID at the end (also after a failure)."""
+    from rag import models
+    from tests.llm_server import llama_server
+
+    root = tmp_path_factory.mktemp("llm-server")
+    path = models.resolve(SMALL_MODEL, root / "models")
+    with llama_server(path, log_file=root / "server.log") as url:
+        yield url

@@ -2,8 +2,9 @@
 
 `HashEmbedder` turns words into hashed bag-of-words vectors, so texts that share words are close;
 `ScriptedGenerator` replies with scripted texts in order (or a function of the prompt) and records
-every prompt it was given; as a judge it answers with scripted probabilities (or a function of the
-judge's messages), None when it has none, like a backend without log-probabilities.
+every prompt it was given; as a judge it answers with a scripted probability: one value for every
+judgement, a list used in order, or a function of the judge's messages; None, like a backend
+without log-probabilities, when it has none.
 Both implement the same protocols as the real classes.
 """
 
@@ -55,12 +56,12 @@ class ScriptedGenerator:
         self,
         replies: Sequence[Reply] = (),
         context_size: int = 2048,
-        yes: Sequence[float | None] | Callable[[list[Message]], float | None] = (),
+        yes: float | Sequence[float | None] | Callable[[list[Message]], float | None] | None = None,
     ) -> None:
         self.replies = list(replies)
         self.context_size = context_size
         self.prompts: list[list[Message]] = []
-        self.yes = yes if callable(yes) else list(yes)
+        self.yes = yes if yes is None or isinstance(yes, float | int) or callable(yes) else list(yes)
         self.judged: list[list[Message]] = []
 
     def count_tokens(self, text: str) -> int:
@@ -76,4 +77,6 @@ class ScriptedGenerator:
         self.judged.append(messages)
         if callable(self.yes):
             return self.yes(messages)
-        return self.yes.pop(0) if self.yes else None
+        if isinstance(self.yes, list):
+            return self.yes.pop(0) if self.yes else None
+        return self.yes

@@ -8,7 +8,7 @@ A citation is shown as its passage (the retrieved chunk that holds the cited spa
 highlighted, whether the span is the whole chunk or one sentence inside it, and its place in the
 article, such as "paragraph 4 of 11, characters 1234–1301".
 
-Deliberately not here: gradio, files, or deciding what is cited (rag.citations does that).
+Deliberately not here: gradio, files, or deciding what is cited (rag.grounding does that).
 """
 
 from __future__ import annotations

@@ -1,0 +1,416 @@
+"""The index in Milvus, through `pymilvus.MilvusClient`: a Milvus Lite file or a Milvus cluster.
+
+The same client code serves both: `uri` is a file ending in ".db" (Milvus Lite, the engine
+embedded in this process) or "http://host:19530". Three collections, named after a prefix:
+- `<prefix>_chunks_<recipe>`: one row per chunk of one version of a document (its content hash
+  is part of the key): its text and offsets, the MiniLM vector (inner product = cosine), and
+  `terms`, the chunk's `rag.terms.terms()` joined by spaces, from which Milvus's BM25 function
+  makes a sparse vector; so BM25 sees the same stemmed words and whole numbers as the FAISS
+  backend's bm25s. `<recipe>` is a digest of the embedder and the chunking settings: changing
+  either builds a new collection beside the old one (a vector field has a fixed dimension);
+- `<prefix>_texts`: each document version's text in parts, by content hash, for the citations;
+- `<prefix>_meta`: the manifest (as in the FAISS folder) in parts under a tag, and a `head` row
+  that names the tag in use.
+
+Crash safety as in the FAISS folder: an update inserts the rows of new document versions, writes
+the new manifest under a fresh tag, then switches `head` to it in one upsert, the commit point;
+only then are rows (and chunk collections) that no manifest names deleted. Killed at any moment, `head` names a complete
+manifest whose rows are all present; searches keep only rows of the document versions it names,
+so leftovers are never shown, and the next update deletes them. Reads and writes use Strong
+consistency, because a Milvus server otherwise shows deletes late.
+
+Deliberately not here: deciding what changed (indexing.plan), searching (milvus_retrieval.py)
+and the FAISS files (store.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import secrets
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag import store
+from rag.chunking import ChunkingSettings
+from rag.embedding import Embedder
+from rag.errors import IndexStoreError
+from rag.indexing import IndexReport, Progress, _doc_entry, _finish, embed_documents, plan
+from rag.loading import load_documents
+from rag.terms import terms
+from rag.types import Chunk, Document
+
+log = logging.getLogger(__name__)
+
+PART_CHARS = 16_000  # a VARCHAR holds at most 65,535 bytes: 16,000 characters of UTF-8 always fit
+MAX_BYTES = 65_535
+STRONG = "Strong"
+# BM25 as bm25s computes it by default (Lucene's formula, k1 1.5, b 0.75); see milvus_retrieval.py.
+BM25_PARAMS = {"bm25_k1": 1.5, "bm25_b": 0.75}
+CHUNK_FIELDS = ["pk", "chunk_id", "doc_id", "doc_hash", "start", "end", "text"]
+HEAD = "head"
+CONNECT_TIMEOUT_S = 10.0
+
+_clients: dict[tuple[str, str], Any] = {}
+
+
+def connect(uri: str, token: str | None = None) -> Any:
+    """One MilvusClient per address and process (Milvus Lite runs one engine per file)."""
+    key = (uri, token or "")
+    if key not in _clients:
+        try:
+            from pymilvus import MilvusClient
+        except ImportError:
+            raise IndexStoreError(
+                "RAG_MILVUS_URI is set but pymilvus is not installed: pip install 'local-rag[remote]'."
+            ) from None
+        if uri.endswith(".db"):
+            Path(uri).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        try:
+            _clients[key] = MilvusClient(uri=uri, token=token or "", timeout=CONNECT_TIMEOUT_S)
+        except Exception as err:  # pymilvus raises MilvusException, grpc errors or its own ConnectionError
+            if uri.endswith(".db"):
+                raise IndexStoreError(
+                    f"Milvus Lite cannot open {uri} ({err}). It opens a file in one process at a time: "
+                    "stop the other one (a running `rag serve`?), or use a Milvus server for several processes."
+                ) from None
+            raise IndexStoreError(
+                f"Milvus at {uri} cannot be reached ({err}). Start it, check RAG_MILVUS_URI "
+                "(a file ending in .db, or http://host:19530), or unset it to use the index folder."
+            ) from None
+    return _clients[key]
+
+
+def _check_prefix(prefix: str) -> str:
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,200}", prefix):
+        raise IndexStoreError(
+            f"RAG_MILVUS_COLLECTION must be letters, digits and underscores, not starting with a digit: {prefix!r}"
+        )
+    return prefix
+
+
+def recipe(embedder: Embedder, chunking: ChunkingSettings) -> str:
+    """What the chunks were made with: a new recipe means a new chunks collection.
+
+    >>> len(recipe(type("E", (), {"name": "m", "dimension": 3})(), ChunkingSettings()))
+    10
+    """
+    made_with = {"embedder": [embedder.name, embedder.dimension], "chunking": chunking.as_dict()}
+    return hashlib.sha1(json.dumps(made_with, sort_keys=True).encode()).hexdigest()[:10]
+
+
+def _pk(doc_hash: str, chunk_id: str) -> str:
+    return f"{doc_hash[:24]}{chunk_id}"
+
+
+def quoted(values: list[str]) -> str:
+    return json.dumps(sorted(values))  # hex digests and tags only: nothing to escape
+
+
+@dataclass
+class Collections:
+    client: Any
+    prefix: str
+    recipe: str = ""  # of the chunks collection in use; "" until a manifest or an update names it
+
+    @property
+    def chunks(self) -> str:
+        return f"{self.prefix}_chunks_{self.recipe}"
+
+    def other_chunk_collections(self) -> list[str]:
+        pattern = re.compile(re.escape(self.prefix) + r"_chunks_[0-9a-f]{10}")
+        return [n for n in self.client.list_collections() if pattern.fullmatch(n) and n != self.chunks]
+
+    @property
+    def texts(self) -> str:
+        return f"{self.prefix}_texts"
+
+    @property
+    def meta(self) -> str:
+        return f"{self.prefix}_meta"
+
+    def exist(self) -> bool:
+        return all(self.client.has_collection(name) for name in (self.texts, self.meta))
+
+    def create(self, dimension: int) -> None:
+        from pymilvus import DataType, Function, FunctionType
+
+        client = self.client
+        if not client.has_collection(self.chunks):
+            schema = client.create_schema(auto_id=False)
+            schema.add_field("pk", DataType.VARCHAR, is_primary=True, max_length=64)
+            schema.add_field("chunk_id", DataType.VARCHAR, max_length=64)
+            schema.add_field("doc_id", DataType.VARCHAR, max_length=4096)
+            schema.add_field("doc_hash", DataType.VARCHAR, max_length=64)
+            schema.add_field("start", DataType.INT64)
+            schema.add_field("end", DataType.INT64)
+            schema.add_field("text", DataType.VARCHAR, max_length=MAX_BYTES)
+            # Already analysed by rag.terms: Milvus only splits on spaces.
+            schema.add_field("terms", DataType.VARCHAR, max_length=MAX_BYTES, enable_analyzer=True,
+                             analyzer_params={"tokenizer": "whitespace"})
+            schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dimension)
+            schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+            schema.add_function(Function(name="bm25", function_type=FunctionType.BM25,
+                                         input_field_names=["terms"], output_field_names=["sparse"]))
+            index = client.prepare_index_params()
+            # AUTOINDEX: exact (FLAT) in Milvus Lite, a graph index chosen by a Milvus server.
+            index.add_index(field_name="vector", index_type="AUTOINDEX", metric_type="IP")
+            index.add_index(field_name="sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25",
+                            params=BM25_PARAMS)
+            client.create_collection(self.chunks, schema=schema, index_params=index, consistency_level=STRONG)
+        for name in (self.texts, self.meta):
+            if not client.has_collection(name):
+                schema = client.create_schema(auto_id=False)
+                schema.add_field("pk", DataType.VARCHAR, is_primary=True, max_length=128)
+                schema.add_field("key", DataType.VARCHAR, max_length=64)  # content hash, or manifest tag
+                schema.add_field("part", DataType.INT64)
+                schema.add_field("text", DataType.VARCHAR, max_length=MAX_BYTES)
+                schema.add_field("vector", DataType.FLOAT_VECTOR, dim=2)  # Milvus wants one; unused
+                index = client.prepare_index_params()
+                index.add_index(field_name="vector", index_type="AUTOINDEX", metric_type="L2")
+                client.create_collection(name, schema=schema, index_params=index, consistency_level=STRONG)
+
+    def query(self, name: str, filter: str, fields: list[str]) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        iterator = self.client.query_iterator(name, batch_size=1000, filter=filter, output_fields=fields,
+                                              consistency_level=STRONG)
+        try:
+            while batch := iterator.next():
+                rows.extend(batch)
+        finally:
+            iterator.close()
+        return rows
+
+    def write_parts(self, name: str, key: str, text: str) -> None:
+        parts = [text[i : i + PART_CHARS] for i in range(0, len(text), PART_CHARS)] or [""]
+        rows = [{"pk": f"{key}:{n}", "key": key, "part": n, "text": t, "vector": [0.0, 0.0]}
+                for n, t in enumerate(parts)]
+        for start in range(0, len(rows), 100):
+            self.client.upsert(name, rows[start : start + 100])
+
+    def read_parts(self, name: str, key: str) -> str | None:
+        rows = self.query(name, f'key == "{key}"', ["part", "text"])
+        if not rows:
+            return None
+        rows.sort(key=lambda r: r["part"])
+        if [r["part"] for r in rows] != list(range(len(rows))):
+            return None
+        return "".join(r["text"] for r in rows)
+
+
+class _Documents(Mapping[str, Document]):
+    """The indexed documents, their text fetched from Milvus when first asked for."""
+
+    def __init__(self, collections: Collections, entries: dict[str, dict[str, Any]]) -> None:
+        self._collections = collections
+        self._entries = entries
+        self._cache: dict[str, Document] = {}
+
+    def __getitem__(self, doc_id: str) -> Document:
+        if doc_id not in self._cache:
+            entry = self._entries[doc_id]
+            text = self._collections.read_parts(self._collections.texts, entry["hash"])
+            if text is None or hashlib.sha256(text.encode("utf-8")).hexdigest() != entry["hash"]:
+                raise IndexStoreError(
+                    f"The text of {doc_id} in Milvus ({self._collections.prefix}) is missing or damaged. "
+                    "Run `rag index` to rebuild it."
+                )
+            self._cache[doc_id] = Document(id=doc_id, title=str(entry.get("title", "")), text=text, hash=entry["hash"])
+        return self._cache[doc_id]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+@dataclass
+class MilvusIndex:
+    """What the rest of the program reads of an index (manifest, documents, chunks), from Milvus."""
+
+    collections: Collections
+    manifest: dict[str, Any]
+    where: str = ""  # for messages: "Milvus at URI, collections PREFIX_*"
+    _chunks: list[Chunk] | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self.entries: dict[str, dict[str, Any]] = dict(self.manifest.get("documents", {}))
+        self.documents: Mapping[str, Document] = _Documents(self.collections, self.entries)
+
+    def live(self, row: dict[str, Any]) -> bool:
+        """Is this row part of the committed index (not a leftover of an unfinished update)?"""
+        entry = self.entries.get(row["doc_id"])
+        return entry is not None and entry.get("hash") == row["doc_hash"]
+
+    @property
+    def size(self) -> int:
+        return sum(int(e.get("chunks", 0)) for e in self.entries.values())
+
+    @property
+    def chunks(self) -> list[Chunk]:
+        """Every chunk, document by document (read from Milvus once: for the checker's IDF table and
+        the evaluation's counts; searches never need them all)."""
+        if self._chunks is None:
+            hashes = [e["hash"] for e in self.entries.values()]
+            rows = self.collections.query(self.collections.chunks, f"doc_hash in {quoted(hashes)}", CHUNK_FIELDS)
+            order = {doc_id: n for n, doc_id in enumerate(self.entries)}
+            rows = sorted((r for r in rows if self.live(r)), key=lambda r: (order[r["doc_id"]], r["start"], r["end"]))
+            self._chunks = [row_chunk(r) for r in rows]
+        return self._chunks
+
+
+def row_chunk(row: dict[str, Any]) -> Chunk:
+    return Chunk(row["chunk_id"], row["doc_id"], row["text"], int(row["start"]), int(row["end"]))
+
+
+# -- reading -----------------------------------------------------------------------------------
+def read_head(collections: Collections) -> str | None:
+    """The tag of the manifest in use, or None before the first update."""
+    heads = collections.client.query(collections.meta, filter=f'pk == "{HEAD}"', output_fields=["text"],
+                                     consistency_level=STRONG)
+    return str(json.loads(heads[0]["text"])["tag"]) if heads else None
+
+
+def _read_manifest(collections: Collections) -> dict[str, Any] | None:
+    tag = read_head(collections)
+    if tag is None:
+        return None
+    text = collections.read_parts(collections.meta, tag)
+    if text is None:
+        raise IndexStoreError(f"The index in Milvus ({collections.prefix}) is damaged: its manifest {tag} is "
+                              "incomplete. Run `rag index` to rebuild it.")
+    manifest = json.loads(text)
+    if not isinstance(manifest, dict):
+        raise IndexStoreError(f"The index manifest in Milvus ({collections.prefix}) is not a JSON object.")
+    return manifest
+
+
+def exists(uri: str, prefix: str, token: str | None = None) -> bool:
+    collections = Collections(connect(uri, token), _check_prefix(prefix))
+    return collections.exist() and _read_manifest(collections) is not None
+
+
+def load(uri: str, prefix: str, embedder_name: str, dimension: int, token: str | None = None) -> MilvusIndex:
+    return load_from(Collections(connect(uri, token), _check_prefix(prefix)), embedder_name, dimension,
+                 f"Milvus at {uri}, collections {prefix}_*")
+
+
+def load_from(collections: Collections, embedder_name: str, dimension: int, where: str) -> MilvusIndex:
+    collections = Collections(collections.client, collections.prefix)
+    manifest = _read_manifest(collections) if collections.exist() else None
+    if manifest is None:
+        raise IndexStoreError(f"No index in {where}. Run `rag index` to build it.")
+    store.check_compatible(manifest, embedder_name, dimension, Path(where))
+    collections.recipe = str(manifest.get("recipe", ""))
+    if not collections.client.has_collection(collections.chunks):
+        raise IndexStoreError(f"The index in {where} is damaged: {collections.chunks} is missing. "
+                              "Run `rag index` to rebuild it.")
+    return MilvusIndex(collections, manifest, where=where)
+
+
+# -- writing -----------------------------------------------------------------------------------
+def _previous(uri: str, prefix: str, embedder: Embedder, chunking: ChunkingSettings, token: str | None
+              ) -> MilvusIndex | None:
+    try:
+        previous = load(uri, prefix, embedder.name, embedder.dimension, token)
+    except IndexStoreError as err:
+        if "No index" not in str(err):
+            log.warning("Rebuilding the whole index: %s", err)
+        return None
+    if previous.manifest.get("chunking") != chunking.as_dict():
+        log.warning("Chunking settings changed since the last build: rebuilding the whole index.")
+        return None
+    return previous
+
+
+def _rows(doc: Document, chunks: list[Chunk], vectors: np.ndarray) -> list[dict[str, Any]]:
+    rows = []
+    for chunk, vector in zip(chunks, vectors, strict=True):
+        if len(chunk.text.encode("utf-8")) > MAX_BYTES:
+            raise IndexStoreError(f"A chunk of {doc.id} is longer than Milvus allows ({MAX_BYTES} bytes).")
+        rows.append({
+            "pk": _pk(doc.hash, chunk.id), "chunk_id": chunk.id, "doc_id": doc.id, "doc_hash": doc.hash,
+            "start": chunk.start, "end": chunk.end, "text": chunk.text,
+            "terms": " ".join(terms(chunk.text)) or "_", "vector": [float(x) for x in vector],
+        })
+    return rows
+
+
+def update_index(
+    documents_dir: Path,
+    uri: str,
+    prefix: str,
+    embedder: Embedder,
+    chunking: ChunkingSettings,
+    progress: Progress | None = None,
+    token: str | None = None,
+) -> tuple[MilvusIndex, IndexReport]:
+    """Bring the Milvus index up to date with the documents folder, as indexing.update_index does
+    for the index folder: only new and edited documents are embedded and written."""
+    started = time.perf_counter()
+    documents, skipped = load_documents(documents_dir)
+    collections = Collections(connect(uri, token), _check_prefix(prefix))
+    previous = _previous(uri, prefix, embedder, chunking, token)
+    old_docs = previous.entries if previous else {}
+    report, to_embed = plan(documents, old_docs, skipped)
+    if previous and not report.wrote:
+        return previous, _finish(report, started)
+
+    new_chunks = embed_documents(to_embed, embedder, chunking, progress)
+    collections.recipe = recipe(embedder, chunking)
+    collections.create(embedder.dimension)
+    by_id = {d.id: d for d in documents}
+    for doc_id, (chunks, vectors) in new_chunks.items():
+        doc = by_id[doc_id]
+        collections.write_parts(collections.texts, doc.hash, doc.text)
+        rows = _rows(doc, chunks, vectors)
+        for start in range(0, len(rows), 200):
+            collections.client.upsert(collections.chunks, rows[start : start + 200])
+
+    now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    entries = {}
+    for doc in documents:
+        if doc.id in new_chunks:
+            entries[doc.id] = _doc_entry(doc, len(new_chunks[doc.id][0]), now)
+        else:
+            old = old_docs[doc.id]
+            entries[doc.id] = _doc_entry(doc, int(old["chunks"]), str(old.get("indexed_at", now)))
+    tag = secrets.token_hex(8)
+    manifest = {
+        "embedder": {"name": embedder.name, "dimension": embedder.dimension},
+        "chunking": chunking.as_dict(),
+        "documents": entries,
+        "built_at": now,
+        "format_version": store.FORMAT_VERSION,
+        "tag": tag,
+        "recipe": collections.recipe,
+    }
+    collections.write_parts(collections.meta, tag, json.dumps(manifest, ensure_ascii=False))
+    _commit(collections, tag)
+    _remove_unreferenced(collections, [str(e["hash"]) for e in entries.values()], tag)
+    report.chunks_embedded = sum(len(c) for c, _ in new_chunks.values())
+    index = MilvusIndex(collections, manifest, where=f"Milvus at {uri}, collections {prefix}_*")
+    return index, _finish(report, started)
+
+
+def _commit(collections: Collections, tag: str) -> None:
+    """The commit point: `head` names the new manifest, in one single-row upsert."""
+    collections.client.upsert(collections.meta, [{"pk": HEAD, "key": HEAD, "part": 0,
+                                                  "text": json.dumps({"tag": tag}), "vector": [0.0, 0.0]}])
+
+
+def _remove_unreferenced(collections: Collections, hashes: list[str], tag: str) -> None:
+    keep = quoted(hashes)
+    for name in collections.other_chunk_collections():
+        collections.client.drop_collection(name)
+    collections.client.delete(collections.chunks, filter=f"doc_hash not in {keep}")
+    collections.client.delete(collections.texts, filter=f"key not in {keep}")
+    collections.client.delete(collections.meta, filter=f"key not in {quoted([HEAD, tag])}")

@@ -1,0 +1,120 @@
+"""Dense, BM25 or hybrid search in the Milvus index (milvus_index.py), returning the same `Hit`s as
+retrieval.Retriever does over the FAISS files.
+
+- dense: the MiniLM vectors, inner product (= cosine: they are normalised);
+- bm25: Milvus's BM25 function over the chunks' `rag.terms` (k1 1.5, b 0.75 as bm25s). Milvus's
+  scores carry the classic factor (k1 + 1) that Lucene's formula, and so bm25s, dropped: dividing
+  by it gives bm25s's scores (tests/test_index_backends.py compares them);
+- hybrid: Milvus's own `hybrid_search` with `RRFRanker` and the FAISS backend's constant.
+Deliberately not here: writing the index, and deciding whether hits are enough.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+import numpy as np
+
+from rag.embedding import Embedder
+from rag.milvus_index import BM25_PARAMS, CHUNK_FIELDS, STRONG, MilvusIndex, load_from, quoted, read_head, row_chunk
+from rag.retrieval import MODES, RRF_K
+from rag.terms import idf_table, terms
+from rag.types import Hit
+
+log = logging.getLogger(__name__)
+
+BM25_FACTOR = 1.0 + BM25_PARAMS["bm25_k1"]
+
+
+class MilvusRetriever:
+    """Dense, BM25 or hybrid search in Milvus, returning the same `Hit`s as retrieval.Retriever.
+
+    Hybrid is Milvus's own reciprocal rank fusion of the two searches (RRFRanker with the same
+    constant as the FAISS backend). Every hit carries its cosine similarity and its BM25 score,
+    whichever list found it: the missing one is asked of Milvus for just those chunks.
+    Each search first checks `head` (one small query), so an update committed by another process
+    (`rag index` elsewhere in a cluster) is followed at the next question.
+    """
+
+    def __init__(self, index: MilvusIndex, embedder: Embedder, mode: str = "hybrid") -> None:
+        if mode not in MODES:
+            raise ValueError(f"retriever must be one of {', '.join(MODES)}, not {mode!r}")
+        self.index = index
+        self.embedder = embedder
+        self.mode = mode
+        self.idf = idf_table([c.text for c in index.chunks])
+        self._refreshing = threading.Lock()
+
+    def refresh(self) -> None:
+        """Load the manifest `head` names if another process has committed a new one."""
+        with self._refreshing:
+            tag = read_head(self.index.collections)
+            if tag is None or tag == self.index.manifest.get("tag"):
+                return
+            log.info("The index in %s was updated elsewhere: loading manifest %s", self.index.where, tag)
+            embedder = self.index.manifest["embedder"]
+            index = load_from(self.index.collections, embedder["name"], int(embedder["dimension"]), self.index.where)
+            self.idf = idf_table([c.text for c in index.chunks])
+            self.index = index
+
+    def _client(self) -> Any:
+        return self.index.collections.client
+
+    def _search(self, anns_field: str, data: Any, metric: str, limit: int, filter: str = "") -> list[dict[str, Any]]:
+        found = self._client().search(
+            self.index.collections.chunks, data=[data], anns_field=anns_field, limit=limit, filter=filter,
+            search_params={"metric_type": metric}, output_fields=CHUNK_FIELDS, consistency_level=STRONG,
+        )
+        return [{**hit["entity"], "score": float(hit["distance"])} for hit in found[0]]
+
+    def _hybrid(self, vector: list[float], query_terms: str, depth: int) -> list[dict[str, Any]]:
+        from pymilvus import AnnSearchRequest, RRFRanker
+
+        requests = [
+            AnnSearchRequest(data=[vector], anns_field="vector", param={"metric_type": "IP"}, limit=depth),
+            AnnSearchRequest(data=[query_terms], anns_field="sparse", param={"metric_type": "BM25"}, limit=depth),
+        ]
+        found = self._client().hybrid_search(
+            self.index.collections.chunks, reqs=requests, ranker=RRFRanker(RRF_K), limit=depth,
+            output_fields=CHUNK_FIELDS, consistency_level=STRONG,
+        )
+        return [{**hit["entity"], "score": float(hit["distance"])} for hit in found[0]]
+
+    def search(self, query: str, k: int) -> list[Hit]:
+        self.refresh()
+        size = self.index.size
+        if not size or k <= 0:
+            return []
+        depth = min(size, max(4 * k, 50))
+        vector = self.embedder.embed([query])[0]
+        as_list = [float(x) for x in vector]
+        query_terms = " ".join(terms(query))
+        if self.mode == "dense" or (self.mode == "hybrid" and not query_terms):
+            rows = self._search("vector", as_list, "IP", depth)
+            if self.mode == "hybrid":  # no words to match: the fusion of the dense list alone
+                rows = [{**r, "score": 1.0 / (RRF_K + n)} for n, r in enumerate(rows, start=1)]
+        elif self.mode == "bm25":
+            rows = self._search("sparse", query_terms, "BM25", depth) if query_terms else []
+            rows = [{**r, "score": r["score"] / BM25_FACTOR} for r in rows]
+        else:
+            rows = self._hybrid(as_list, query_terms, depth)
+        rows = [r for r in rows if self.index.live(r)][:k]
+        if not rows:
+            return []
+
+        pks = quoted([r["pk"] for r in rows])
+        vectors = {r["pk"]: r["vector"] for r in self._client().query(
+            self.index.collections.chunks, filter=f"pk in {pks}", output_fields=["pk", "vector"],
+            consistency_level=STRONG)}
+        lexical: dict[str, float] = {}
+        if query_terms:
+            scored = self._search("sparse", query_terms, "BM25", len(rows), f"pk in {pks}")
+            lexical = {r["pk"]: r["score"] / BM25_FACTOR for r in scored}
+        entries = self.index.entries
+        return [
+            Hit(row_chunk(r), r["score"], rank, str(entries[r["doc_id"]].get("title", "")),
+                dense=float(np.dot(vectors[r["pk"]], vector)), lexical=lexical.get(r["pk"], 0.0))
+            for rank, r in enumerate(rows, start=1)
+        ]

@@ -1,0 +1,271 @@
+"""The model behind an OpenAI-compatible chat-completions server, through the `openai` client.
+
+llama.cpp's `llama-server`, llama-cpp-python's `python -m llama_cpp.server`, vLLM and TGI all
+speak this protocol, so one class serves a model on this machine or a pool behind a load balancer.
+`OpenAIGenerator` implements the same `Generator` protocol as the in-process `LlamaGenerator`:
+greedy decoding (temperature 0, a fixed seed), the reply streamed piece by piece, optional stop
+strings, a timeout for every wait and the client's retries with back-off before the first token.
+A server that is down, slow or refuses the request becomes a `ServerError` that says which server
+and what to do. Closing the stream early closes the HTTP response, so the server stops generating.
+
+The prompt budget is counted with the server's own tokenizer where it offers one (llama.cpp's
+`/tokenize`, vLLM's `/tokenize`, llama-cpp-python's `/extras/tokenize/count`, probed once), and
+otherwise with a deliberate over-estimate (`estimate_tokens`), so a prompt never overflows the
+server's context window because of a miscount.
+
+Deliberately not here: choosing between this and the built-in model (rag/backends.py), and
+starting a server (tests/llm_server.py and scripts/load_test.py do that for the tests).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
+
+from rag.errors import ModelError
+from rag.generation import Message
+
+log = logging.getLogger(__name__)
+
+# The first token's alternatives asked for: 20 is the most the OpenAI API allows.
+TOP_LOGPROBS = 20
+# Over-estimate of a model's token count from the cl100k_base count: tokenizers with small
+# vocabularies (Llama 2, SmolLM2) need up to about a fifth more tokens for English text.
+ESTIMATE_FACTOR = 1.3
+
+
+# (name, path under the server root, request body from (text, model)); the first that answers counts.
+Tokenizer = tuple[str, str, Callable[[str, str], dict[str, Any]]]
+TOKENIZERS: tuple[Tokenizer, ...] = (
+    ("llama.cpp /tokenize", "/tokenize", lambda text, model: {"content": text, "add_special": False}),
+    ("vLLM /tokenize", "/tokenize", lambda text, model: {"model": model, "prompt": text, "add_special_tokens": False}),
+    ("llama-cpp-python /extras/tokenize/count", "/extras/tokenize/count",
+     lambda text, model: {"model": model, "input": text}),
+)
+
+
+# Sent with every request: llama.cpp's servers penalise repeats by default (1.1), the in-process
+# model does not; 1.0 makes the server decode exactly as `LlamaGenerator` does. vLLM accepts and
+# ignores fields it does not know; a server that rejects them needs `extra_body={}`.
+GREEDY_EXTRAS: dict[str, Any] = {"repeat_penalty": 1.0}
+
+
+class ServerError(ModelError):
+    """The model server is down, too slow, or refused the request."""
+
+
+def estimate_tokens(text: str) -> int:
+    """A safe (high) token count when the server has no tokenizer endpoint.
+
+    >>> estimate_tokens("")
+    0
+    >>> estimate_tokens("The meeting ended with signing 14 documents.") >= 9
+    True
+    """
+    if not text:
+        return 0
+    from rag.chunking import count_tokens
+
+    return max(math.ceil(ESTIMATE_FACTOR * count_tokens(text)), math.ceil(len(text.encode("utf-8")) / 4))
+
+
+def yes_share(alternatives: Sequence[tuple[str, float]]) -> float | None:
+    """P(yes) / (P(yes) + P(no)) from (token, log-probability) pairs of one position.
+
+    Case and leading-space variants are summed; None when neither word is among them.
+
+    >>> round(yes_share([("Yes", math.log(0.6)), (" yes", math.log(0.1)), ("No", math.log(0.1))]), 3)
+    0.875
+    >>> yes_share([("Maybe", -0.1)]) is None
+    True
+    """
+    seen: set[str] = set()
+    yes = no = 0.0
+    for token, logprob in alternatives:
+        if token in seen:
+            continue
+        seen.add(token)
+        word = token.strip().lower()
+        if word == "yes":
+            yes += math.exp(logprob)
+        elif word == "no":
+            no += math.exp(logprob)
+    return yes / (yes + no) if yes + no > 0 else None
+
+
+class OpenAIGenerator:
+    """Chat completions from a server at `base_url` (e.g. "http://127.0.0.1:8000/v1")."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        model: str = "",
+        api_key: str | None = None,
+        context_size: int = 2048,
+        timeout_s: float = 120.0,
+        retries: int = 2,
+        stop: Sequence[str] = (),
+        extra_body: Mapping[str, Any] | None = None,
+        name: str = "",
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.model = model
+        self.api_key = api_key
+        self.context_size = context_size
+        self.timeout_s = timeout_s
+        self.retries = retries
+        self.stop = list(stop)
+        self.extra_body = dict(GREEDY_EXTRAS if extra_body is None else extra_body)
+        self.name = name or model or self.base_url
+        self._client: Any = None
+        self._tokenizer: Tokenizer | None = None  # the server's endpoint that counts tokens, if any
+        self._counts: dict[str, int] = {}
+        self._connecting = threading.Lock()  # one client, shared by the threads of a web server
+
+    # -- connection ----------------------------------------------------------------------------
+    def warm_up(self) -> None:
+        """Connect, check the server answers, learn the served model's name if none was given,
+        and find its tokenizer endpoint."""
+        with self._connecting:
+            if self._client is None:
+                self._connect()
+
+    def _connect(self) -> None:
+        import openai
+
+        client = openai.OpenAI(
+            base_url=self.base_url,
+            api_key=self.api_key or "not-needed",  # local servers ignore it; the client insists on one
+            timeout=self.timeout_s,
+            max_retries=self.retries,
+        )
+        try:
+            served = [m.id for m in client.models.list()]
+        except openai.OpenAIError as err:
+            raise self._error(err) from None
+        if not self.model:
+            if not served:
+                raise ServerError(f"The model server at {self.base_url} serves no model.")
+            self.model = served[0]
+            if self.name == self.base_url:
+                self.name = self.model
+        self._tokenizer = self._find_tokenizer()
+        self._client = client
+        log.info("Model server %s, model %s, tokens counted by %s", self.base_url, self.model,
+                 self._tokenizer[0] if self._tokenizer else "an over-estimate (no tokenizer endpoint)")
+
+    def _error(self, err: Exception) -> ServerError:
+        import openai
+
+        where = f"The model server at {self.base_url}"
+        if isinstance(err, openai.APITimeoutError):
+            return ServerError(
+                f"{where} did not answer within {self.timeout_s:g} s (tried {self.retries + 1} times). "
+                "It may be overloaded: try again, add servers, or raise RAG_LLM_TIMEOUT."
+            )
+        if isinstance(err, openai.APIConnectionError):
+            return ServerError(
+                f"{where} cannot be reached ({err.__cause__ or err}). Start it, check RAG_LLM_URL, "
+                "or unset RAG_LLM_URL to use the built-in model."
+            )
+        if isinstance(err, openai.AuthenticationError | openai.PermissionDeniedError):
+            return ServerError(f"{where} refused the API key: set RAG_LLM_API_KEY to a key it accepts.")
+        if isinstance(err, openai.NotFoundError):
+            return ServerError(f"{where} has no model {self.model!r} or no chat API: check RAG_LLM_MODEL and the URL.")
+        if isinstance(err, openai.APIStatusError):
+            return ServerError(f"{where} answered with an error (HTTP {err.status_code}): {err.message}")
+        return ServerError(f"{where} failed: {err}")
+
+    # -- tokens --------------------------------------------------------------------------------
+    def _ask_tokenizer(self, tokenizer: Tokenizer, text: str) -> int | None:
+        import httpx
+
+        _, path, body = tokenizer
+        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        try:
+            response = httpx.post(self.base_url.removesuffix("/v1") + path, json=body(text, self.model),
+                                  headers=headers, timeout=self.timeout_s)
+        except httpx.HTTPError as err:
+            raise ServerError(f"The model server at {self.base_url} cannot be reached ({err}).") from None
+        if response.status_code != 200:
+            return None
+        try:
+            data = response.json()
+        except ValueError:
+            return None
+        if isinstance(data, dict) and isinstance(data.get("count"), int):
+            return int(data["count"])
+        if isinstance(data, dict) and isinstance(data.get("tokens"), list):
+            return len(data["tokens"])
+        return None
+
+    def _find_tokenizer(self) -> Tokenizer | None:
+        for tokenizer in TOKENIZERS:
+            if self._ask_tokenizer(tokenizer, "Hello world") is not None:
+                return tokenizer
+        return None
+
+    def count_tokens(self, text: str) -> int:
+        self.warm_up()
+        if text in self._counts:
+            return self._counts[text]
+        count = self._ask_tokenizer(self._tokenizer, text) if self._tokenizer else None
+        if count is None:
+            count = estimate_tokens(text)
+        if len(self._counts) > 4096:  # the prompt's fixed parts recur; passages mostly do not
+            self._counts.clear()
+        self._counts[text] = count
+        return count
+
+    # -- generation ----------------------------------------------------------------------------
+    def stream(self, messages: list[Message], max_tokens: int) -> Iterator[str]:
+        import openai
+
+        self.warm_up()
+        try:
+            response = self._client.chat.completions.create(
+                model=self.model, messages=messages, stream=True, temperature=0.0, seed=0,
+                max_tokens=max_tokens, stop=self.stop or None, extra_body=self.extra_body,
+            )
+        except openai.OpenAIError as err:
+            raise self._error(err) from None
+        try:
+            for chunk in response:
+                text = chunk.choices[0].delta.content if chunk.choices else None
+                if text:
+                    yield text
+        except Exception as err:  # the transport's own errors (httpx in openai 1.x, httpx2 in 3.x) are not wrapped
+            raise ServerError(f"The model server at {self.base_url} stopped in the middle of a reply ({err})") from None
+        finally:
+            response.close()
+
+    def yes_probability(self, messages: list[Message]) -> float | None:
+        """P(yes) / (P(yes) + P(no)) for the reply's first token, from the server's log-probabilities.
+
+        None when the server returns none (not every server does; llama-cpp-python's needs
+        `--logits_all true`, its default) or neither word is among the top alternatives.
+        """
+        import openai
+
+        self.warm_up()
+        try:
+            response = self._client.chat.completions.create(
+                model=self.model, messages=messages, max_tokens=1, temperature=0.0, seed=0,
+                logprobs=True, top_logprobs=TOP_LOGPROBS, extra_body=self.extra_body,
+            )
+        except openai.BadRequestError as err:
+            log.warning("The model server at %s gives no log-probabilities: %s", self.base_url, err.message)
+            return None
+        except openai.OpenAIError as err:
+            raise self._error(err) from None
+        choice = response.choices[0] if response.choices else None
+        content = choice.logprobs.content if choice is not None and choice.logprobs is not None else None
+        if not content:
+            return None
+        first = content[0]
+        alternatives = [(t.token, t.logprob) for t in first.top_logprobs or []] + [(first.token, first.logprob)]
+        return yes_share(alternatives)

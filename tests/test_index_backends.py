@@ -1,0 +1,238 @@
+"""The same indexing and retrieval promises on both index backends: the FAISS files (the default)
+and Milvus (here Milvus Lite 2.5.1, the real engine embedded, one file per test session).
+
+Incremental updates by content hash, crash safety, refusing an index built by another embedder,
+exact citations, and the same passages found by dense, BM25 and hybrid search.
+"""
+
+from __future__ import annotations
+
+import itertools
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from rag import Settings, backends, milvus_index, store
+from rag.chunking import ChunkingSettings
+from rag.errors import IndexStoreError
+from tests.conftest import LECTURE, VISIT, make_assistant
+from tests.fakes import HashEmbedder
+
+BACKENDS = ["faiss", "milvus"]
+_names = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def milvus_file(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return str(tmp_path_factory.mktemp("milvus") / "test.db")
+
+
+@pytest.fixture(params=BACKENDS)
+def backend_settings(request: pytest.FixtureRequest, settings: Settings) -> Settings:
+    if request.param == "milvus":
+        # One Milvus Lite file for the session; each test its own collections.
+        return replace(settings, milvus_uri=request.getfixturevalue("milvus_file"),
+                       milvus_collection=f"test{next(_names)}")
+    return settings
+
+
+def _build(settings: Settings, embedder: HashEmbedder | None = None):  # type: ignore[no-untyped-def]
+    return backends.update_index(settings, embedder or HashEmbedder())
+
+
+def _load(settings: Settings, embedder: HashEmbedder | None = None) -> backends.IndexView:
+    return backends.load_index(settings, embedder or HashEmbedder())
+
+
+def _milvus_rows(settings: Settings) -> set[tuple[str, str]]:
+    """(doc id, content hash) of every chunk row in Milvus, and the collections there are."""
+    index = _load(settings)
+    assert isinstance(index, milvus_index.MilvusIndex)
+    assert not index.collections.other_chunk_collections()
+    rows = index.collections.query(index.collections.chunks, 'doc_hash != ""', ["doc_id", "doc_hash"])
+    return {(r["doc_id"], r["doc_hash"]) for r in rows}
+
+
+def test_the_first_build_embeds_everything_and_loads_back_the_same(backend_settings: Settings) -> None:
+    embedder = HashEmbedder()
+    assert not backends.index_exists(backend_settings)
+    stored, report = _build(backend_settings, embedder)
+    assert sorted(report.added) == sorted([VISIT, LECTURE])
+    assert report.chunks_embedded == len(stored.chunks) == embedder.texts_embedded > 0
+    assert backends.index_exists(backend_settings)
+    loaded = _load(backend_settings)
+    assert [c.id for c in loaded.chunks] == [c.id for c in stored.chunks]
+    for doc_id in (VISIT, LECTURE):
+        original = (backend_settings.documents_dir / doc_id).read_text(encoding="utf-8")
+        assert loaded.documents[doc_id].hash == loaded.manifest["documents"][doc_id]["hash"]
+        assert original.strip()[:200] in loaded.documents[doc_id].text
+    for chunk in loaded.chunks:
+        assert loaded.documents[chunk.doc_id].text[chunk.start : chunk.end] == chunk.text
+
+
+def test_nothing_changed_embeds_nothing_and_writes_nothing(backend_settings: Settings) -> None:
+    first, _ = _build(backend_settings)
+    embedder = HashEmbedder()
+    again, report = _build(backend_settings, embedder)
+    assert embedder.texts_embedded == 0 and not report.wrote
+    assert again.manifest == first.manifest == _load(backend_settings).manifest
+
+
+def test_add_change_and_delete_are_incremental(backend_settings: Settings) -> None:
+    docs = backend_settings.documents_dir
+    _build(backend_settings)
+    (docs / "new.md").write_text("# New article\n\nThe bridge opened on Monday.", encoding="utf-8")
+    visit = docs / VISIT
+    visit.write_text(visit.read_text(encoding="utf-8").replace("14 documents", "15 documents"), encoding="utf-8")
+    (docs / LECTURE).unlink()
+
+    embedder = HashEmbedder()
+    stored, report = _build(backend_settings, embedder)
+    assert report.added == ["new.md"] and report.changed == [VISIT] and report.removed == [LECTURE]
+    assert all("bridge" in t or t in stored.documents[VISIT].text for call in embedder.calls for t in call)
+    loaded = _load(backend_settings)
+    assert [c.id for c in loaded.chunks] == [c.id for c in stored.chunks]
+    assert not any(c.doc_id == LECTURE for c in loaded.chunks), "a deleted file's chunks disappear"
+    assert any("15 documents" in c.text for c in loaded.chunks)
+    assert not any("14 documents" in c.text for c in loaded.chunks), "an edited file's old chunks are replaced"
+    hits = backends.make_retriever(loaded, HashEmbedder(), backend_settings).search("14 documents signed", 10)
+    assert hits and not any("14 documents" in h.chunk.text for h in hits)
+    if backend_settings.milvus_uri:
+        live = {(d, e["hash"]) for d, e in loaded.manifest["documents"].items()}
+        assert _milvus_rows(backend_settings) == live, "old rows deleted"
+
+
+def test_changed_chunking_settings_rebuild_everything(backend_settings: Settings) -> None:
+    _build(backend_settings)
+    embedder = HashEmbedder()
+    stored, _ = _build(replace(backend_settings, chunking=ChunkingSettings(chunk_tokens=60)), embedder)
+    assert embedder.texts_embedded == len(stored.chunks) > 0
+
+
+def test_an_index_built_by_another_embedder_is_refused_then_rebuilt(backend_settings: Settings) -> None:
+    _build(backend_settings)
+    other = HashEmbedder(dimension=128)
+    with pytest.raises(IndexStoreError, match="128") as err:
+        _load(backend_settings, other)
+    assert "rag index" in str(err.value)
+    stored, report = _build(backend_settings, other)
+    assert other.texts_embedded == len(stored.chunks) and sorted(report.added) == sorted([VISIT, LECTURE])
+    assert len(_load(backend_settings, other).chunks) == len(stored.chunks)
+
+
+def _crash_at_the_commit_point(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    def crash(*args: object) -> None:
+        raise KeyboardInterrupt("killed while writing the index")
+
+    if settings.milvus_uri:
+        monkeypatch.setattr(milvus_index, "_commit", crash)
+    else:
+        monkeypatch.setattr(store.os, "replace", crash)
+
+
+def test_a_crash_before_the_commit_leaves_the_previous_index_whole_and_unpolluted(
+    backend_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before, _ = _build(backend_settings)
+    docs = backend_settings.documents_dir
+    (docs / "new.txt").write_text("A brand new article about bridges and 14 documents.", encoding="utf-8")
+    visit = docs / VISIT
+    visit.write_text(visit.read_text(encoding="utf-8").replace("14 documents", "15 documents"), encoding="utf-8")
+    with monkeypatch.context() as patch:
+        _crash_at_the_commit_point(backend_settings, patch)
+        with pytest.raises(KeyboardInterrupt):
+            _build(backend_settings)
+
+    survived = _load(backend_settings)
+    assert [c.id for c in survived.chunks] == [c.id for c in before.chunks]
+    assert survived.manifest == before.manifest
+    for mode in ("dense", "bm25", "hybrid"):
+        retriever = backends.make_retriever(survived, HashEmbedder(), replace(backend_settings, retriever=mode))
+        hits = retriever.search("bridges 15 documents", 20)
+        assert hits and all(h.chunk.doc_id != "new.txt" and "15 documents" not in h.chunk.text for h in hits)
+
+    _, report = _build(backend_settings)
+    assert report.added == ["new.txt"] and report.changed == [VISIT]
+    if backend_settings.milvus_uri:
+        live = {(d, e["hash"]) for d, e in _load(backend_settings).manifest["documents"].items()}
+        assert _milvus_rows(backend_settings) == live, "leftovers deleted"
+
+
+def test_a_running_milvus_reader_follows_an_update_committed_elsewhere(settings: Settings, milvus_file: str) -> None:
+    shared = replace(settings, milvus_uri=milvus_file, milvus_collection=f"test{next(_names)}")
+    _build(shared)
+    reader = backends.make_retriever(_load(shared), HashEmbedder(), shared)  # e.g. a web process
+    visit = shared.documents_dir / VISIT
+    visit.write_text(visit.read_text(encoding="utf-8").replace("14 documents", "15 documents"), encoding="utf-8")
+    _build(shared)  # `rag index` run elsewhere
+    hits = reader.search("How many documents were signed?", 5)
+    assert any("15 documents" in h.chunk.text for h in hits)
+    assert not any("14 documents" in h.chunk.text for h in hits)
+    assert reader.index.manifest == _load(shared).manifest
+
+
+QUESTIONS = [
+    "How many documents were signed after the talks with the Prime Minister?",
+    "Who did Tokayev meet on December 19?",
+    "keynote lecture United Nations University",
+]
+
+
+@pytest.mark.parametrize("mode", ["dense", "bm25", "hybrid"])
+def test_milvus_finds_the_same_passages_as_faiss_and_bm25s(settings: Settings, milvus_file: str, mode: str) -> None:
+    faiss_settings = replace(settings, retriever=mode)
+    milvus_settings = replace(faiss_settings, milvus_uri=milvus_file, milvus_collection=f"test{next(_names)}")
+    faiss = backends.make_retriever(_build(faiss_settings)[0], HashEmbedder(), faiss_settings)
+    milvus = backends.make_retriever(_build(milvus_settings)[0], HashEmbedder(), milvus_settings)
+    for question in QUESTIONS:
+        expected, found = faiss.search(question, 5), milvus.search(question, 5)
+        assert found[0].chunk == expected[0].chunk
+        assert len({h.chunk.id for h in found} & {h.chunk.id for h in expected}) >= 4, "at most a tie at the end"
+        by_id = {h.chunk.id: h for h in faiss.search(question, 50)}
+        for hit, rival in zip(found, expected, strict=True):
+            assert hit.dense == pytest.approx(by_id[hit.chunk.id].dense, abs=1e-4)
+            assert hit.lexical == pytest.approx(by_id[hit.chunk.id].lexical, rel=1e-3, abs=1e-4)
+            assert hit.title == by_id[hit.chunk.id].title
+            # The same scores in the same order: any difference in the ranking is between equals. (In
+            # hybrid, equals broken differently in one list shift the fused scores of the last few.)
+            if mode != "hybrid" or hit.rank <= 3:
+                assert hit.score == pytest.approx(rival.score, rel=1e-3, abs=1e-4), [h.score for h in found]
+    assert milvus.idf("document") == pytest.approx(faiss.idf("document"))
+
+
+def test_a_whole_answer_from_milvus_cites_exact_spans(backend_settings: Settings) -> None:
+    assistant = make_assistant(backend_settings, ["The meeting ended with signing 14 documents [1]."])
+    reply = assistant.answer("How many documents were signed after the talks with the Prime Minister?")
+    assert reply.citations and not reply.abstained
+    for citation in reply.citations:
+        assert assistant.stored.documents[citation.doc_id].text[citation.start : citation.end] == citation.quote
+    assert any("14 documents" in c.quote for c in reply.citations)
+
+
+def test_a_bad_collection_name_and_an_unreachable_server_give_clear_errors(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(milvus_index, "CONNECT_TIMEOUT_S", 1.0)
+    with pytest.raises(IndexStoreError, match="RAG_MILVUS_COLLECTION"):
+        backends.index_exists(replace(settings, milvus_uri=str(settings.index_dir / "m.db"), milvus_collection="1-x"))
+    with pytest.raises(IndexStoreError, match=r"cannot be reached.*RAG_MILVUS_URI"):
+        backends.index_exists(replace(settings, milvus_uri="http://127.0.0.1:9"))
+
+
+def test_a_milvus_lite_file_open_in_another_process_gives_a_clear_error(settings: Settings, tmp_path: Path) -> None:
+    path = str(tmp_path / "busy.db")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"from pymilvus import MilvusClient; MilvusClient(uri={path!r}); print('open', "
+         "flush=True); import time; time.sleep(600)"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
+        with pytest.raises(IndexStoreError, match="one process at a time"):
+            backends.index_exists(replace(settings, milvus_uri=path))
+    finally:
+        holder.kill()
+        holder.wait()
