@@ -139,6 +139,7 @@ def main() -> None:
     parser.add_argument("--cached-only", action="store_true", help="re-check only the replies already cached")
     parser.add_argument("--top", type=int, default=8)
     args = parser.parse_args()
+    scored_sets: dict[str, tuple[dict[Thresholds, list[CaseResult]], tuple[list[int], list[int]]]] = {}
     for name in args.sets or ["in-house"]:
         qset = question_set(name, ROOT)
         settings = Settings.from_env(model=args.model, documents_dir=qset.documents, index_dir=qset.index_dir(ROOT))
@@ -153,19 +154,44 @@ def main() -> None:
         rows = collect(assistant, qset.questions, cache, not args.cached_only)
         if args.collect_only:
             continue
-        report(assistant, name, rows, args.top)
+        scored_sets[name] = report(assistant, name, rows, args.top)
         _save_judge(assistant)
+    if len(scored_sets) > 1:
+        joint(scored_sets)
+
+
+def joint(scored_sets: dict[str, tuple[dict[Thresholds, list[CaseResult]], tuple[list[int], list[int]]]]) -> None:
+    """One set of thresholds for every set: chosen on one half of each set together (each set's
+    worth counting equally), scored on the other halves; then chosen on everything (the default)."""
+    def worth_on(t: Thresholds, half: int | None) -> float:
+        total = 0.0
+        for scored, halves_ in scored_sets.values():
+            rows = scored[t] if half is None else [scored[t][i] for i in halves_[half]]
+            total += worth(rows)
+        return total / len(scored_sets)
+
+    print("\n== all sets together: chosen on one half of each, scored on the other halves")
+    for chosen, held in ((0, 1), (1, 0)):
+        best = max(GRID, key=lambda t: worth_on(t, chosen))
+        for name, (scored, halves_) in scored_sets.items():
+            print(_row(f"{name}: {_name(best)}", summarise([scored[best][i] for i in halves_[held]], 5)))
+    best = max(GRID, key=lambda t: worth_on(t, None))
+    print("Chosen on everything:")
+    for name, (scored, _) in scored_sets.items():
+        print(_row(f"{name}: {_name(best)}", summarise(scored[best], 5)))
 
 
 GRID = [
     Thresholds(support=support, relevant=relevant, extract=extract, margin=margin)
     for support, relevant, extract, margin in itertools.product(
-        (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5), (0.2, 0.3, 0.4), (0.5, 0.55, 0.6, 0.7, 1.1), (0.08, 1.0)
+        (0.5, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97), (0.0, 0.2, 0.3, 0.4), (0.45, 0.5, 0.55, 0.6, 1.1), (0.08, 1.0)
     )
 ]
 
 
-def report(assistant: Assistant, name: str, rows: Sequence[Row], top: int) -> None:
+def report(
+    assistant: Assistant, name: str, rows: Sequence[Row], top: int
+) -> tuple[dict[Thresholds, list[CaseResult]], tuple[list[int], list[int]]]:
     scored = {t: recheck(assistant, rows, t) for t in GRID}
     words = recheck(assistant, rows, Thresholds(), judge=False)
     print(f"\n== {name}: {len(rows)} cases, model {assistant.settings.model}")
@@ -179,6 +205,7 @@ def report(assistant: Assistant, name: str, rows: Sequence[Row], top: int) -> No
     for chosen, held in ((a, b), (b, a)):
         best = max(GRID, key=lambda t: worth([scored[t][i] for i in chosen]))
         print(_row(_name(best) + f" ({len(held)} held out)", summarise([scored[best][i] for i in held], 5)))
+    return scored, (a, b)
 
 
 def worth(results: Sequence[CaseResult]) -> float:
