@@ -360,6 +360,12 @@ def _content(sentence: str) -> tuple[set[str], set[str], set[str]]:
     return content, nums, names
 
 
+def _named(names: set[str], passage_terms: set[str]) -> bool:
+    """Every name is in the passage, as written or as the start of a longer word: "Kazakh" is named
+    by "Kazakhstan's"."""
+    return all(any(t.startswith(name) for t in passage_terms) for name in names)
+
+
 _QUOTED = re.compile(r"[\"“”„«»]([^\"“”„«»]+)[\"“”„«»]")
 
 
@@ -389,7 +395,7 @@ def _check_claim(
     for n, hit in enumerate(passages, start=1):
         # Numbers, names and quotations are exact: they must be in the passage as written. Names and
         # numbers may come from the rest of the passage ("He described …" is about the Tokayev named before).
-        if not (nums <= numbers(hit.chunk.text) and names <= set(terms(hit.chunk.text))):
+        if not (nums <= numbers(hit.chunk.text) and _named(names, set(terms(hit.chunk.text)))):
             continue
         if not all(q in _plain(hit.chunk.text) for q in quotes):
             continue

@@ -232,7 +232,7 @@ LECTURE = (
 
 
 class ScriptedJudge:
-    """Says yes (0.9) to the pairs it is told are faithful, no (0.1) to the rest; records each call."""
+    """Says yes (0.99) to the pairs it is told are faithful, no (0.1) to the rest; records each call."""
 
     def __init__(self, faithful: dict[str, str]) -> None:
         self.faithful = faithful  # claim -> the evidence sentence that says it
@@ -242,7 +242,7 @@ class ScriptedJudge:
     def __call__(self, evidence: str, claim: str, question: str | None = None) -> float | None:
         self.calls.append((evidence, claim))
         self.questions.append(question)
-        return 0.9 if self.faithful.get(claim, "\0") in evidence else 0.1
+        return 0.99 if self.faithful.get(claim, "\0") in evidence else 0.1
 
 
 def judged(question: str, raw: str, judge: object) -> object:
@@ -255,7 +255,7 @@ PARAPHRASE = "The Kazakh leader invoked the old lessons of Prince Shotoku [1]."
 def test_a_right_paraphrase_is_kept_when_the_judge_says_its_evidence_says_it() -> None:
     judge = ScriptedJudge({"The Kazakh leader invoked the old lessons of Prince Shotoku.": "cited the 7th-century"})
     verdict = judged("Whose teachings did the Kazakh leader invoke?", PARAPHRASE, judge)
-    assert verdict.mode == "generated" and verdict.claims[0].support == 0.9  # type: ignore[attr-defined]
+    assert verdict.mode == "generated" and verdict.claims[0].support == 0.99  # type: ignore[attr-defined]
     assert verdict.citations[0].quote.startswith("The Kazakh President cited")  # type: ignore[attr-defined]
     # The judge was shown the claim against the sentence that holds its words, not the whole passage.
     assert judge.calls == [(verdict.citations[0].quote, "The Kazakh leader invoked the old lessons of Prince Shotoku.")]  # type: ignore[attr-defined]
