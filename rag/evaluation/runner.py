@@ -77,6 +77,7 @@ def evaluate(
     log.info("Loading the models and the index")
     assistant.warm_up()
     cases = locate_quotes(cases, assistant.stored.documents, str(questions))
+    ran_with = run_settings(assistant)  # before the run: what the code was when it started
     results = run_cases(assistant, cases, k, _progress_bar(len(cases)) if progress else None)
     return EvalRun(
         questions=str(questions),
@@ -87,7 +88,7 @@ def evaluate(
         planned=len(cases),
         summary=summarise(results, k),
         results=tuple(results),
-        settings=run_settings(assistant),
+        settings=ran_with,
     )
 
 
@@ -147,6 +148,7 @@ def evaluate_open(
     if not cases:
         raise EvalDataError(f"No open question in {questions} was selected.")
     assistant.warm_up()
+    ran_with = run_settings(assistant)
     documents = {d.id: d.text for d in assistant.stored.documents.values()}
     results: list[OpenResult] = []
     bar = _progress_bar(len(cases))
@@ -163,7 +165,7 @@ def evaluate_open(
         log.warning("Interrupted after %d of %d cases", len(results), len(cases))
     return OpenRun(
         str(questions), started.isoformat(timespec="seconds"), time.perf_counter() - clock,
-        summarise_open(results), tuple(results), run_settings(assistant),
+        summarise_open(results), tuple(results), ran_with,
     )
 
 
