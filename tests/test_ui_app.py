@@ -181,7 +181,7 @@ def test_follow_ups_carry_the_conversation_and_clearing_forgets_it(url: str, gen
     assert {"role": "user", "content": SIGNED} in follow_up
     assert any(m["role"] == "assistant" and "14 documents" in m["content"] for m in follow_up)
     client.predict(api_name="/clear")
-    chat, _, _ = client.predict("What did Tokayev say about nuclear deterrence?", api_name="/ask")
+    chat, _, _ = client.predict("Which nuclear policy did Tokayev reject?", api_name="/ask")
     assert [m["role"] for m in chat] == ["user", "assistant"]
     assert [m["role"] for m in generator.prompts[-1]] == ["system", "user"]
 
@@ -189,14 +189,14 @@ def test_follow_ups_carry_the_conversation_and_clearing_forgets_it(url: str, gen
 def test_each_browser_session_has_its_own_conversation(url: str, generator: ArticleGenerator) -> None:
     first, second = Client(url, verbose=False), Client(url, verbose=False)
     first.predict(SIGNED, api_name="/ask")
-    chat, _, _ = second.predict("What did Tokayev say about nuclear deterrence?", api_name="/ask")
+    chat, _, _ = second.predict("Which nuclear policy did Tokayev reject?", api_name="/ask")
     assert len(chat) == 2
     assert [m["role"] for m in generator.prompts[-1]] == ["system", "user"]
 
 
 def test_sessions_at_once_queue_for_the_one_model_and_all_get_their_answer(settings: Settings) -> None:
     generator = ArticleGenerator(delay=0.05)
-    questions = [SIGNED, "Who did Tokayev meet on December 19?", "What did he say about nuclear deterrence?"] * 2
+    questions = [SIGNED, "Who did Tokayev meet on December 19?", "Which nuclear policy did he reject?"] * 2
     with serving(Assistant(settings, embedder=HashEmbedder(), generator=generator)) as url:
         clients = [Client(url, verbose=False) for _ in questions]
         with ThreadPoolExecutor(len(questions)) as pool:
@@ -222,7 +222,7 @@ def test_stopping_ends_the_generation_and_the_chat_goes_on(settings: Settings) -
             time.sleep(0.05)
         assert generator.stopped == 1 and generator.finished == 0
         generator.delay = 0.0
-        chat, _, _ = client.predict("What did Tokayev say about nuclear deterrence?", api_name="/ask")
+        chat, _, _ = client.predict("Which nuclear policy did Tokayev reject?", api_name="/ask")
     assert "nuclear deterrence" in shown(chat[-1]) and generator.finished == 1
 
 
