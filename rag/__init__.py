@@ -14,16 +14,17 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 
-from rag.errors import DocumentsError, IndexStoreError, ModelError, QuestionError, RagError
+from rag.errors import DocumentsError, IndexStoreError, ModelError, QuestionError, RagError, SettingsError
 from rag.pipeline import Assistant, History
 from rag.settings import Settings
-from rag.types import Answer, Chunk, Citation, Delta, Document, Hit, Timings
+from rag.types import Answer, Chunk, Citation, Claim, Delta, Document, Hit, Timings
 
 __all__ = [
     "Answer",
     "Assistant",
     "Chunk",
     "Citation",
+    "Claim",
     "Delta",
     "Document",
     "DocumentsError",
@@ -33,6 +34,7 @@ __all__ = [
     "QuestionError",
     "RagError",
     "Settings",
+    "SettingsError",
     "Timings",
     "answer",
     "shared_assistant",
