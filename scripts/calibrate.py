@@ -33,7 +33,7 @@ from rag import Assistant, Settings
 from rag.evaluation.dataset import Case, load_cases, locate_quotes
 from rag.evaluation.scoring import CaseResult, Summary, score_case, summarise
 from rag.evaluation.sets import question_set
-from rag.grounding import Thresholds, check_answer
+from rag.grounding import Thresholds, check_answer, thresholds_for
 from rag.judging import Judge
 from rag.types import Answer
 
@@ -49,9 +49,7 @@ def collect(assistant: Assistant, questions: Path, cache: Path, more: bool = Tru
         return rows
     done = {case.id for case, _ in rows}
     cases = locate_quotes(load_cases(questions), assistant.stored.documents, str(questions))
-    # Every 8th case first, then the ones between: a collection stopped early is still a sample of
-    # every article and every kind of case.
-    todo = [case for part in (cases[i::8] for i in range(8)) for case in part if case.id not in done]
+    todo = [case for case in collection_order(cases) if case.id not in done]
     for n, case in enumerate(todo, start=1):
         reply = assistant.answer(case.question, history=case.history_messages())
         rows.append((case, reply))
@@ -60,6 +58,12 @@ def collect(assistant: Assistant, questions: Path, cache: Path, more: bool = Tru
             _save(cache, rows)
     order = {c.id: i for i, c in enumerate(cases)}
     return sorted(rows, key=lambda row: order.get(row[0].id, len(order)))
+
+
+def collection_order(cases: Sequence[Case]) -> list[Case]:
+    """Every 8th case first, then the ones between: a collection stopped early is still a sample of
+    every article and every kind of case, and the same sample on every machine."""
+    return [case for part in (cases[i::8] for i in range(8)) for case in part]
 
 
 def _save(path: Path, data: object) -> None:
@@ -137,6 +141,11 @@ def main() -> None:
     parser.add_argument("--set", dest="sets", action="append", default=None, help="in-house, xquad (repeatable)")
     parser.add_argument("--collect-only", action="store_true", help="ask the questions not cached yet, then stop")
     parser.add_argument("--cached-only", action="store_true", help="re-check only the replies already cached")
+    parser.add_argument(
+        "--held-out-from", type=int, metavar="N",
+        help="only score the current thresholds on the cached cases after the first N in collection order "
+        "(the cases that were not there when the thresholds were chosen)",
+    )
     parser.add_argument("--top", type=int, default=8)
     args = parser.parse_args()
     scored_sets: dict[str, tuple[dict[Thresholds, list[CaseResult]], tuple[list[int], list[int]]]] = {}
@@ -153,6 +162,16 @@ def main() -> None:
         cache = CACHE / f"{name}-{Path(settings.model).name}.pkl"
         rows = collect(assistant, qset.questions, cache, not args.cached_only)
         if args.collect_only:
+            continue
+        if args.held_out_from is not None:
+            order = [c.id for c in collection_order(load_cases(qset.questions))]
+            later = set(order[args.held_out_from :])
+            held = [row for row in rows if row[0].id in later]
+            results = recheck(assistant, held, thresholds_for(settings.model))
+            print(f"\n== {name}: {len(held)} cached cases after the first {args.held_out_from}, current thresholds")
+            print(HEADER)
+            print(_row(_name(thresholds_for(settings.model)), summarise(results, 5)))
+            _save_judge(assistant)
             continue
         scored_sets[name] = report(assistant, name, rows, args.top)
         _save_judge(assistant)
