@@ -91,17 +91,7 @@ def _changes(
     documents, skipped = load_documents(documents_dir)
     previous = _previous(index_dir, embedder, chunking)
     old_docs = previous.manifest.get("documents", {}) if previous else {}
-    report = IndexReport(skipped=skipped)
-    for doc in documents:
-        if doc.id not in old_docs:
-            report.added.append(doc.id)
-        elif old_docs[doc.id].get("hash") != doc.hash:
-            report.changed.append(doc.id)
-        else:
-            report.unchanged.append(doc.id)
-            if old_docs[doc.id].get("title") != doc.title:
-                report.retitled.append(doc.id)
-    report.removed.extend(sorted(set(old_docs) - {d.id for d in documents}))
+    report, _ = plan(documents, old_docs, skipped)
     return documents, previous, report
 
 
