@@ -26,3 +26,7 @@ class QuestionError(RagError):
 
 class SettingsError(RagError):
     """A setting (a RAG_* variable, a flag or a Settings field) has a value it cannot take."""
+
+
+class FetchError(RagError):
+    """An article could not be fetched from its address (bad address, not HTML, too slow, too big)."""

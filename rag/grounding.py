@@ -513,4 +513,5 @@ def _citation(marker: int, evidence: Evidence, passages: Sequence[Hit]) -> Citat
     hit = passages[evidence.passage - 1]
     chunk = hit.chunk
     quote = chunk.text[evidence.start - chunk.start : evidence.end - chunk.start]
-    return Citation(marker, chunk.doc_id, hit.title, evidence.start, evidence.end, quote, chunk.id)
+    return Citation(marker, chunk.doc_id, hit.title, evidence.start, evidence.end, quote, chunk.id,
+                    hit.published, hit.source, hit.url)

@@ -18,6 +18,12 @@ class Document:
     title: str
     text: str  # normalised text; every offset in the system points into this string
     hash: str  # sha256 of `text`
+    # The article as news; None when unknown. `published` is an ISO 8601 date or date-time
+    # ("2024-05-01" or "2024-05-01T09:30:00+00:00"), `source` the outlet or site ("BBC News").
+    published: str | None = None
+    source: str | None = None
+    author: str | None = None
+    url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -37,6 +43,9 @@ class Hit:
     title: str = ""
     dense: float = 0.0  # cosine similarity of question and chunk
     lexical: float = 0.0  # BM25 score of the chunk for the question
+    published: str | None = None  # the article's, as in Document
+    source: str | None = None
+    url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -48,6 +57,9 @@ class Citation:
     end: int
     quote: str  # document.text[start:end]
     chunk_id: str = ""
+    published: str | None = None  # the cited article's, as in Document (None when unknown)
+    source: str | None = None
+    url: str | None = None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,87 @@
+"""Which articles a question may be answered from: a publication-date range and a set of sources.
+
+`Filters` is what the web chat, `rag ask --since/--until/--source` and `answer(..., filters=...)`
+pass down to retrieval. Dates are compared as calendar days (the first ten characters of an ISO
+8601 date or date-time); an article whose date is unknown is left out by a date filter. Sources
+match case-insensitively and exactly ("BBC News" matches "bbc news", not "BBC").
+
+>>> f = Filters.parse(since="2024-05-01", sources=["BBC News"])
+>>> f.allows("2024-05-03T10:00:00+00:00", "bbc news"), f.allows("2024-04-30", "BBC News"), f.allows(None, "BBC News")
+(True, False, False)
+>>> Filters.parse(since="30d", today=dt.date(2024, 6, 30)).since
+'2024-05-31'
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from rag.errors import SettingsError
+
+_RELATIVE = re.compile(r"^\s*(\d{1,5})\s*([dwmy])\s*$", re.IGNORECASE)
+_DAYS = {"d": 1, "w": 7, "m": 30, "y": 365}
+
+
+@dataclass(frozen=True)
+class Filters:
+    since: str | None = None  # "YYYY-MM-DD", inclusive
+    until: str | None = None  # "YYYY-MM-DD", inclusive
+    sources: tuple[str, ...] = ()  # folded with str.casefold
+
+    @property
+    def active(self) -> bool:
+        return bool(self.since or self.until or self.sources)
+
+    @property
+    def dated(self) -> bool:
+        return bool(self.since or self.until)
+
+    def allows(self, published: str | None, source: str | None) -> bool:
+        if self.dated:
+            day = day_of(published)
+            if day is None or (self.since and day < self.since) or (self.until and day > self.until):
+                return False
+        return not self.sources or (source or "").casefold() in self.sources
+
+    @classmethod
+    def parse(
+        cls,
+        since: str | None = None,
+        until: str | None = None,
+        sources: Iterable[str] = (),
+        today: dt.date | None = None,
+    ) -> Filters:
+        """From what a person types: a date ("2024-05-01") or a span back from today ("30d", "2w",
+        "6m", "1y") for `since`; a date for `until`. Raises SettingsError saying what is wrong."""
+        start = _date(since, "since", today)
+        end = _date(until, "until", today)
+        if start and end and start > end:
+            raise SettingsError(f"The date range is empty: since {start} is after until {end}.")
+        folded = tuple(sorted({s.strip().casefold() for s in sources if s and s.strip()}))
+        return cls(start, end, folded)
+
+
+def day_of(published: str | None) -> str | None:
+    """The calendar day of an ISO 8601 date or date-time, or None when it is not one."""
+    if not published or not re.match(r"^\d{4}-\d{2}-\d{2}", published):
+        return None
+    return published[:10]
+
+
+def _date(value: str | None, name: str, today: dt.date | None) -> str | None:
+    if value is None or not value.strip():
+        return None
+    relative = _RELATIVE.match(value)
+    if relative:
+        back = int(relative.group(1)) * _DAYS[relative.group(2).lower()]
+        return ((today or dt.date.today()) - dt.timedelta(days=back)).isoformat()
+    try:
+        return dt.date.fromisoformat(value.strip()[:10]).isoformat()
+    except ValueError:
+        raise SettingsError(
+            f"--{name} {value!r} is not a date: give YYYY-MM-DD (e.g. 2024-05-01) or a span back from today "
+            "such as 30d, 2w, 6m or 1y."
+        ) from None
