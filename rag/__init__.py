@@ -15,6 +15,7 @@ import threading
 from collections.abc import Iterator
 
 from rag.errors import DocumentsError, IndexStoreError, ModelError, QuestionError, RagError, SettingsError
+from rag.filters import Filters
 from rag.pipeline import Assistant, History
 from rag.settings import Settings
 from rag.types import Answer, Chunk, Citation, Claim, Delta, Document, Hit, Timings
@@ -28,6 +29,7 @@ __all__ = [
     "Delta",
     "Document",
     "DocumentsError",
+    "Filters",
     "Hit",
     "IndexStoreError",
     "ModelError",
@@ -54,9 +56,13 @@ def shared_assistant() -> Assistant:
         return _shared
 
 
-def answer(question: str, *, k: int | None = None, history: History | None = None) -> Answer:
-    return shared_assistant().answer(question, k=k, history=history)
+def answer(
+    question: str, *, k: int | None = None, history: History | None = None, filters: Filters | None = None
+) -> Answer:
+    return shared_assistant().answer(question, k=k, history=history, filters=filters)
 
 
-def stream(question: str, *, k: int | None = None, history: History | None = None) -> Iterator[Delta | Answer]:
-    return shared_assistant().stream(question, k=k, history=history)
+def stream(
+    question: str, *, k: int | None = None, history: History | None = None, filters: Filters | None = None
+) -> Iterator[Delta | Answer]:
+    return shared_assistant().stream(question, k=k, history=history, filters=filters)

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from rag import indexing, models, store
 from rag.embedding import Embedder
+from rag.filters import Filters
 from rag.generation import Generator, LlamaGenerator
 from rag.indexing import IndexReport, Progress
 from rag.retrieval import Retriever
@@ -55,7 +56,7 @@ class Searcher(Protocol):
     index: Any  # an IndexView
     idf: Callable[[str], float]
 
-    def search(self, query: str, k: int) -> list[Hit]: ...
+    def search(self, query: str, k: int, filters: Filters | None = None) -> list[Hit]: ...
 
 
 def index_exists(settings: Settings) -> bool:

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from rag.embedding import Embedder
+from rag.filters import Filters
 from rag.milvus_index import BM25_PARAMS, CHUNK_FIELDS, STRONG, MilvusIndex, load_from, quoted, read_head, row_chunk
 from rag.retrieval import MODES, RRF_K
 from rag.terms import idf_table, terms
@@ -82,7 +83,7 @@ class MilvusRetriever:
         )
         return [{**hit["entity"], "score": float(hit["distance"])} for hit in found[0]]
 
-    def search(self, query: str, k: int) -> list[Hit]:
+    def search(self, query: str, k: int, filters: Filters | None = None) -> list[Hit]:
         self.refresh()
         size = self.index.size
         if not size or k <= 0:

@@ -18,6 +18,7 @@ from rag import backends, models
 from rag.answer_types import answer_shape
 from rag.backends import make_generator
 from rag.embedding import Embedder, MiniLMEmbedder, RememberedVectors
+from rag.filters import Filters
 from rag.generation import Generator, LlamaGenerator, Message
 from rag.grounding import Verdict, check_answer, extract_answer, thresholds_for
 from rag.indexing import IndexReport, Progress
@@ -131,15 +132,18 @@ class Assistant:
         return self.retriever().index
 
     # -- answering -----------------------------------------------------------------------------
-    def answer(self, question: str, *, k: int | None = None, history: History | None = None) -> Answer:
-        for event in self.stream(question, k=k, history=history):
+    def answer(
+        self, question: str, *, k: int | None = None, history: History | None = None, filters: Filters | None = None
+    ) -> Answer:
+        for event in self.stream(question, k=k, history=history, filters=filters):
             if isinstance(event, Answer):
                 return event
         raise AssertionError("stream() ended without an Answer")
 
     def stream(
-        self, question: str, *, k: int | None = None, history: History | None = None
+        self, question: str, *, k: int | None = None, history: History | None = None, filters: Filters | None = None
     ) -> Iterator[Delta | Answer]:
+        """Stream the answer to `question`, from the articles `filters` allows (all by default)."""
         started = time.perf_counter()
         question = _check_question(question)
         s = self.settings
@@ -149,7 +153,7 @@ class Assistant:
         standalone = rewrite(question, turns, generator) if turns else question
         shape = answer_shape(standalone)
         extract = shape == "open" and s.open_answers == "extract"
-        hits = retriever.search(standalone, k or (s.open_k if extract else s.k))
+        hits = retriever.search(standalone, k or (s.open_k if extract else s.k), filters)
         retrieved = time.perf_counter()
 
         if extract:

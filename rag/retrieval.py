@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from rag.embedding import Embedder
+from rag.filters import Filters
 from rag.store import StoredIndex
 from rag.terms import idf_table, terms
 from rag.types import Hit
@@ -56,17 +57,29 @@ class Retriever:
         self._bm25 = BM25Scorer(index)
         self.idf = idf_table([c.text for c in index.chunks])
 
-    def search(self, query: str, k: int) -> list[Hit]:
+    def search(self, query: str, k: int, filters: Filters | None = None) -> list[Hit]:
         size = len(self.index.chunks)
         if not size or k <= 0:
             return []
+        allowed = self._allowed(filters)
+        if allowed is not None and not allowed.any():
+            return []
         depth = min(size, max(4 * k, 50))
         vector = self.embedder.embed([query])
-        dense_scores, dense_rows = self._faiss.search(vector, depth)
-        dense_list = [int(r) for r in dense_rows[0] if r >= 0]
-        dense = dict(zip(dense_list, (float(s) for s in dense_scores[0]), strict=False))
+        if allowed is None:
+            dense_scores, dense_rows = self._faiss.search(vector, depth)
+            dense_list = [int(r) for r in dense_rows[0] if r >= 0]
+            dense = dict(zip(dense_list, (float(s) for s in dense_scores[0]), strict=False))
+        else:
+            rows = np.flatnonzero(allowed)
+            cosines = self.index.vectors[rows] @ vector[0]
+            order = np.argsort(-cosines, kind="stable")[:depth]
+            dense_list = [int(rows[i]) for i in order]
+            dense = {int(rows[i]): float(cosines[i]) for i in order}
 
         lexical_all = self._bm25.scores(query)
+        if allowed is not None:
+            lexical_all = np.where(allowed, lexical_all, 0.0).astype(np.float32)
         lexical_list = [int(r) for r in np.argsort(-lexical_all, kind="stable")[:depth] if lexical_all[r] > 0]
 
         if self.mode == "dense":
@@ -84,6 +97,15 @@ class Retriever:
         for rank, (row, score) in enumerate(ranked[:k], start=1):
             chunk = self.index.chunks[row]
             cosine = dense[row] if row in dense else float(self.index.vectors[row] @ vector[0])
-            title = self.index.documents[chunk.doc_id].title
-            hits.append(Hit(chunk, score, rank, title, dense=cosine, lexical=float(lexical_all[row])))
+            doc = self.index.documents[chunk.doc_id]
+            hits.append(Hit(chunk, score, rank, doc.title, dense=cosine, lexical=float(lexical_all[row]),
+                            published=doc.published, source=doc.source, url=doc.url))
         return hits
+
+    def _allowed(self, filters: Filters | None) -> np.ndarray | None:
+        """Which chunk rows `filters` allows, or None when it allows every one."""
+        if filters is None or not filters.active:
+            return None
+        docs = self.index.documents
+        ok = {i for i, d in docs.items() if filters.allows(d.published, d.source)}
+        return np.fromiter((c.doc_id in ok for c in self.index.chunks), dtype=bool, count=len(self.index.chunks))
