@@ -20,11 +20,13 @@ backend (milvus_index.py) shares `plan` and `embed_documents` and writes to Milv
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -32,7 +34,7 @@ from rag import store
 from rag.chunking import ChunkingSettings, chunk_document
 from rag.embedding import Embedder
 from rag.errors import IndexStoreError
-from rag.loading import Skipped, load_documents
+from rag.loading import Skipped, UnusableFile, iter_files, links_outside, load_documents, read_file
 from rag.types import Chunk, Document
 
 log = logging.getLogger(__name__)
@@ -56,6 +58,7 @@ class IndexReport:
     skipped: list[Skipped] = field(default_factory=list)
     chunks_embedded: int = 0
     seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)  # e.g. "old.txt: not UTF-8, read as Windows-1252"
 
     @property
     def wrote(self) -> bool:
@@ -70,29 +73,96 @@ class IndexReport:
         )
 
 
-def _previous(index_dir: Path, embedder: Embedder, chunking: ChunkingSettings) -> store.StoredIndex | None:
+SEGMENT_CHUNKS = 20_000  # a long build commits a segment at least this often: killed, it resumes
+MERGE_FACTOR = 4  # this many segments of about one size are merged into one
+SMALL_SEGMENT = 1_000  # chunks: segments below this are all of the smallest size
+MOSTLY_DEAD = 0.5  # a segment with less than this share of live rows is rewritten
+
+
+@dataclass
+class _Scan:
+    """The documents folder compared with the manifest, before embedding anything."""
+
+    manifest: dict[str, Any] | None  # the previous, compatible manifest; None: build from nothing
+    documents: dict[str, Document]  # the files read: new or modified since the last build
+    stats: dict[str, list[int]]  # doc id -> the file's signature (size, mtime, sidecar's), for every file
+    report: IndexReport
+
+
+def _previous_manifest(index_dir: Path, embedder: Embedder, chunking: ChunkingSettings) -> dict[str, Any] | None:
     if not store.exists(index_dir):
         return None
     try:
-        previous = store.load(index_dir, embedder.name, embedder.dimension)
+        manifest = store.read_manifest(index_dir)
+        store.check_compatible(manifest, embedder.name, embedder.dimension, index_dir)
     except IndexStoreError as err:
         log.warning("Rebuilding the whole index: %s", err)
         return None
-    if previous.manifest.get("chunking") != chunking.as_dict():
+    if manifest.get("chunking") != chunking.as_dict():
         log.warning("Chunking settings changed since the last build: rebuilding the whole index.")
         return None
-    return previous
+    return manifest
 
 
-def _changes(
-    documents_dir: Path, index_dir: Path, embedder: Embedder, chunking: ChunkingSettings
-) -> tuple[list[Document], store.StoredIndex | None, IndexReport]:
-    """The usable documents, the previous index and a report of what changed (nothing embedded yet)."""
-    documents, skipped = load_documents(documents_dir)
-    previous = _previous(index_dir, embedder, chunking)
-    old_docs = previous.manifest.get("documents", {}) if previous else {}
-    report, _ = plan(documents, old_docs, skipped)
-    return documents, previous, report
+def _signature(path: Path) -> list[int]:
+    """What says a file may have changed without reading it: its size and modification time, and
+    those of its metadata sidecar (`<file>.meta.json`) when it has one."""
+    stat = path.stat()
+    signature = [stat.st_size, stat.st_mtime_ns]
+    sidecar = path.with_name(path.name + ".meta.json")
+    try:
+        side = sidecar.stat()
+        signature += [side.st_size, side.st_mtime_ns]
+    except OSError:
+        pass
+    return signature
+
+
+def _scan(documents_dir: Path, index_dir: Path, embedder: Embedder, chunking: ChunkingSettings) -> _Scan:
+    """Read only the files that are new or whose size or time changed; the report says what changed."""
+    if not documents_dir.is_dir():
+        load_documents(documents_dir)  # raises DocumentsError with what to do
+    manifest = _previous_manifest(index_dir, embedder, chunking)
+    old_docs: dict[str, dict[str, Any]] = manifest.get("documents", {}) if manifest else {}
+    skipped = links_outside(documents_dir)
+    for why in skipped:
+        log.warning("Skipping %s: %s", why.path, why.reason)
+    documents: dict[str, Document] = {}
+    stats: dict[str, list[int]] = {}
+    report_notes: list[str] = []
+    for path in iter_files(documents_dir):
+        doc_id = path.relative_to(documents_dir).as_posix()
+        try:
+            signature = _signature(path)
+        except OSError as err:
+            skipped.append(Skipped(str(path), f"it cannot be read ({err.strerror})"))
+            continue
+        stats[doc_id] = signature
+        if doc_id in old_docs and old_docs[doc_id].get("stat") == signature:
+            continue  # unchanged since it was indexed: not read again
+        try:
+            document, note = read_file(path, doc_id)
+        except UnusableFile as why:
+            log.warning("Skipping %s: %s", path, why)
+            skipped.append(Skipped(str(path), str(why)))
+            continue
+        except Exception as err:  # a reader failing in a way nobody foresaw must not stop the other files
+            log.exception("Skipping %s: reading it failed", path)
+            skipped.append(Skipped(str(path), f"reading it failed ({type(err).__name__}: {err})"))
+            continue
+        if note:
+            log.warning("%s: %s", path, note)
+            report_notes.append(f"{doc_id}: {note}")
+        documents[doc_id] = document
+    read_before = {i: old_docs[i] for i in documents if i in old_docs}
+    report, _ = plan(list(documents.values()), read_before, skipped)
+    report.notes.extend(report_notes)
+    report.unchanged.extend(i for i in stats if i in old_docs and i not in documents)
+    report.unchanged.sort()
+    # A file that can no longer be read leaves the index: its old text is no longer what the folder holds.
+    report.removed = sorted(i for i in old_docs if i not in documents and old_docs[i].get("stat") != stats.get(i))
+    report.unchanged = [i for i in report.unchanged if i not in report.removed]
+    return _Scan(manifest, documents, stats, report)
 
 
 def _key(embedder: Embedder, chunking: ChunkingSettings, doc: Document) -> tuple[str, str, str, str]:
@@ -105,26 +175,40 @@ def _embed_all(
     embedder: Embedder,
     chunking: ChunkingSettings,
     progress: Progress | None,
-) -> tuple[dict[str, Prepared], list[Skipped]]:
-    """Chunk and embed `to_embed`, a batch of chunks at a time; a document that fails is skipped."""
+    collect: Callable[[Document, list[Chunk], np.ndarray], None] | None = None,
+) -> tuple[Any, list[Skipped]]:
+    """Chunk and embed `to_embed`, a batch of chunks at a time; a document that fails is skipped.
+
+    Without `collect`: doc id -> (chunks, vectors) of every document. With it: each document is
+    handed to `collect` as soon as it is embedded (nothing is kept) and the number of chunks
+    embedded is returned."""
     done: dict[str, Prepared] = {}
+    embedded = 0
     skipped: list[Skipped] = []
     pending: list[tuple[Document, list[Chunk]]] = []
 
     def flush() -> None:
         texts = [c.text for _, chunks in pending for c in chunks]
         vectors = embedder.embed(texts) if texts else np.zeros((0, embedder.dimension), np.float32)
+        nonlocal embedded
+        embedded += len(texts)
         row = 0
         for doc, chunks in pending:
-            done[doc.id] = (chunks, vectors[row : row + len(chunks)])
+            hand_over(doc, (chunks, vectors[row : row + len(chunks)]))
             row += len(chunks)
         pending.clear()
+
+    def hand_over(doc: Document, prepared: Prepared) -> None:
+        if collect is None:
+            done[doc.id] = prepared
+        else:
+            collect(doc, *prepared)
 
     with _prepared_lock:
         ready = {d.id: _prepared.pop(key) for d in to_embed if (key := _key(embedder, chunking, d)) in _prepared}
     for n, doc in enumerate(to_embed):
         if doc.id in ready:
-            done[doc.id] = ready[doc.id]
+            hand_over(doc, ready[doc.id])
             continue
         if progress:
             progress(n, len(to_embed), doc.id)
@@ -139,7 +223,7 @@ def _embed_all(
             flush()
     if pending:
         flush()
-    return done, skipped
+    return (done if collect is None else embedded), skipped
 
 
 def prepare(
@@ -153,8 +237,9 @@ def prepare(
 
     Safe to run while answers are being given from the current index: it reads, and writes nothing.
     """
-    documents, _, report = _changes(documents_dir, index_dir, embedder, chunking)
-    to_embed = [d for d in documents if d.id in {*report.added, *report.changed}]
+    scan = _scan(documents_dir, index_dir, embedder, chunking)
+    report = scan.report
+    to_embed = [scan.documents[i] for i in (*report.added, *report.changed)]
     done, skipped = _embed_all(to_embed, documents_dir, embedder, chunking, progress)
     with _prepared_lock:
         _prepared.clear()  # only the latest preparation is kept: memory is bounded by one batch of uploads
@@ -172,58 +257,134 @@ def update_index(
     progress: Progress | None = None,
 ) -> tuple[store.StoredIndex, IndexReport]:
     started = time.perf_counter()
-    documents, previous, report = _changes(documents_dir, index_dir, embedder, chunking)
-    if previous and not report.wrote:
-        store.remove_unreferenced(index_dir, previous.manifest)
-        return previous, _finish(report, started)
+    scan = _scan(documents_dir, index_dir, embedder, chunking)
+    report = scan.report
+    old_docs: dict[str, dict[str, Any]] = dict(scan.manifest.get("documents", {})) if scan.manifest else {}
+    touched = [i for i in report.unchanged if old_docs[i].get("stat") != scan.stats[i]]
+    if scan.manifest is not None and not report.wrote and not touched:
+        store.remove_unreferenced(index_dir, scan.manifest)
+        return store.load(index_dir, embedder.name, embedder.dimension), _finish(report, started)
 
-    to_embed = [d for d in documents if d.id in {*report.added, *report.changed}]
-    new_chunks, failed = _embed_all(to_embed, documents_dir, embedder, chunking, progress)
+    manifest: dict[str, Any] = {
+        "embedder": {"name": embedder.name, "dimension": embedder.dimension},
+        "chunking": chunking.as_dict(),
+        "segments": list(scan.manifest.get("segments", [])) if scan.manifest else [],
+        "documents": old_docs,
+    }
+    now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    for doc_id in report.removed:
+        old_docs.pop(doc_id, None)
+    for doc_id in report.unchanged:  # touched or retitled: a new signature or title, the same vectors
+        entry = old_docs[doc_id] = {**old_docs[doc_id], "stat": scan.stats[doc_id]}
+        if doc_id in scan.documents:
+            entry["title"] = scan.documents[doc_id].title
+
+    to_embed = [scan.documents[i] for i in (*report.added, *report.changed)]
+    pending: list[tuple[Document, list[Chunk], np.ndarray]] = []
+
+    def write_pending() -> None:
+        segment = store.SegmentInput(
+            [d for d, _, _ in pending],
+            [c for _, chunks, _ in pending for c in chunks],
+            np.vstack([v for _, _, v in pending]),
+        )
+        name = store.write_segment(index_dir, segment, embedder.dimension)
+        manifest["segments"].append({"name": name, "chunks": segment.size})
+        for doc, chunks, _ in pending:
+            old_docs[doc.id] = _doc_entry(doc, len(chunks), now, name, scan.stats[doc.id])
+        _drop_empty_segments(manifest)
+        manifest["built_at"] = now
+        store.commit(index_dir, manifest)  # a long build is kept segment by segment
+        pending.clear()
+
+    def collect(doc: Document, chunks: list[Chunk], vectors: np.ndarray) -> None:
+        pending.append((doc, chunks, vectors))
+        if sum(len(c) for _, c, _ in pending) >= SEGMENT_CHUNKS:
+            write_pending()
+
+    embedded, failed = _embed_all(to_embed, documents_dir, embedder, chunking, progress, collect)
     if progress:
         progress(len(to_embed), len(to_embed), "")
     if failed:
         report.skipped.extend(failed)
         lost = {Path(s.path).relative_to(documents_dir).as_posix() for s in failed}
-        documents = [d for d in documents if d.id not in lost]
         report.added = [i for i in report.added if i not in lost]
         report.changed = [i for i in report.changed if i not in lost]
-    old_docs = previous.manifest.get("documents", {}) if previous else {}
-    if failed:
         # A changed document that now fails leaves the index too: its old text is no longer in the folder.
         report.removed = sorted({*report.removed, *(lost & set(old_docs))})
-    kept: dict[str, list[int]] = {}
-    if previous:
-        for row, chunk in enumerate(previous.chunks):
-            kept.setdefault(chunk.doc_id, []).append(row)
-    chunks_out: list[Chunk] = []
-    vectors_out: list[np.ndarray] = []
-    doc_entries: dict[str, dict[str, object]] = {}
-    now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    for doc in documents:
-        if doc.id in new_chunks:
-            chunks, vectors = new_chunks[doc.id]
-            indexed_at = now
-        else:
-            assert previous is not None
-            rows = kept.get(doc.id, [])
-            chunks = [previous.chunks[r] for r in rows]
-            vectors = previous.vectors[rows] if rows else np.zeros((0, embedder.dimension), np.float32)
-            indexed_at = str(old_docs[doc.id].get("indexed_at", now))
-        chunks_out.extend(chunks)
-        vectors_out.append(vectors)
-        doc_entries[doc.id] = _doc_entry(doc, len(chunks), indexed_at)
+        for doc_id in lost:
+            old_docs.pop(doc_id, None)
+    if pending:
+        write_pending()
+    _drop_empty_segments(manifest)
+    _merge(index_dir, manifest, embedder.dimension)
+    manifest["built_at"] = now
+    store.commit(index_dir, manifest)
+    report.chunks_embedded = embedded
+    return store.load(index_dir, embedder.name, embedder.dimension), _finish(report, started)
 
-    manifest = {
-        "embedder": {"name": embedder.name, "dimension": embedder.dimension},
-        "chunking": chunking.as_dict(),
-        "documents": doc_entries,
-        "built_at": now,
-    }
-    vectors = np.vstack(vectors_out) if vectors_out else np.zeros((0, embedder.dimension), np.float32)
-    index = store.StoredIndex(manifest, {d.id: d for d in documents}, chunks_out, vectors.astype(np.float32))
-    store.save(index_dir, index)
-    report.chunks_embedded = sum(len(c) for c, _ in new_chunks.values())
-    return index, _finish(report, started)
+
+def _drop_empty_segments(manifest: dict[str, Any]) -> None:
+    used = {e.get("segment") for e in manifest["documents"].values()}
+    manifest["segments"] = [s for s in manifest["segments"] if s["name"] in used]
+
+
+def _level(live: int) -> int:
+    """Segments of one level hold about as many live chunks, within a factor of MERGE_FACTOR."""
+    if live < SMALL_SEGMENT:
+        return 0
+    return 1 + int(math.log(live / SMALL_SEGMENT, MERGE_FACTOR))
+
+
+def _merge_candidates(manifest: dict[str, Any]) -> list[str]:
+    """The segments to merge next: MERGE_FACTOR or more of one level (with any mostly dead ones),
+    or the mostly dead ones alone; none when the index is tidy."""
+    live: dict[str, int] = {s["name"]: 0 for s in manifest["segments"]}
+    for entry in manifest["documents"].values():
+        if entry.get("segment") in live:
+            live[entry["segment"]] += int(entry.get("chunks", 0))
+    rows = {s["name"]: int(s.get("chunks", 0)) for s in manifest["segments"]}
+    dead = [n for n in live if rows[n] and live[n] < MOSTLY_DEAD * rows[n]]
+    levels: dict[int, list[str]] = {}
+    for name in live:
+        levels.setdefault(_level(live[name]), []).append(name)
+    for level in sorted(levels):
+        if len(levels[level]) >= MERGE_FACTOR:
+            return sorted({*levels[level], *dead}, key=list(live).index)
+    return dead
+
+
+def _merge(index_dir: Path, manifest: dict[str, Any], dimension: int) -> None:
+    """Merge the segments the policy picks until none is left to merge: each chunk is rewritten
+    about log(size) times over the life of an index, and a search reads a few segments, not one
+    per update. Nothing is embedded again: vectors and term counts are copied."""
+    while names := _merge_candidates(manifest):
+        entries = manifest["documents"]
+        loaded = store.load_segments(index_dir, names, entries)
+        documents: list[Document] = []
+        chunks: list[Chunk] = []
+        vectors: list[np.ndarray] = []
+        counts: list[tuple[Any, list[str]]] = []
+        for segment in loaded:
+            texts: dict[str, str] = {}
+            for position in np.flatnonzero(segment.live_docs):
+                document = segment.read_document(int(position))
+                documents.append(document)
+                texts[document.id] = document.text
+            keep = np.flatnonzero(segment.live)
+            for local in keep:
+                doc_id = segment.doc_ids[int(segment.doc[local])]
+                start, end = int(segment.start[local]), int(segment.end[local])
+                chunks.append(Chunk(segment.ids[local].decode(), doc_id, texts[doc_id][start:end], start, end))
+            vectors.append(np.asarray(segment.vectors[keep], dtype=np.float32))
+            counts.append((segment.terms.tocsr()[keep], segment.words))
+        merged = store.SegmentInput(documents, chunks, np.vstack(vectors), store.merged_terms(counts))
+        name = store.write_segment(index_dir, merged, dimension)
+        log.info("Merged %d segments (%d live chunks) into %s", len(names), merged.size, name)
+        for doc in documents:
+            entries[doc.id]["segment"] = name
+        manifest["segments"] = [s for s in manifest["segments"] if s["name"] not in names]
+        manifest["segments"].append({"name": name, "chunks": merged.size})
 
 
 def plan(
@@ -261,8 +422,14 @@ def embed_documents(
     return new_chunks
 
 
-def _doc_entry(doc: Document, chunks: int, indexed_at: str) -> dict[str, object]:
-    return {"hash": doc.hash, "title": doc.title, "chars": len(doc.text), "chunks": chunks, "indexed_at": indexed_at}
+def _doc_entry(
+    doc: Document, chunks: int, indexed_at: str, segment: str | None = None, stat: list[int] | None = None
+) -> dict[str, object]:
+    return {
+        "hash": doc.hash, "title": doc.title, "chars": len(doc.text), "chunks": chunks, "indexed_at": indexed_at,
+        "published": doc.published, "source": doc.source, "author": doc.author, "url": doc.url,
+        "segment": segment, "stat": stat,
+    }
 
 
 def _finish(report: IndexReport, started: float) -> IndexReport:

@@ -222,3 +222,12 @@ def load_documents(folder: Path) -> tuple[list[Document], list[Skipped]]:
             log.exception("Skipping %s: reading it failed", path)
             skipped.append(Skipped(str(path), f"reading it failed ({type(err).__name__}: {err})"))
     return documents, skipped
+
+
+def read_file(path: Path, doc_id: str) -> tuple[Document, str | None]:
+    """One file as a document, and a note about how it was read (None: nothing to say)."""
+    return read_document(path, doc_id), None
+
+
+def links_outside(folder: Path) -> list[Skipped]:
+    return _links_outside(folder)

@@ -1,24 +1,30 @@
 """Find the chunks most likely to answer a question: dense, BM25, or both fused (the default).
 
-- dense: cosine similarity of MiniLM vectors, searched with the FAISS index;
-- bm25: bm25s over `terms()` of each chunk (stemmed words, whole numbers), so names, numbers and
-  rare words are found even when the embedding misses them; built in memory from the stored
-  chunks when the index loads (milliseconds for thousands of chunks);
+- dense: cosine similarity of MiniLM vectors, each segment searched with its own vector index
+  (exact, or approximate in big segments: rag/vector_index.py);
+- bm25: BM25 over `terms()` of each chunk (stemmed words, whole numbers), so names, numbers and
+  rare words are found even when the embedding misses them, scored with statistics of the whole
+  index from counts stored with each segment (rag/bm25.py): nothing is rebuilt when the index loads;
 - hybrid: reciprocal rank fusion of the two candidate lists (score = sum of 1 / (RRF_K + rank)).
+Only live rows (store.py) and the articles `Filters` allow are searched. A question about recency
+("What is the latest on …?") adds a third list to the fusion: the candidates, newest first.
 Every hit carries its dense cosine similarity and its BM25 score, whichever list it came from,
-because the refusal decision uses them. Deliberately not here: deciding whether hits are enough.
+because the refusal decision uses them, and its article's date, source and address.
+Deliberately not here: deciding whether hits are enough.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from collections.abc import Callable
 
 import numpy as np
 
+from rag.bm25 import SegmentedBM25
 from rag.embedding import Embedder
-from rag.filters import Filters
+from rag.filters import Filters, day_of
 from rag.store import StoredIndex
-from rag.terms import idf_table, terms
+from rag.terms import terms
 from rag.types import Hit
 
 # The usual 60 suits fusing long lists; with a handful of passages kept, a smaller constant lets a
@@ -27,23 +33,20 @@ from rag.types import Hit
 RRF_K = 10
 MODES = ("hybrid", "dense", "bm25")
 
+_RECENT = re.compile(
+    r"\b(latest|newest|most recent|recent(ly)?|lately|new developments?|up to date|this (week|month|year)|"
+    r"last (few )?(days?|weeks?|months?)|today|yesterday|current(ly)?|now|so far|still)\b",
+    re.IGNORECASE,
+)
 
-class BM25Scorer:
-    def __init__(self, index: StoredIndex) -> None:
-        import bm25s
 
-        self._size = len(index.chunks)
-        self._bm25: Any = None
-        if index.chunks:
-            self._bm25 = bm25s.BM25()
-            self._bm25.index([terms(c.text) or ["_"] for c in index.chunks], show_progress=False)
+def asks_for_recent(question: str) -> bool:
+    """Whether the question asks for the newest news ("What is the latest on …?").
 
-    def scores(self, query: str) -> np.ndarray:
-        """BM25 score of every chunk for the query, in chunk order (0 where no term is shared)."""
-        known = [t for t in terms(query) if t in self._bm25.vocab_dict] if self._bm25 else []
-        if not known:
-            return np.zeros(self._size, dtype=np.float32)
-        return np.asarray(self._bm25.get_scores(known), dtype=np.float32)
+    >>> asks_for_recent("What is the latest on the bridge?"), asks_for_recent("Who built the bridge?")
+    (True, False)
+    """
+    return bool(_RECENT.search(question))
 
 
 class Retriever:
@@ -53,59 +56,88 @@ class Retriever:
         self.index = index
         self.embedder = embedder
         self.mode = mode
-        self._faiss: Any = index.faiss_index()
-        self._bm25 = BM25Scorer(index)
-        self.idf = idf_table([c.text for c in index.chunks])
+        self._bm25 = SegmentedBM25(index.segments, index.size)
+        self.idf: Callable[[str], float] = self._bm25.idf
+        self._doc_allowed_cache: dict[Filters, list[np.ndarray]] = {}
 
     def search(self, query: str, k: int, filters: Filters | None = None) -> list[Hit]:
-        size = len(self.index.chunks)
-        if not size or k <= 0:
+        if not len(self.index.live_rows) or k <= 0:
             return []
         allowed = self._allowed(filters)
-        if allowed is not None and not allowed.any():
+        if not any(a.any() for a in allowed):
             return []
-        depth = min(size, max(4 * k, 50))
+        depth = min(self.index.size, max(4 * k, 50))
         vector = self.embedder.embed([query])
-        if allowed is None:
-            dense_scores, dense_rows = self._faiss.search(vector, depth)
-            dense_list = [int(r) for r in dense_rows[0] if r >= 0]
-            dense = dict(zip(dense_list, (float(s) for s in dense_scores[0]), strict=False))
-        else:
-            rows = np.flatnonzero(allowed)
-            cosines = self.index.vectors[rows] @ vector[0]
-            order = np.argsort(-cosines, kind="stable")[:depth]
-            dense_list = [int(rows[i]) for i in order]
-            dense = {int(rows[i]): float(cosines[i]) for i in order}
+        dense = self._dense(vector, depth, allowed)
+        dense_list = list(dense)
 
-        lexical_all = self._bm25.scores(query)
-        if allowed is not None:
-            lexical_all = np.where(allowed, lexical_all, 0.0).astype(np.float32)
-        lexical_list = [int(r) for r in np.argsort(-lexical_all, kind="stable")[:depth] if lexical_all[r] > 0]
+        lexical_all = self._bm25.scores(terms(query))
+        if filters is not None and filters.active:
+            lexical_all[~np.concatenate(allowed)] = 0.0
+        top = np.argsort(-lexical_all, kind="stable")[:depth]
+        lexical_list = [int(r) for r in top if lexical_all[r] > 0]
 
         if self.mode == "dense":
             ranked = [(row, dense[row]) for row in dense_list]
         elif self.mode == "bm25":
             ranked = [(row, float(lexical_all[row])) for row in lexical_list]
         else:
+            rankings = [dense_list, lexical_list]
+            if asks_for_recent(query):
+                rankings.append(self._newest_first({*dense_list, *lexical_list}))
             fused: dict[int, float] = {}
-            for ranking in (dense_list, lexical_list):
+            for ranking in rankings:
                 for rank, row in enumerate(ranking, start=1):
                     fused[row] = fused.get(row, 0.0) + 1.0 / (RRF_K + rank)
             ranked = sorted(fused.items(), key=lambda item: (-item[1], item[0]))
 
         hits = []
         for rank, (row, score) in enumerate(ranked[:k], start=1):
-            chunk = self.index.chunks[row]
-            cosine = dense[row] if row in dense else float(self.index.vectors[row] @ vector[0])
-            doc = self.index.documents[chunk.doc_id]
-            hits.append(Hit(chunk, score, rank, doc.title, dense=cosine, lexical=float(lexical_all[row]),
-                            published=doc.published, source=doc.source, url=doc.url))
+            chunk = self.index.chunk_at(row)
+            cosine = dense[row] if row in dense else float(self.index.vector_at(row) @ vector[0])
+            entry = self.index.manifest["documents"][chunk.doc_id]
+            hits.append(Hit(chunk, score, rank, str(entry.get("title", "")), dense=cosine,
+                            lexical=float(lexical_all[row]), published=entry.get("published"),
+                            source=entry.get("source"), url=entry.get("url")))
         return hits
 
-    def _allowed(self, filters: Filters | None) -> np.ndarray | None:
-        """Which chunk rows `filters` allows, or None when it allows every one."""
+    def _dense(self, vector: np.ndarray, depth: int, allowed: list[np.ndarray]) -> dict[int, float]:
+        """The `depth` best allowed rows by cosine similarity, best first: row -> cosine."""
+        found: list[tuple[float, int]] = []
+        for segment, mask in zip(self.index.segments, allowed, strict=True):
+            if not mask.any():
+                continue
+            scores, rows = segment.vector_index.search(vector, depth, None if mask.all() else mask)
+            found.extend((float(s), segment.offset + int(r)) for s, r in zip(scores[0], rows[0], strict=True) if r >= 0)
+        found.sort(key=lambda item: (-item[0], item[1]))
+        return {row: score for score, row in found[:depth]}
+
+    def _allowed(self, filters: Filters | None) -> list[np.ndarray]:
+        """Per segment, which rows may be searched: live, and of an article `filters` allows."""
         if filters is None or not filters.active:
-            return None
-        docs = self.index.documents
-        ok = {i for i, d in docs.items() if filters.allows(d.published, d.source)}
-        return np.fromiter((c.doc_id in ok for c in self.index.chunks), dtype=bool, count=len(self.index.chunks))
+            return [s.live for s in self.index.segments]
+        if filters not in self._doc_allowed_cache:
+            entries = self.index.manifest["documents"]
+            masks = []
+            for segment in self.index.segments:
+                ok = np.array(
+                    [bool(e) and filters.allows(e.get("published"), e.get("source"))
+                     for e in (entries.get(d) for d in segment.doc_ids)],
+                    dtype=bool,
+                )
+                masks.append(segment.live & ok[segment.doc] if segment.size else segment.live)
+            self._doc_allowed_cache = {filters: masks}  # the last filter only: a chat asks many with one
+        return self._doc_allowed_cache[filters]
+
+    def _newest_first(self, rows: set[int]) -> list[int]:
+        """The candidate rows ordered by their article's publication day, newest first (undated last)."""
+        entries = self.index.manifest["documents"]
+
+        def day(row: int) -> str:
+            segment, local = self.index.locate(row)
+            entry = entries.get(segment.doc_ids[int(segment.doc[local])], {})
+            return day_of(entry.get("published")) or ""
+
+        days = {row: day(row) for row in rows}
+        dated = sorted((r for r in rows if days[r]), key=lambda r: (days[r], -r), reverse=True)
+        return dated

@@ -46,10 +46,13 @@ def test_a_new_title_for_unchanged_text_is_written_without_embedding_again(docs_
     index_dir = tmp_path / "index"
     stored, _ = _build(docs_dir, index_dir, HashEmbedder())
     fresh = stored.documents[VISIT].title
-    # An index written when titles were made another way (the first line, cut at 90 characters).
-    stored.documents[VISIT] = replace(stored.documents[VISIT], title="The number and intensity of armed conflicts…")
-    stored.manifest["documents"][VISIT]["title"] = "The number and intensity of armed conflicts…"
-    store.save(index_dir, stored)
+    # An index written when titles were made another way (the first line, cut at 90 characters),
+    # and a file touched since (so it is read again and its title made anew).
+    manifest = json.loads((index_dir / "manifest.json").read_text())
+    manifest["documents"][VISIT]["title"] = "The number and intensity of armed conflicts…"
+    manifest["documents"][VISIT]["stat"] = [0, 0]
+    (index_dir / "manifest.json").write_text(json.dumps(manifest))
+    assert store.load(index_dir, "test/hash-embedder", 256).documents[VISIT].title.startswith("The number")
 
     embedder = HashEmbedder()
     _, report = _build(docs_dir, index_dir, embedder)
@@ -131,7 +134,7 @@ def test_missing_and_damaged_index_give_clear_errors(docs_dir: Path, tmp_path: P
     index_dir = tmp_path / "index"
     embedder = HashEmbedder()
     _build(docs_dir, index_dir, embedder)
-    next(index_dir.glob("chunks-*.jsonl")).write_text("{not json")
+    next(index_dir.glob("seg-*/chunks.npz")).write_text("{not numpy")
     with pytest.raises(IndexStoreError, match="damaged"):
         store.load(index_dir, embedder.name, embedder.dimension)
 
@@ -159,7 +162,7 @@ def test_a_crash_in_the_middle_of_writing_leaves_the_previous_index_usable(
 
     _, report = _build(docs_dir, index_dir, embedder)
     assert report.added == ["new.txt"]
-    referenced = set(json.loads((index_dir / "manifest.json").read_text())["files"].values())
+    referenced = {s["name"] for s in json.loads((index_dir / "manifest.json").read_text())["segments"]}
     on_disk = {p.name for p in index_dir.iterdir()} - {"manifest.json"}
     assert on_disk == referenced, "leftovers of the crashed write are cleaned up by the next one"
 
@@ -223,10 +226,13 @@ def test_a_clean_up_killed_after_a_save_is_finished_by_the_next_run(docs_dir: Pa
     embedder = HashEmbedder()
     _build(docs_dir, index_dir, embedder)
     for name in ("vectors-0badf00d.faiss", "chunks-0badf00d.jsonl", ".manifest.json.0badf00d.tmp"):
-        (index_dir / name).write_text("left by a clean-up killed with -9")
+        (index_dir / name).write_text("left by a clean-up killed with -9, or by the format before segments")
+    (index_dir / "seg-0badf00d").mkdir()  # a segment a merge replaced, its deletion killed
+    (index_dir / ".seg-0badf00d.tmp").mkdir()  # a segment being written when the build was killed
+    (index_dir / "seg-0badf00d" / "vectors.npy").write_bytes(b"old")
     _, report = _build(docs_dir, index_dir, embedder)
     assert not report.wrote
-    referenced = set(json.loads((index_dir / "manifest.json").read_text())["files"].values())
+    referenced = {s["name"] for s in json.loads((index_dir / "manifest.json").read_text())["segments"]}
     assert {p.name for p in index_dir.iterdir()} - {"manifest.json"} == referenced
 
 
