@@ -7,7 +7,7 @@
   index from counts stored with each segment (rag/bm25.py): nothing is rebuilt when the index loads;
 - hybrid: reciprocal rank fusion of the two candidate lists (score = sum of 1 / (RRF_K + rank)).
 Only live rows (store.py) and the articles `Filters` allow are searched. A question about recency
-("What is the latest on …?") adds a third list to the fusion: the candidates, newest first.
+("What is the latest on …?") puts the newest of the passages nearly as relevant as the best first.
 Every hit carries its dense cosine similarity and its BM25 score, whichever list it came from,
 because the refusal decision uses them, and its article's date, source and address.
 Deliberately not here: deciding whether hits are enough.
@@ -32,6 +32,9 @@ from rag.types import Hit
 # 5 and 10, 0.961 for 20 and 0.947 for 30 to 100 (recall@3 and @4 unchanged).
 RRF_K = 10
 MODES = ("hybrid", "dense", "bm25")
+# A question about recency ranks newest first the passages whose fused score is at least this share
+# of the best one's: about as relevant, so "the latest on X" is still about X.
+RECENT_SHARE = 0.6
 
 _RECENT = re.compile(
     r"\b(latest|newest|most recent|recent(ly)?|lately|new developments?|up to date|this (week|month|year)|"
@@ -82,14 +85,13 @@ class Retriever:
         elif self.mode == "bm25":
             ranked = [(row, float(lexical_all[row])) for row in lexical_list]
         else:
-            rankings = [dense_list, lexical_list]
-            if asks_for_recent(query):
-                rankings.append(self._newest_first({*dense_list, *lexical_list}))
             fused: dict[int, float] = {}
-            for ranking in rankings:
+            for ranking in (dense_list, lexical_list):
                 for rank, row in enumerate(ranking, start=1):
                     fused[row] = fused.get(row, 0.0) + 1.0 / (RRF_K + rank)
             ranked = sorted(fused.items(), key=lambda item: (-item[1], item[0]))
+            if asks_for_recent(query):
+                ranked = self._newest_first(ranked)
 
         hits = []
         for rank, (row, score) in enumerate(ranked[:k], start=1):
@@ -129,15 +131,19 @@ class Retriever:
             self._doc_allowed_cache = {filters: masks}  # the last filter only: a chat asks many with one
         return self._doc_allowed_cache[filters]
 
-    def _newest_first(self, rows: set[int]) -> list[int]:
-        """The candidate rows ordered by their article's publication day, newest first (undated last)."""
+    def _newest_first(self, ranked: list[tuple[int, float]]) -> list[tuple[int, float]]:
+        """For a question about recency: among the passages nearly as relevant as the best one
+        (RECENT_SHARE of its fused score), the newest articles first; the rest after, as ranked."""
+        if not ranked:
+            return ranked
+        bar = RECENT_SHARE * ranked[0][1]
+        relevant = [item for item in ranked if item[1] >= bar]
         entries = self.index.manifest["documents"]
 
         def day(row: int) -> str:
             segment, local = self.index.locate(row)
             entry = entries.get(segment.doc_ids[int(segment.doc[local])], {})
-            return day_of(entry.get("published")) or ""
+            return day_of(entry.get("published")) or ""  # undated: "" sorts last
 
-        days = {row: day(row) for row in rows}
-        dated = sorted((r for r in rows if days[r]), key=lambda r: (days[r], -r), reverse=True)
-        return dated
+        newest = sorted(relevant, key=lambda item: day(item[0]), reverse=True)  # stable: ties keep their rank
+        return newest + ranked[len(relevant):]
