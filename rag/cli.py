@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from rag.errors import RagError
+from rag.filters import Filters, day_of
 from rag.settings import Settings
 from rag.types import Answer
 
@@ -80,17 +81,38 @@ def index(settings: Settings) -> None:
         bar.close()
     for skipped in report.skipped:
         click.echo(f"Skipped {skipped.path}: {skipped.reason}", err=True)
-    click.echo(f"Index {settings.index_dir}: {report.summary()}")
+    for note in report.notes:
+        click.echo(f"Note: {note}", err=True)
+    click.echo(f"Index {settings.milvus_uri or settings.index_dir}: {report.summary()}")
+
+
+_since = click.option("--since", metavar="DATE|SPAN", help="Only articles published on or after this day "
+                      "(YYYY-MM-DD) or within this span back from today (30d, 2w, 6m, 1y).")
+_until = click.option("--until", metavar="DATE", help="Only articles published on or before this day (YYYY-MM-DD).")
+_source = click.option("--source", "sources", multiple=True, metavar="NAME",
+                       help="Only articles from this source, e.g. 'BBC News' (repeatable).")
+
+
+def _filters(since: str | None, until: str | None, sources: tuple[str, ...]) -> Filters | None:
+    filters = Filters.parse(since=since, until=until, sources=sources)  # SettingsError says what is wrong
+    return filters if filters.active else None
 
 
 @main.command()
 @click.argument("question")
 @click.option("-k", type=click.IntRange(1, 50), envvar="RAG_K", help="Passages to retrieve.")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole answer as JSON.")
+@_since
+@_until
+@_source
 @click.pass_obj
-def ask(settings: Settings, question: str, k: int | None, as_json: bool) -> None:
-    """Answer one QUESTION from the articles."""
-    reply = _assistant(settings).answer(question, k=k)
+def ask(
+    settings: Settings, question: str, k: int | None, as_json: bool, since: str | None, until: str | None,
+    sources: tuple[str, ...],
+) -> None:
+    """Answer one QUESTION from the articles (all of them, or those --since/--until/--source allow)."""
+    filters = _filters(since, until, sources)
+    reply = _assistant(settings).answer(question, k=k, filters=filters)
     click.echo(json.dumps(answer_to_dict(reply), ensure_ascii=False, indent=2) if as_json else format_answer(reply))
 
 
@@ -323,7 +345,9 @@ def format_answer(reply: Answer) -> str:
             lines.append(f"  [{n}] {hit.title[:60]} (chars {hit.chunk.start}-{hit.chunk.end})")
     for c in reply.citations:
         quote = c.quote if len(c.quote) <= 200 else c.quote[:200] + "…"
-        lines.append(f"\n[{c.marker}] {c.doc_id}, characters {c.start}-{c.end}\n    “{quote}”")
+        news = ", ".join(x for x in (c.source, day_of(c.published), c.url) if x)
+        lines.append(f"\n[{c.marker}] {c.doc_id}, characters {c.start}-{c.end}{f' ({news})' if news else ''}"
+                     f"\n    “{quote}”")
     t = reply.timings
     lines.append(
         f"\n({t.retrieval_s:.2f} s retrieval, {t.first_token_s:.1f} s to first token, {t.total_s:.1f} s total; "

@@ -39,6 +39,19 @@ class Filters:
     def dated(self) -> bool:
         return bool(self.since or self.until)
 
+    def describe(self) -> str:
+        """In words, e.g. "published from 2024-05-01 to 2024-05-31, from bbc news"."""
+        parts = []
+        if self.since and self.until:
+            parts.append(f"published from {self.since} to {self.until}")
+        elif self.since:
+            parts.append(f"published since {self.since}")
+        elif self.until:
+            parts.append(f"published until {self.until}")
+        if self.sources:
+            parts.append("from " + " or ".join(self.sources))
+        return ", ".join(parts) or "any article"
+
     def allows(self, published: str | None, source: str | None) -> bool:
         if self.dated:
             day = day_of(published)

@@ -155,6 +155,14 @@ class Assistant:
         extract = shape == "open" and s.open_answers == "extract"
         hits = retriever.search(standalone, k or (s.open_k if extract else s.k), filters)
         retrieved = time.perf_counter()
+        if filters is not None and filters.active and not hits:
+            verdict = Verdict(f"No article matches the filters ({filters.describe()}): widen the dates or the "
+                              "sources, or clear them.", (), abstained=True, mode="refused", shape=shape)
+            yield Delta(verdict.text)
+            done = time.perf_counter()
+            yield self._answer(question, standalone, [], verdict, "", started, retrieved, done, done, done, 0,
+                               (f"No article matches {filters.describe()}.",))
+            return
 
         if extract:
             verdict = extract_answer(standalone, hits, self.remembered.embed, retriever.idf, thresholds_for(s.model))

@@ -57,3 +57,22 @@ def test_models_lists_the_known_models(runner: CliRunner) -> None:
 def test_a_question_that_is_not_valid_text_is_a_message(runner: CliRunner) -> None:
     result = runner.invoke(cli.main, ["ask", "caf\udcff\udcfe"])  # what Python makes of the bytes \xff\xfe in argv
     assert result.exit_code == 1 and "not valid text" in result.output and "Traceback" not in result.output
+
+
+def test_ask_json_citations_carry_the_articles_news_metadata(runner: CliRunner) -> None:
+    data = json.loads(runner.invoke(cli.main, ["ask", "How many documents were signed?", "--json"]).output)
+    assert data["citations"]
+    for citation in data["citations"]:
+        assert {"published", "source", "url"} <= set(citation)
+
+
+def test_ask_keeps_to_the_filters_and_says_when_none_matches(runner: CliRunner) -> None:
+    none = runner.invoke(cli.main, ["ask", "How many documents were signed?", "--source", "Nobody", "--json"])
+    assert none.exit_code == 0, none.output
+    data = json.loads(none.output)
+    assert data["abstained"] and not data["citations"] and "No article matches" in data["text"]
+    assert "from nobody" in data["text"]
+    bad = runner.invoke(cli.main, ["ask", "How many documents were signed?", "--since", "last tuesday"])
+    assert bad.exit_code == 1 and "is not a date" in bad.output and "Traceback" not in bad.output
+    empty = runner.invoke(cli.main, ["ask", "Who?", "--since", "2024-05-02", "--until", "2024-05-01"])
+    assert empty.exit_code == 1 and "date range is empty" in empty.output
