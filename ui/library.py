@@ -51,6 +51,7 @@ class Library:
         self.assistant = assistant
         self.uploads_dir = uploads_dir  # gradio's upload cache: files under it are deleted once handled
         self._fetch = fetch  # None: rag.fetching.fetch_article, imported when first used
+        self._rows: tuple[Mapping[str, Any], int, list[catalog.Row]] | None = None  # (the entries read, their rows)
 
     @property
     def folder(self) -> Path:
@@ -63,7 +64,13 @@ class Library:
         return self.assistant.stored.documents
 
     def rows(self) -> list[catalog.Row]:
-        return catalog.rows(self.entries(), self.documents())
+        """The table's rows, read again only when the index changed (each index update makes a new
+        manifest), so paging through thousands of articles does not re-read them at every click."""
+        entries = self.assistant.stored.manifest.get("documents", {})
+        cached = self._rows
+        if cached is None or cached[0] is not entries or cached[1] != len(entries):
+            cached = self._rows = (entries, len(entries), catalog.rows(entries, self.documents()))
+        return cached[2]
 
     def show(self, view: catalog.View = catalog.View()) -> Shown:  # noqa: B008 (a frozen dataclass)
         """The page of the table `view` asks for (clamped to the pages there are)."""
