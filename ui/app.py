@@ -1,5 +1,10 @@
 """The web page: a chat with a sources panel, and an articles view; `launch` serves it.
 
+The chat has a row of filters (Published, Source) under its input; the Source menu lists the
+sources in the index and is refreshed whenever articles are added or removed. The articles view
+shows one page of the table at a time, searched and ordered per session, and adds articles from
+uploads or from their addresses.
+
 One `Assistant` serves every browser session (the models load once per process). Answers go
 through gradio's queue one at a time (`concurrency_id="model"`): other sessions wait their turn and
 see their place in the queue, and a stopped answer frees the model at its next token. Index changes are
