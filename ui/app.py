@@ -1,5 +1,10 @@
 """The web page: a chat with a sources panel, and an articles view; `launch` serves it.
 
+The chat has a row of filters (Published, Source) under its input; the Source menu lists the
+sources in the index and is refreshed whenever articles are added or removed. The articles view
+shows one page of the table at a time, searched and ordered per session, and adds articles from
+uploads or from their addresses.
+
 One `Assistant` serves every browser session (the models load once per process). Answers go
 through gradio's queue one at a time (`concurrency_id="model"`): other sessions wait their turn and
 see their place in the queue, and a stopped answer frees the model at its next token. Index changes are
@@ -26,10 +31,10 @@ from starlette.middleware import Middleware
 from rag.errors import RagError
 from rag.pipeline import Assistant
 from rag.settings import Settings
+from ui import catalog, render, scope
 from ui import chat as chat_logic
-from ui import render
 from ui.chat import EMPTY_PANEL, Chat, ChatSession
-from ui.library import Library
+from ui.library import MAX_FILES, Library
 from ui.security import HostCheck, LoginThrottle, allowed_hosts
 from ui.theme import CSS, theme
 from ui.uploads import MAX_UPLOAD_BYTES, size_text
@@ -88,16 +93,18 @@ def build_app(assistant: Assistant, settings: Settings | None = None, *, k: int 
             elem_id="rag-header",
             js_on_load=None,
         )
+        library = Library(assistant, Path(get_upload_folder()))
         with gr.Tabs():
             with gr.Tab("Chat", id="chat"):
-                _chat_tab(Chat(assistant, k), _examples(assistant))
+                source_filter = _chat_tab(Chat(assistant, k), _examples(assistant), library.sources())
             with gr.Tab("Articles", id="articles") as articles_tab:
-                _articles_tab(Library(assistant, Path(get_upload_folder())), settings, articles_tab, demo)
+                _articles_tab(library, settings, articles_tab, demo, source_filter)
     demo.queue(default_concurrency_limit=4)
     return demo
 
 
-def _chat_tab(chat: Chat, examples: list[dict[str, str]]) -> None:
+def _chat_tab(chat: Chat, examples: list[dict[str, str]], source_names: list[str]) -> gr.Dropdown:
+    """The chat; returns its Source menu, which the Articles tab refreshes."""
     session = gr.State(ChatSession())
     with gr.Row(equal_height=False):
         with gr.Column(scale=3, min_width=360):
@@ -122,6 +129,30 @@ def _chat_tab(chat: Chat, examples: list[dict[str, str]]) -> None:
                 )
                 send = gr.Button("Ask", variant="primary", scale=1, min_width=90, elem_id="rag-send")
                 stop = gr.Button("Stop", variant="stop", scale=1, min_width=90, visible=False, elem_id="rag-stop")
+            with gr.Row(equal_height=True, elem_id="rag-filters"):
+                # Custom values: a date typed as YYYY-MM-DD, and a source removed since the page loaded
+                # (ui/scope.py reads both, and says so when nothing is left to answer from).
+                published = gr.Dropdown(
+                    scope.PERIODS,
+                    value="",
+                    label="Published",
+                    info="or type a date: YYYY-MM-DD",
+                    allow_custom_value=True,
+                    scale=1,
+                    min_width=160,
+                    elem_id="rag-published",
+                )
+                source_filter = gr.Dropdown(
+                    source_names,
+                    value=[],
+                    multiselect=True,
+                    label="Source",
+                    info="all sources when none is chosen",
+                    allow_custom_value=True,
+                    scale=2,
+                    min_width=200,
+                    elem_id="rag-source-filter",
+                )
             clear = gr.Button("New conversation", size="sm", elem_id="rag-clear")
         with gr.Column(scale=2, min_width=320):
             sources = gr.HTML(
@@ -137,7 +168,7 @@ def _chat_tab(chat: Chat, examples: list[dict[str, str]]) -> None:
     private: dict[str, Any] = {"queue": False, "api_visibility": "private"}
     ask: dict[str, Any] = {
         "fn": chat.ask,
-        "inputs": [question, session],
+        "inputs": [question, session, published, source_filter],
         "outputs": [chatbot, sources, session, question],
         "concurrency_limit": 1,
         "concurrency_id": "model",
@@ -157,47 +188,132 @@ def _chat_tab(chat: Chat, examples: list[dict[str, str]]) -> None:
     clear.click(chat_logic.clear, [session], panel, queue=False, api_name="clear").then(_idle, None, buttons, **private)
     chatbot.clear(chat_logic.clear, [session], panel, **private).then(_idle, None, buttons, **private)  # its bin icon
     chatbot.select(_selected, [session], [sources, session], **private)
+    return source_filter
 
 
-def _articles_tab(library: Library, settings: Settings, tab: gr.Tab, demo: gr.Blocks) -> None:
+def _articles_tab(
+    library: Library, settings: Settings, tab: gr.Tab, demo: gr.Blocks, source_filter: gr.Dropdown
+) -> None:
     gr.HTML(render.placeholder_html(f"Documents folder: {settings.documents_dir}"), js_on_load=None)
-    table = gr.HTML(library.table(), elem_id="rag-documents", js_on_load=None)
+    first = library.show()
+    page = gr.State(first.page)
+    with gr.Row(equal_height=True):
+        search = gr.Textbox(
+            placeholder="Search titles, file names and sources…",
+            show_label=False,
+            scale=4,
+            elem_id="rag-search",
+        )
+        order = gr.Dropdown(
+            [(label, key) for key, label in catalog.SORTS.items()],
+            value="newest",
+            show_label=False,
+            scale=1,
+            min_width=140,
+            elem_id="rag-sort",
+        )
+        previous = gr.Button("‹ Previous", size="sm", scale=0, min_width=100, elem_id="rag-previous")
+        following = gr.Button("Next ›", size="sm", scale=0, min_width=100, elem_id="rag-next")
+    table = gr.HTML(first.table, elem_id="rag-documents", js_on_load=None)
     upload_box = gr.File(
-        label=f"Add articles: .txt, .md, .html or .pdf, up to {size_text(MAX_UPLOAD_BYTES)} each",
+        label=f"Add articles: .txt, .md, .html or .pdf, up to {size_text(MAX_UPLOAD_BYTES)} each, "
+        f"up to {MAX_FILES} at once",
         file_count="multiple",
         file_types=UPLOAD_TYPES,
         elem_id="rag-upload",
     )
+    with gr.Row(equal_height=True):
+        address_box = gr.Textbox(
+            label="Add articles by their address",
+            placeholder="https://… (one address a line)",
+            lines=2,
+            max_lines=8,
+            scale=4,
+            elem_id="rag-addresses",
+        )
+        fetch_button = gr.Button("Fetch and add", scale=1, elem_id="rag-fetch")
     status = gr.HTML("", elem_id="rag-status", js_on_load=None)
     with gr.Row(equal_height=True):
         # Any value is let through to Library.remove, which accepts only an indexed article: the choices
-        # gradio checks against are the ones at start, without the articles uploaded since.
+        # gradio checks against are those on the page shown, and an API client may name any other.
         choice = gr.Dropdown(
-            library.choices(),
+            first.choices,
             value=None,
-            label="Remove an article",
+            label="Remove an article (from the page shown)",
             scale=4,
             elem_id="rag-choice",
             allow_custom_value=True,
         )
         remove_button = gr.Button("Remove from the index", variant="stop", scale=1, elem_id="rag-remove")
 
-    def upload(files: list[str] | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+    def view(text: str | None, sort: str | None, number: int | None) -> catalog.View:
+        return catalog.View(text or "", sort or "newest", int(number or 1))
+
+    def show(text: str | None, sort: str | None, number: int | None) -> tuple[Any, ...]:
+        shown = library.show(view(text, sort, number))
+        return shown.table, gr.update(choices=shown.choices, value=None), shown.page
+
+    def upload(
+        files: list[str] | None,
+        text: str | None = None,  # a default of None: API clients may leave the table's view out
+        sort: str | None = None,
+        number: int | None = None,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008
+    ) -> tuple[Any, ...]:
         message = library.upload(files, lambda done, what: progress(done, desc=what))
-        return message, library.table(), gr.update(choices=library.choices(), value=None), None
+        table_html, choices, _ = show(text, sort, number)
+        return message, table_html, choices, None
 
-    def remove(doc_id: str | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+    def add(
+        urls: str | None,
+        text: str | None = None,  # a default of None: API clients may leave the table's view out
+        sort: str | None = None,
+        number: int | None = None,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008
+    ) -> tuple[Any, ...]:
+        message, retry = library.add_addresses(urls, lambda done, what: progress(done, desc=what))
+        table_html, choices, _ = show(text, sort, number)
+        return message, table_html, choices, retry
+
+    def remove(
+        doc_id: str | None,
+        text: str | None = None,  # a default of None: API clients may leave the table's view out
+        sort: str | None = None,
+        number: int | None = None,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008
+    ) -> tuple[Any, ...]:
         message = library.remove(doc_id, lambda done, what: progress(done, desc=what))
-        return message, library.table(), gr.update(choices=library.choices(), value=None)
+        table_html, choices, _ = show(text, sort, number)
+        return message, table_html, choices
 
-    def refresh() -> tuple[Any, ...]:
-        return library.table(), gr.update(choices=library.choices(), value=None)
+    def sources() -> Any:
+        return gr.update(choices=library.sources())
 
+    private: dict[str, Any] = {"queue": False, "api_visibility": "private"}
     queued: dict[str, Any] = {"concurrency_limit": 1, "concurrency_id": "index"}
-    upload_box.upload(upload, [upload_box], [status, table, choice, upload_box], api_name="upload", **queued)
-    remove_button.click(remove, [choice], [status, table, choice], api_name="remove", **queued)
-    tab.select(refresh, None, [table, choice], queue=False, api_visibility="private")
-    demo.load(refresh, None, [table, choice], queue=False, api_visibility="private")
+    current = [search, order, page]
+    shown_page = [table, choice, page]
+    upload_box.upload(
+        upload, [upload_box, *current], [status, table, choice, upload_box], api_name="upload", **queued
+    ).then(sources, None, [source_filter], **private)
+    fetch_button.click(
+        add, [address_box, *current], [status, table, choice, address_box], api_name="add_addresses", **queued
+    ).then(sources, None, [source_filter], **private)
+    remove_button.click(remove, [choice, *current], [status, table, choice], api_name="remove", **queued).then(
+        sources, None, [source_filter], **private
+    )
+    gr.on(
+        [search.change, order.change],
+        lambda text, sort: show(text, sort, 1),
+        [search, order],
+        shown_page,
+        trigger_mode="always_last",
+        **private,
+    )
+    previous.click(lambda text, sort, n: show(text, sort, (n or 1) - 1), current, shown_page, **private)
+    following.click(lambda text, sort, n: show(text, sort, (n or 1) + 1), current, shown_page, **private)
+    tab.select(show, current, shown_page, **private)
+    demo.load(show, current, shown_page, **private).then(sources, None, [source_filter], **private)
 
 
 def launch(

@@ -5,7 +5,9 @@ messages the chat shows (escaped Markdown), the plain question/answer turns give
 history, and the sources panel of every answer. `Chat.ask` streams one answer as a series of
 `Update`s: the question at once, the text token by token, then the checked `Answer` text replacing
 the streamed one, with its sources panel. Errors become a message in the chat and the session
-carries on: a failed or stopped turn is shown but not given to the model as history.
+carries on: a failed or stopped turn is shown but not given to the model as history. The chat's
+filters (ui/scope.py) go to `Assistant.stream`; a date it cannot read, or filters no indexed article
+passes, is said in the chat instead of asking, and the question stays in the box.
 
 Deliberately not here: gradio itself (ui/app.py wires this to the page) and HTML (ui/render.py).
 """
@@ -14,14 +16,14 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 from rag.errors import RagError
 from rag.pipeline import Assistant
 from rag.types import Answer, Delta, Document
-from ui import render
+from ui import render, scope
 
 log = logging.getLogger(__name__)
 
@@ -87,18 +89,38 @@ class Chat:
         except RagError:
             return {}
 
-    def ask(self, question: str, session: ChatSession) -> Iterator[Update]:
+    def ask(
+        self,
+        question: str,
+        session: ChatSession,
+        published: str | None = None,
+        sources: Sequence[str] | None = None,
+    ) -> Iterator[Update]:
+        """Answer `question` from the articles the filters allow: `published` is a span back from
+        today ("30d") or a date ("2024-05-01"), `sources` the sources to keep (all when empty)."""
         question = " ".join((question or "").split())
         if not question:
             yield Update(list(session.messages), session.panel, session, "")
             return
+        try:
+            filters = scope.parse(published, sources)
+        except scope.ScopeError as err:
+            yield _not_asked(session, question, str(err))
+            return
+        if filters.active:
+            documents = self.documents()
+            if documents and not scope.any_allowed(documents, filters):
+                yield _not_asked(session, question, scope.nothing_left(filters))
+                return
         asked = (*session.messages, _user(question))
         signal = StopSignal()
         session = replace(session, messages=asked, streaming=True, signal=signal)
         yield Update(list(asked), session.panel, session, "")
 
         streamed = ""
-        events = self.assistant.stream(question, k=self.k, history=list(session.history))
+        events = self.assistant.stream(
+            question, k=self.k, history=list(session.history), filters=filters if filters.active else None
+        )
         try:
             for event in events:
                 if signal:
@@ -109,7 +131,7 @@ class Chat:
                     session = replace(session, messages=(*asked, _assistant(render.chat_text(streamed) + CURSOR)))
                     yield Update(list(session.messages), session.panel, session, "")
                 elif isinstance(event, Answer):
-                    yield self._finish(question, event, session, asked)
+                    yield self._finish(question, event, session, asked, scope.describe(filters))
         except RagError as err:
             yield self._failed(session, asked, str(err))
         except Exception as err:  # the page must survive any failure of the model or the index
@@ -122,8 +144,8 @@ class Chat:
             if close is not None:
                 close()  # a stopped answer releases the model at once
 
-    def _finish(self, question: str, answer: Answer, session: ChatSession, asked: tuple) -> Update:
-        panel = render.sources_html(answer, question, self.documents())
+    def _finish(self, question: str, answer: Answer, session: ChatSession, asked: tuple, scoped: str = "") -> Update:
+        panel = render.sources_html(answer, question, self.documents(), scoped)
         messages = (*asked, _assistant(render.answer_markdown(answer)))
         session = replace(
             session,
@@ -145,6 +167,15 @@ class Chat:
         messages = (*asked, _assistant("⚠️ " + render.chat_text(message)))
         session = replace(session, messages=messages, panel=panel, streaming=False, signal=None)
         return Update(list(messages), panel, session, "")
+
+
+def _not_asked(session: ChatSession, question: str, message: str) -> Update:
+    """The question and why it was not asked, in the chat; the question stays in the box to ask again.
+    Neither goes into the history given to the model."""
+    messages = (*session.messages, _user(question), _assistant("⚠️ " + render.chat_text(message)))
+    panel = render.notice_html(message, "error")
+    session = replace(session, messages=messages, panel=panel, streaming=False, signal=None)
+    return Update(list(messages), panel, session, question)
 
 
 def stop(session: ChatSession) -> None:

@@ -1,46 +1,57 @@
-"""The articles view: list what is indexed, add uploaded files, remove an article; re-index each time.
+"""The articles view: list what is indexed a page at a time, add uploaded files or fetched addresses,
+remove an article; re-index each time.
 
 Every change goes through the documents folder and then `Assistant.index`, which is incremental:
 only the added or changed files are embedded, and a removed file leaves the index. The chunking and
 embedding are done first by `rag.indexing.prepare`, outside the assistant's lock, so questions in
 other sessions are answered meanwhile from the current index; `Assistant.index` then only writes.
-Each action returns an escaped status message; a refused file does not stop the others in the same
-upload. At most `MAX_FILES` files are taken per upload, and at most `MAX_NOTES` notices are shown.
-The uploaded copies gradio keeps in its cache (`uploads_dir`) are deleted once handled, added or not.
+Each action returns an escaped status message, a summary first; a refused file or address does not
+stop the others. At most `MAX_FILES` files are taken per upload, `MAX_ADDRESSES` addresses per
+request, and at most `MAX_NOTES` notices are shown. The uploaded copies gradio keeps in its cache
+(`uploads_dir`) are deleted once handled, added or not.
 
-Deliberately not here: name and size checks (ui/uploads.py), gradio (ui/app.py), HTML (ui/render.py).
+Deliberately not here: name and size checks (ui/uploads.py), fetching (ui/addresses.py), searching
+and paging the table (ui/catalog.py), gradio (ui/app.py), HTML (ui/render.py).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from rag import indexing
 from rag.errors import RagError
 from rag.indexing import IndexReport
 from rag.pipeline import Assistant
-from ui import render, uploads
+from rag.types import Document
+from ui import addresses, catalog, render, uploads
+from ui.addresses import MAX_ADDRESSES, Fetch
+from ui.progress import Indexing, Progress, no_progress
 
 log = logging.getLogger(__name__)
-
-Progress = Callable[[float, str], None]  # (fraction done, what is happening)
 
 MAX_FILES = 100  # per upload: more is a folder copy, better done in the file manager and `rag index`
 MAX_NOTES = 12
 
 
-def _no_progress(fraction: float, what: str) -> None:
-    return None
+class Shown(NamedTuple):
+    """One page of the articles table, the remove menu's choices on it, and the page number shown."""
+
+    table: str
+    choices: list[tuple[str, str]]
+    page: int
 
 
 class Library:
-    def __init__(self, assistant: Assistant, uploads_dir: Path | None = None) -> None:
+    def __init__(self, assistant: Assistant, uploads_dir: Path | None = None, fetch: Fetch | None = None) -> None:
         self.assistant = assistant
         self.uploads_dir = uploads_dir  # gradio's upload cache: files under it are deleted once handled
+        self._fetch = fetch  # None: rag.fetching.fetch_article, imported when first used
+        self._rows: tuple[Mapping[str, Any], int, list[catalog.Row]] | None = None  # (the entries read, their rows)
 
     @property
     def folder(self) -> Path:
@@ -49,67 +60,134 @@ class Library:
     def entries(self) -> dict[str, dict[str, Any]]:
         return dict(self.assistant.stored.manifest.get("documents", {}))
 
-    def table(self) -> str:
-        try:
-            return render.documents_table(self.entries())
-        except RagError as err:
-            return render.notice_html(str(err), "error")
+    def documents(self) -> Mapping[str, Document]:
+        return self.assistant.stored.documents
 
-    def choices(self) -> list[tuple[str, str]]:
-        """(label, doc id) pairs for the remove menu."""
+    def rows(self) -> list[catalog.Row]:
+        """The table's rows, read again only when the index changed (each index update makes a new
+        manifest), so paging through thousands of articles does not re-read them at every click."""
+        entries = self.assistant.stored.manifest.get("documents", {})
+        cached = self._rows
+        if cached is None or cached[0] is not entries or cached[1] != len(entries):
+            cached = self._rows = (entries, len(entries), catalog.rows(entries, self.documents()))
+        return cached[2]
+
+    def show(self, view: catalog.View = catalog.View()) -> Shown:  # noqa: B008 (a frozen dataclass)
+        """The page of the table `view` asks for (clamped to the pages there are)."""
         try:
-            entries = self.entries()
+            page = catalog.page_of(self.rows(), view)
+        except RagError as err:
+            return Shown(render.notice_html(str(err), "error"), [], 1)
+        return Shown(
+            render.documents_page(page), [(f"{r.title} ({r.doc_id})", r.doc_id) for r in page.rows], page.number
+        )
+
+    def table(self, view: catalog.View = catalog.View()) -> str:  # noqa: B008
+        return self.show(view).table
+
+    def choices(self, view: catalog.View = catalog.View()) -> list[tuple[str, str]]:  # noqa: B008
+        """(label, doc id) pairs for the remove menu: the articles on the page shown."""
+        return self.show(view).choices
+
+    def sources(self) -> list[str]:
+        """The sources of the indexed articles, for the chat's filter: each once, A–Z."""
+        try:
+            return catalog.sources(self.rows())
         except RagError:
             return []
-        return sorted(((f"{e.get('title') or doc_id} ({doc_id})", doc_id) for doc_id, e in entries.items()))
 
     def _index(self, progress: Progress) -> IndexReport:
-        def report(done: int, total: int, doc_id: str) -> None:
-            progress(done / total if total else 1.0, f"Indexing {doc_id}" if doc_id else "Saving the index")
-
+        report = Indexing(progress)
         progress(0.0, "Reading the documents folder")
         s = self.assistant.settings
         indexing.prepare(s.documents_dir, s.index_dir, self.assistant.embedder, s.chunking, report)
         return self.assistant.index(report)
 
-    def upload(self, files: Sequence[str | Path] | None, progress: Progress = _no_progress) -> str:
-        """Save the uploaded files and index them; the status message as HTML."""
+    def upload(self, files: Sequence[str | Path] | None, progress: Progress = no_progress) -> str:
+        """Save the uploaded files and index them; the status message as HTML, a summary first."""
         if not files:
             return render.notice_html("Choose one or more .txt, .md, .html or .pdf files to add.", "info")
         notes: list[tuple[str, str]] = []
         added: list[str] = []
+        already = refused = 0
+        taken = list(files[:MAX_FILES])
         try:
             contents = uploads.FolderContents(self.folder)
-            for n, file in enumerate(files):
+            for n, file in enumerate(taken):
                 path = Path(file)
-                if n >= MAX_FILES:
-                    continue
+                progress(n / len(taken), f"Saving {n + 1:,} of {len(taken):,} files: {path.name}")
                 try:
                     saved = uploads.save_upload(path, path.name, self.folder, contents=contents)
                 except uploads.UploadError as err:
                     notes.append((str(err), "error"))
+                    refused += 1
                     continue
                 except OSError as err:  # the upload vanished, or the folder cannot be written
                     notes.append((f"{path.name} could not be added ({err.strerror or err}).", "error"))
+                    refused += 1
                     continue
                 notes.append((saved.message, "ok" if saved.added else "info"))
                 if saved.added:
                     added.append(saved.doc_id)
+                else:
+                    already += 1
         finally:
             self._discard(files)
-        if len(files) > MAX_FILES:
+        left_out = len(files) - len(taken)
+        if left_out:
             notes.insert(
                 0,
                 (
                     f"{len(files)} files were sent: only the first {MAX_FILES} were taken. Upload the other "
-                    f"{len(files) - MAX_FILES} in another batch, or copy them into the documents folder and run "
-                    "`rag index`.",
+                    f"{left_out} in another batch, or copy them into the documents folder and run `rag index`.",
                     "error",
                 ),
             )
+        not_indexed: set[str] = set()
         if added:
-            notes.extend(self._reindex(progress, expect=added))
-        return _notices(notes)
+            indexed, not_indexed = self._reindex(progress, expect=added)
+            notes.extend(indexed)
+        summary = Summary(len(files), len(added) - len(not_indexed), already, refused, len(not_indexed), left_out)
+        return _notices(notes, head=(summary.text, summary.kind))
+
+    def add_addresses(self, text: str | None, progress: Progress = no_progress) -> tuple[str, str]:
+        """Fetch each address (one a line) into the documents folder and index what was saved.
+
+        Returns the status message as HTML, and the addresses not added (one a line) to try again.
+        """
+        urls = addresses.split(text)
+        if not urls:
+            return render.notice_html("Paste the address of an article (https://…), one per line.", "info"), ""
+        try:
+            fetch = self._fetch or addresses.default_fetch()
+        except ImportError:
+            log.exception("rag.fetching cannot be imported")
+            message = "Adding articles by address is not available in this installation."
+            return render.notice_html(message, "error"), "\n".join(urls)
+        notes: list[tuple[str, str]] = []
+        if len(urls) > MAX_ADDRESSES:
+            notes.append(
+                (
+                    f"{len(urls)} addresses were given: only the first {MAX_ADDRESSES} were fetched. "
+                    "Add the others in another batch.",
+                    "error",
+                )
+            )
+        results = addresses.fetch_all(urls[:MAX_ADDRESSES], self.folder, fetch, progress)
+        saved = [r.doc_id for r in results if not r.error]
+        notes.extend((r.message, "error" if r.error else "ok") for r in results)
+        not_indexed: set[str] = set()
+        if saved:
+            indexed, not_indexed = self._reindex(progress, expect=saved)
+            notes.extend(indexed)
+        done = len(saved) - len(not_indexed)
+        failed = len(results) - len(saved)
+        head = f"{done} of {len(results)} address{'' if len(results) == 1 else 'es'} added"
+        head += f", {failed} could not be fetched" if failed else ""
+        head += f", {len(not_indexed)} saved but not indexed" if not_indexed else ""
+        kind = "ok" if done == len(results) else "error" if not done else "info"
+        retry = [r.url for r in results if r.error] + urls[MAX_ADDRESSES:]
+        return _notices(notes, head=(head + ".", kind)), "\n".join(retry)
 
     def _discard(self, files: Sequence[str | Path]) -> None:
         """Delete gradio's copies of these uploads (never anything outside its upload folder)."""
@@ -125,36 +203,75 @@ class Library:
                 if path.parent != root and not any(path.parent.iterdir()):
                     path.parent.rmdir()  # gradio keeps each upload in a folder of its own
 
-    def remove(self, doc_id: str | None, progress: Progress = _no_progress) -> str:
+    def remove(self, doc_id: str | None, progress: Progress = no_progress) -> str:
         if not doc_id:
             return render.notice_html("Choose the article to remove first.", "info")
         try:
             uploads.remove_document(self.folder, doc_id, self.entries())
         except RagError as err:
             return render.notice_html(str(err), "error")
-        notes = [(f"Removed {doc_id}.", "ok"), *self._reindex(progress)]
+        notes = [(f"Removed {doc_id}.", "ok"), *self._reindex(progress)[0]]
         return _notices(notes)
 
-    def _reindex(self, progress: Progress, expect: Sequence[str] = ()) -> list[tuple[str, str]]:
+    def _reindex(self, progress: Progress, expect: Sequence[str] = ()) -> tuple[list[tuple[str, str]], set[str]]:
+        """Index the folder: the notices, and which of the `expect`ed new files were not indexed."""
         try:
             report = self._index(progress)
         except RagError as err:
-            return [(str(err), "error")]
+            return [(str(err), "error")], set(expect)
         except Exception as err:  # a broken file or model must not take the page down
             log.exception("Indexing failed")
-            return [(f"Indexing failed ({type(err).__name__}: {err}).", "error")]
+            return [(f"Indexing failed ({type(err).__name__}: {err}).", "error")], set(expect)
         notes = [(f"Index updated: {report.summary()}.", "info")]
         skipped = {Path(s.path).name: s.reason for s in report.skipped}
-        notes.extend((f"{name} was not indexed: {skipped[name]}.", "error") for name in expect if name in skipped)
-        return notes
+        missed = {name for name in expect if Path(name).name in skipped}
+        notes.extend(
+            (f"{name} was not indexed: {skipped[Path(name).name]}.", "error") for name in expect if name in missed
+        )
+        return notes, missed
 
 
-def _notices(notes: list[tuple[str, str]]) -> str:
-    """The notices as HTML: the errors first, at most MAX_NOTES, and how many more there were."""
+@dataclass(frozen=True)
+class Summary:
+    """What became of the files of one upload, in one line."""
+
+    sent: int
+    added: int  # saved and indexed
+    unchanged: int  # the same content was already in the library
+    refused: int  # not saved: the notices say why
+    not_indexed: int  # saved, but the indexer skipped them: the notices say why
+    left_out: int  # over MAX_FILES
+
+    @property
+    def text(self) -> str:
+        """
+        >>> Summary(120, 90, 4, 3, 3, 20).text
+        '120 files sent: 90 added, 4 already in the library, 3 refused, 3 saved but not indexed, 20 not taken.'
+        >>> Summary(1, 1, 0, 0, 0, 0).text
+        '1 file sent: 1 added.'
+        """
+        parts = [f"{self.added} added"]
+        parts += [f"{self.unchanged} already in the library"] if self.unchanged else []
+        parts += [f"{self.refused} refused"] if self.refused else []
+        parts += [f"{self.not_indexed} saved but not indexed"] if self.not_indexed else []
+        parts += [f"{self.left_out} not taken"] if self.left_out else []
+        return f"{self.sent} file{'' if self.sent == 1 else 's'} sent: {', '.join(parts)}."
+
+    @property
+    def kind(self) -> str:
+        if self.refused or self.not_indexed or self.left_out:
+            return "error" if not self.added else "info"
+        return "ok" if self.added else "info"
+
+
+def _notices(notes: list[tuple[str, str]], head: tuple[str, str] | None = None) -> str:
+    """The notices as HTML: `head` first, then the errors, at most MAX_NOTES in all, and how many more
+    there were."""
     ordered = [n for n in notes if n[1] == "error"] + [n for n in notes if n[1] != "error"]
-    shown = ordered[:MAX_NOTES]
-    if len(ordered) > MAX_NOTES:
-        hidden = ordered[MAX_NOTES:]
+    room = MAX_NOTES - (head is not None)
+    shown = ([head] if head else []) + ordered[:room]
+    if len(ordered) > room:
+        hidden = ordered[room:]
         refused = sum(kind == "error" for _, kind in hidden)
         shown.append((f"…and {len(hidden)} more notices ({refused} about refused files).", "info"))
     return "".join(render.notice_html(text, kind) for text, kind in shown)

@@ -17,8 +17,11 @@ import re
 from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
+from urllib.parse import urlsplit
 
+from rag.filters import day_of
 from rag.types import Answer, Chunk, Citation, Document, Hit
+from ui import catalog
 
 ARTICLE_LIMIT = 20_000  # characters of an article shown around a citation, at most
 _MARKDOWN_PUNCTUATION = re.compile(r"""([!"#$%'()*+,\-./:;=?@\[\\\]^_`{|}~])""")
@@ -47,6 +50,61 @@ def highlight(text: str, start: int, end: int) -> str:
     start = max(0, min(start, len(text)))
     end = max(start, min(end, len(text)))
     return f"{escape(text[:start])}<mark>{escape(text[start:end])}</mark>{escape(text[end:])}"
+
+
+def safe_url(url: str | None) -> str | None:
+    """`url` when it is an http(s) address that can be a link, else None: no `javascript:`, `data:`,
+    relative or malformed addresses.
+
+    >>> safe_url("https://example.com/a?b=1"), safe_url("javascript:alert(1)"), safe_url("//x.org/a")
+    ('https://example.com/a?b=1', None, None)
+    """
+    if not url or any(c.isspace() or ord(c) < 32 for c in url.strip()):
+        return None
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    return url if parts.scheme.lower() in ("http", "https") and parts.hostname else None
+
+
+def link(text: str, url: str | None) -> str:
+    """`text` escaped, as a link opening `url` in a new tab when it is a safe http(s) address.
+
+    >>> link("<b>", "https://x.org/?a=1&b=2")
+    "<a href='https://x.org/?a=1&amp;b=2' target='_blank' rel='noopener noreferrer'>&lt;b&gt;</a>"
+    >>> link("T", "javascript:alert(1)")
+    'T'
+    """
+    href = safe_url(url)
+    if href is None:
+        return escape(text)
+    return f"<a href='{escape(href, quote=True)}' target='_blank' rel='noopener noreferrer'>{escape(text)}</a>"
+
+
+def news_line(published: str | None, source: str | None, url: str | None) -> str:
+    """The article's day, source and a link to it, as a line under a citation ("" when none is known).
+
+    >>> news_line("2024-05-01T09:30:00+00:00", "BBC <News>", None)
+    "<div class='rag-news'>2024-05-01 · BBC &lt;News&gt;</div>"
+    """
+    parts = [escape(p) for p in (day_of(published) or "", " ".join((source or "").split())) if p]
+    href = safe_url(url)
+    if href is not None:
+        host = (urlsplit(href).hostname or href).removeprefix("www.")
+        parts.append(link(host, href))
+    return f"<div class='rag-news'>{' · '.join(parts)}</div>" if parts else ""
+
+
+def _news(
+    doc_id: str, documents: Mapping[str, Document], published: str | None, source: str | None, url: str | None
+) -> str:
+    """The news line from what the citation or hit carries, completed from the document."""
+    document = documents.get(doc_id)
+    if document is not None:
+        published, source, url = published or document.published, source or document.source, url or document.url
+    return news_line(published, source, url)
 
 
 def passage_for(citation: Citation, passages: Sequence[Hit]) -> Chunk | None:
@@ -132,6 +190,7 @@ def _citation_html(citation: Citation, answer: Answer, documents: Mapping[str, D
         f"<li class='rag-source' data-marker='{citation.marker}'>"
         f"<div class='rag-source-head'><span class='rag-marker'>[{citation.marker}]</span> "
         f"<span class='rag-title'>{escape(citation.title or citation.doc_id)}</span></div>"
+        f"{_news(citation.doc_id, documents, citation.published, citation.source, citation.url)}"
         f"<div class='rag-place'>{escape(citation.doc_id)} · {escape(place)}</div>"
         f"<blockquote class='rag-passage'>{passage}</blockquote>{article}</li>"
     )
@@ -146,14 +205,17 @@ def _hit_html(hit: Hit, documents: Mapping[str, Document]) -> str:
     return (
         "<li class='rag-source rag-uncited'>"
         f"<div class='rag-source-head'><span class='rag-title'>{escape(hit.title or chunk.doc_id)}</span></div>"
+        f"{_news(chunk.doc_id, documents, hit.published, hit.source, hit.url)}"
         f"<div class='rag-place'>{escape(chunk.doc_id)} · {escape(place)} · score {hit.score:.2f}</div>"
         f"<blockquote class='rag-passage'>{escape(chunk.text)}</blockquote></li>"
     )
 
 
-def _details_html(answer: Answer, asked: str) -> str:
+def _details_html(answer: Answer, asked: str, scope: str = "") -> str:
     t = answer.timings
     rows = [f"<div class='rag-asked'>{escape(asked)}</div>"]
+    if scope:
+        rows.append(f"<div class='rag-scope'>Only articles {escape(scope)}</div>")
     searched = answer.standalone_question
     if searched and " ".join(searched.split()).casefold() != " ".join(asked.split()).casefold():
         rows.append(f"<div class='rag-searched'>Searched for: {escape(searched)}</div>")
@@ -167,9 +229,10 @@ def _details_html(answer: Answer, asked: str) -> str:
     return "<div class='rag-details'>" + "".join(rows) + "</div>"
 
 
-def sources_html(answer: Answer, asked: str, documents: Mapping[str, Document]) -> str:
-    """The sources panel for one answer: each citation's passage, highlighted and placed."""
-    parts = ["<div class='rag-sources'>", _details_html(answer, asked)]
+def sources_html(answer: Answer, asked: str, documents: Mapping[str, Document], scope: str = "") -> str:
+    """The sources panel for one answer: each citation's passage, highlighted and placed, with its
+    article's day, source and address; `scope` says which articles the question was kept to."""
+    parts = ["<div class='rag-sources'>", _details_html(answer, asked, scope)]
     if answer.abstained:
         closest = answer.passages[:3]
         parts.append("<div class='rag-refusal'>The articles do not seem to answer this.</div>")
@@ -215,22 +278,36 @@ def placeholder_html(message: str) -> str:
 
 
 def documents_table(entries: Mapping[str, Mapping[str, Any]]) -> str:
-    """The indexed articles: title, file, size, chunks and when each was indexed."""
-    if not entries:
-        return placeholder_html("No articles are indexed yet: upload one below.")
+    """The first page of the indexed articles, newest first (see `documents_page`)."""
+    return documents_page(catalog.page_of(catalog.rows(entries), catalog.View()))
+
+
+def documents_page(page: catalog.Page) -> str:
+    """One page of the articles table: published, source, title (linked to its address), file, size,
+    chunks and when it was indexed, under a line saying which rows of how many these are."""
+    if not page.total:
+        return placeholder_html("No articles are indexed yet: add some below.")
+    head = f"<div class='rag-page-label'>{escape(page.label)}"
+    if page.pages > 1:
+        head += f" · page {page.number:,} of {page.pages:,}"
+    head += "</div>"
+    if not page.rows:
+        return head
     rows = []
-    for doc_id, entry in sorted(entries.items(), key=lambda item: str(item[1].get("title", item[0])).casefold()):
-        when = str(entry.get("indexed_at", ""))[:16].replace("T", " ")
+    for row in page.rows:
+        when = row.indexed_at[:16].replace("T", " ")
         rows.append(
             "<tr>"
-            f"<td class='rag-title'>{escape(str(entry.get('title') or doc_id))}</td>"
-            f"<td><code>{escape(doc_id)}</code></td>"
-            f"<td class='rag-num'>{int(entry.get('chars', 0)):,} characters</td>"
-            f"<td class='rag-num'>{int(entry.get('chunks', 0))}</td>"
+            f"<td class='rag-day'>{escape(row.published)}</td>"
+            f"<td class='rag-outlet'>{escape(row.source)}</td>"
+            f"<td class='rag-title'>{link(row.title, row.url)}</td>"
+            f"<td><code>{escape(row.doc_id)}</code></td>"
+            f"<td class='rag-num'>{row.chars:,} characters</td>"
+            f"<td class='rag-num'>{row.chunks}</td>"
             f"<td>{escape(when)}</td>"
             "</tr>"
         )
     return (
-        "<table class='rag-documents'><thead><tr><th>Title</th><th>File</th><th>Size</th><th>Chunks</th>"
-        "<th>Indexed</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
+        head + "<table class='rag-documents'><thead><tr><th>Published</th><th>Source</th><th>Title</th><th>File</th>"
+        "<th>Size</th><th>Chunks</th><th>Indexed</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
     )

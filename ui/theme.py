@@ -51,5 +51,9 @@ CSS = """
 .rag-documents th, .rag-documents td { text-align: left; padding: 6px 8px; vertical-align: top;
   border-width: 0 0 1px 0 !important; border-style: solid; border-color: var(--border-color-primary); }
 .rag-documents .rag-num { text-align: right; white-space: nowrap; }
+.rag-page-label { color: var(--body-text-color-subdued); font-size: 0.9em; margin: 2px 0 6px 0; }
+.rag-documents .rag-day { white-space: nowrap; }
+.rag-news, .rag-scope { color: var(--body-text-color-subdued); font-size: 0.85em; }
+.rag-news a, .rag-documents a { color: var(--link-text-color); text-decoration: underline; }
 #rag-question textarea { font-size: 1em; }
 """
