@@ -95,6 +95,6 @@ def _date(value: str | None, name: str, today: dt.date | None) -> str | None:
         return dt.date.fromisoformat(value.strip()[:10]).isoformat()
     except ValueError:
         raise SettingsError(
-            f"--{name} {value!r} is not a date: give YYYY-MM-DD (e.g. 2024-05-01) or a span back from today "
+            f"The {name} date {value!r} is not a date: give YYYY-MM-DD (e.g. 2024-05-01) or a span back from today "
             "such as 30d, 2w, 6m or 1y."
         ) from None

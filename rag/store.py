@@ -6,8 +6,8 @@ Layout of `index/`:
   file's size and modification time (so an unchanged file is not read again) and the segment
   that holds it.
 - `seg-<tag>/`: one segment, never changed once written:
-  - `documents.jsonl` (one `Document` per line) and `documents.offsets.npy` (where each line starts,
-    so one document is read without reading the others);
+  - `documents.jsonl` (one `Document` per line), `documents.offsets.npy` (where each line starts,
+    so one document is read without reading the others) and `documents.ids.json`;
   - `chunks.npz`: per chunk its id, document, start and end (its text is the document's slice);
   - `vectors.npy`: the chunk vectors, memory-mapped when loaded;
   - `terms.npz` and `terms.json`: how often each term (`rag.terms.terms`) occurs in each chunk, a
@@ -161,6 +161,7 @@ def _write_segment(folder: Path, segment: SegmentInput, dimension: int) -> str:
     offsets = np.cumsum([0] + [len(line) for line in lines[:-1]]).astype(np.int64) if lines else np.zeros(0, np.int64)
     _fsync_write(tmp / "documents.jsonl", b"".join(lines))
     _fsync_write(tmp / "documents.offsets.npy", _npy_bytes(offsets))
+    _fsync_write(tmp / "documents.ids.json", json.dumps([d.id for d in segment.documents], ensure_ascii=False).encode())
 
     position = {d.id: n for n, d in enumerate(segment.documents)}
     chunks = segment.chunks
@@ -301,7 +302,7 @@ class Segment:
         self.words: list[str] = json.loads((self.path / "terms.json").read_text("utf-8"))
         self.vocabulary = {t: n for n, t in enumerate(self.words)}
         self.lengths = np.asarray(self.terms.sum(axis=1)).ravel().astype(np.float32)
-        self.doc_ids = self._doc_ids()
+        self.doc_ids: list[str] = json.loads((self.path / "documents.ids.json").read_text("utf-8"))
         self.position_of = {d: n for n, d in enumerate(self.doc_ids)}
         self.size = len(self.ids)
         if not (len(self.doc) == len(self.start) == len(self.end) == len(self.vectors) == self.terms.shape[0]):
@@ -312,31 +313,11 @@ class Segment:
         ann = self.path / "vectors.ann"
         self.vector_index = VectorIndex.load(ann if ann.exists() else None, self.vectors)
 
-    def _doc_ids(self) -> list[str]:
-        ids = []
-        with (self.path / "documents.jsonl").open("rb") as f:
-            for offset in self.doc_offsets:
-                f.seek(int(offset))
-                line = f.readline()
-                # The id is the first field: read only as far as it, not the whole text.
-                ids.append(json.loads(line)["id"] if len(line) < 256 else _first_id(line))
-        return ids
-
     def read_document(self, position: int) -> Document:
         with (self.path / "documents.jsonl").open("rb") as f:
             f.seek(int(self.doc_offsets[position]))
             row = json.loads(f.readline())
         return Document(**row)
-
-
-def _first_id(line: bytes) -> str:
-    """The "id" of a document line, without parsing its (long) text: `asdict` puts id first."""
-    decoder = json.JSONDecoder()
-    text = line[:4096].decode("utf-8", errors="ignore")
-    key = text.index('"id"')
-    colon = text.index(":", key)
-    value, _ = decoder.raw_decode(text[colon + 1 :].lstrip())
-    return str(value)
 
 
 class Documents(Mapping[str, Document]):
