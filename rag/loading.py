@@ -97,8 +97,9 @@ _BOMS = (
 )
 
 
-def _decode(data: bytes, path: Path, declared: str | None = None) -> tuple[str, str | None]:
-    """The text of a file and, when it was not UTF-8, a note saying how it was read."""
+def decode(data: bytes, declared: str | None = None) -> tuple[str, str | None]:
+    """The text of a file and, when it was not UTF-8, a note saying how it was read; UnusableFile
+    when it is binary or no encoding reads it. `declared` is an encoding the file or server names."""
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             try:
@@ -125,16 +126,17 @@ def declared_charset(html: bytes) -> str | None:
     return match.group(1).decode("ascii") if match else None
 
 
-def html_article(html: str) -> tuple[str, dict[str, str]]:
+def html_article(html: str, url: str | None = None) -> tuple[str, dict[str, str]]:
     """The article text of an HTML page and its metadata (title, published, source, author, url),
     as trafilatura finds them. The date comes from the markup only (meta tags, <time>, JSON-LD,
     the URL): trafilatura's extensive search also guesses from the running text, where a
-    copyright year would pass for the publication date."""
+    copyright year would pass for the publication date. `url` is where the page came from, used
+    when it names no canonical address."""
     import trafilatura  # lazy: only needed for HTML
     from trafilatura.settings import set_date_params
 
-    text = trafilatura.extract(html, include_comments=False, include_tables=True, favor_recall=True) or ""
-    meta = trafilatura.extract_metadata(html, date_config=set_date_params(extensive=False))
+    text = trafilatura.extract(html, url=url, include_comments=False, include_tables=True, favor_recall=True) or ""
+    meta = trafilatura.extract_metadata(html, default_url=url, date_config=set_date_params(extensive=False))
     found = {
         "title": meta.title,
         "published": meta.date,
@@ -217,13 +219,13 @@ def read_file(path: Path, doc_id: str) -> tuple[Document, str | None]:
     found: dict[str, str] = {}
     title = ""
     if suffix in (".html", ".htm"):
-        html, how = _decode(data, path, encoding or declared_charset(data))
+        html, how = decode(data, encoding or declared_charset(data))
         raw, found = html_article(html)
     elif suffix == ".pdf":
         raw, title = _read_pdf(data, path)
         how = None
     else:
-        raw, how = _decode(data, path, encoding)
+        raw, how = decode(data, encoding)
         try:
             front, raw = metadata.split_front_matter(raw)
         except metadata.MetadataProblem as why:

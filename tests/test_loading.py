@@ -151,7 +151,7 @@ def test_a_password_protected_pdf_is_skipped_and_says_so(tmp_path: Path) -> None
 def test_any_failure_of_a_reader_skips_only_that_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from pypdf.errors import DependencyError
 
-    def no_crypto(html: str) -> tuple[str, dict[str, str]]:
+    def no_crypto(html: str, url: str | None = None) -> tuple[str, dict[str, str]]:
         raise DependencyError("cryptography>=3.1 is required for AES algorithm")
 
     monkeypatch.setattr(loading, "html_article", no_crypto)
