@@ -126,8 +126,9 @@ def _download(address: str, timeout_s: float, max_bytes: int) -> tuple[bytes, st
                 )
             declared = response.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > max_bytes:
-                raise FetchError(f"{address} is {int(declared) / 1_000_000:.1f} MB, more than the {limit_mb} "
-                                 "a page may have.")
+                raise FetchError(
+                    f"{address} is {int(declared) / 1_000_000:.1f} MB, more than the {limit_mb} a page may have."
+                )
             body = bytearray()
             deadline = time.monotonic() + 4 * timeout_s  # a server dripping bytes must not hold us forever
             for piece in response.iter_bytes():
@@ -142,8 +143,9 @@ def _download(address: str, timeout_s: float, max_bytes: int) -> tuple[bytes, st
             f"{address} did not answer within {timeout_s:g} seconds: the site may be slow or down; try again later."
         ) from None
     except httpx.TooManyRedirects:
-        raise FetchError(f"{address} redirects more than {MAX_REDIRECTS} times: open it in a browser and "
-                         "add the address it ends at.") from None
+        raise FetchError(
+            f"{address} redirects more than {MAX_REDIRECTS} times: open it in a browser and add the address it ends at."
+        ) from None
     except (httpx.InvalidURL, httpx.UnsupportedProtocol) as err:
         raise FetchError(f"{address!r} is not a valid web address ({err}).") from None
     except httpx.ConnectError as err:
