@@ -331,6 +331,33 @@ def eval_command(
         sys.exit(1)
 
 
+@main.command()
+@click.argument("urls", nargs=-1, required=True, metavar="URL...")
+@click.pass_context
+def add(ctx: click.Context, urls: tuple[str, ...]) -> None:
+    """Fetch the articles at these web addresses into the documents folder (web/<site>/), then bring
+    the index up to date as `rag index` does. Exits with status 1 if any address failed."""
+    from rag.errors import FetchError
+    from rag.fetching import fetch_article
+
+    settings: Settings = ctx.obj
+    failed = 0
+    for url in urls:
+        try:
+            article = fetch_article(url, settings.documents_dir)
+        except FetchError as err:
+            failed += 1
+            click.echo(f"Not added: {err}", err=True)
+            continue
+        about = ", ".join(x for x in (article.source, article.published, article.author) if x)
+        click.echo(f"Saved {article.url} as {article.doc_id}: {article.title}" + (f" ({about})" if about else ""))
+    if failed < len(urls):
+        ctx.invoke(index)
+    if failed:
+        click.echo(f"{failed} of {len(urls)} addresses could not be added.", err=True)
+        sys.exit(1)
+
+
 def answer_to_dict(reply: Answer) -> dict[str, Any]:
     data = dataclasses.asdict(reply)
     data["timings"]["tokens_per_s"] = round(reply.timings.tokens_per_s, 1)

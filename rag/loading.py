@@ -1,14 +1,18 @@
 """Read the documents folder into `Document`s: .txt, .md, .html/.htm and .pdf, recursively.
 
 Each document gets a stable id (its path relative to the folder, with forward slashes), a title
-(first Markdown heading / HTML <title> / a headline-length first line / the file name), normalised
-text and a content hash.
+(front matter or sidecar title / first Markdown heading / HTML <title> / a headline-length first
+line / the file name), normalised text, its news metadata (published, source, author, url: from
+trafilatura for HTML, YAML front matter for text and Markdown, a `<file>.meta.json` sidecar for
+any file, which wins; the file's time as `published` when nothing else is known) and a hash of
+the text and the declared metadata (`document_hash`).
 A file that cannot be used (unreadable, larger than `MAX_FILE_BYTES` or with more text than
 `MAX_TEXT_CHARS`, empty, binary, undecodable, a password-protected PDF or one without a text layer,
 or one any reader fails on) is skipped with a warning naming the file and the reason; the rest
-still load. Text files may be UTF-8, or UTF-16 or
-UTF-32 with a byte order mark. A link (or a linked folder) that leads outside the documents folder is
-skipped too, so that `ln -s /etc/passwd documents/` does not put the system's files in the chat.
+still load. Text files may be UTF-8, UTF-16 or UTF-32 with a byte order mark, or another encoding
+that rag.charsets detects (a warning says which was used). A link (or a linked folder) that leads
+outside the documents folder is skipped too, so that `ln -s /etc/passwd documents/` does not put
+the system's files in the chat. Sidecars (`.meta.json`) are not articles themselves.
 
 Deliberately not here: chunking, and anything about the index.
 """
@@ -17,13 +21,15 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import json
 import logging
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from rag import charsets, metadata
 from rag.errors import DocumentsError
 from rag.types import Document
 
@@ -63,6 +69,26 @@ def content_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def document_hash(text: str, metadata: Mapping[str, str | None]) -> str:
+    """What the index's change detection compares: the text and the metadata the article declares.
+
+    With no declared metadata it is `content_hash(text)`, so indexes of plain files stay valid;
+    otherwise the sha256 of the text, a NUL and the metadata as canonical JSON (sorted keys, None
+    values left out). The file-time fallback for `published` is not declared metadata and is not
+    hashed: copying or touching a folder must not re-embed the archive.
+
+    >>> document_hash("Text", {}) == content_hash("Text"), document_hash("Text", {"url": None}) == content_hash("Text")
+    (True, True)
+    >>> document_hash("Text", {"source": "BBC News"}) == content_hash("Text")
+    False
+    """
+    declared = {key: value for key, value in metadata.items() if value is not None}
+    if not declared:
+        return content_hash(text)
+    canonical = json.dumps(declared, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8") + b"\x00" + canonical.encode("utf-8")).hexdigest()
+
+
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),  # before UTF-16: its mark starts with UTF-16 LE's
     (codecs.BOM_UTF32_BE, "utf-32"),
@@ -71,29 +97,54 @@ _BOMS = (
 )
 
 
-def _decode(data: bytes, path: Path) -> str:
+def decode(data: bytes, declared: str | None = None) -> tuple[str, str | None]:
+    """The text of a file and, when it was not UTF-8, a note saying how it was read; UnusableFile
+    when it is binary or no encoding reads it. `declared` is an encoding the file or server names."""
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             try:
-                return data.decode(encoding)
+                return data.decode(encoding), None
             except UnicodeDecodeError as err:
                 raise UnusableFile(f"it is not valid {encoding.upper()} (byte {err.start})") from None
     if b"\x00" in data[:8192]:
         raise UnusableFile("it looks binary (it contains NUL bytes); a UTF-16 text file needs its byte order mark")
     try:
-        return data.decode("utf-8-sig")
+        return data.decode("utf-8-sig"), None
     except UnicodeDecodeError as err:
-        raise UnusableFile(f"it is not valid UTF-8 (byte {err.start}); save it as UTF-8") from None
+        text, how = charsets.detect(data, declared)
+        if text is None:
+            raise UnusableFile(f"it is not valid UTF-8 (byte {err.start}) and {how}; save it as UTF-8") from None
+        return text, f"not UTF-8: read as {how}"
 
 
-def _read_html(data: bytes, path: Path) -> tuple[str, str]:
-    import trafilatura  # lazy: only needed for HTML files
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
 
-    html = _decode(data, path)
-    text = trafilatura.extract(html, include_comments=False, include_tables=True, favor_recall=True) or ""
-    meta = trafilatura.extract_metadata(html)
-    title = (meta.title if meta and meta.title else "") or ""
-    return text, title
+
+def declared_charset(html: bytes) -> str | None:
+    """The encoding an HTML page names in a <meta> tag near its top, if any."""
+    match = _META_CHARSET.search(html[:4096])
+    return match.group(1).decode("ascii") if match else None
+
+
+def html_article(html: str, url: str | None = None) -> tuple[str, dict[str, str]]:
+    """The article text of an HTML page and its metadata (title, published, source, author, url),
+    as trafilatura finds them. The date comes from the markup only (meta tags, <time>, JSON-LD,
+    the URL): trafilatura's extensive search also guesses from the running text, where a
+    copyright year would pass for the publication date. `url` is where the page came from, used
+    when it names no canonical address."""
+    import trafilatura  # lazy: only needed for HTML
+    from trafilatura.settings import set_date_params
+
+    text = trafilatura.extract(html, url=url, include_comments=False, include_tables=True, favor_recall=True) or ""
+    meta = trafilatura.extract_metadata(html, default_url=url, date_config=set_date_params(extensive=False))
+    found = {
+        "title": meta.title,
+        "published": meta.date,
+        "source": meta.sitename or meta.hostname,
+        "author": meta.author,
+        "url": meta.url,
+    }
+    return text, {key: value.strip() for key, value in found.items() if isinstance(value, str) and value.strip()}
 
 
 def _read_pdf(data: bytes, path: Path) -> tuple[str, str]:
@@ -108,8 +159,8 @@ def _read_pdf(data: bytes, path: Path) -> tuple[str, str]:
         if reader.is_encrypted and reader.decrypt("") == PasswordType.NOT_DECRYPTED:
             raise UnusableFile("it is a password-protected PDF; save a copy without the password and add that")
         pages = [page.extract_text() or "" for page in reader.pages]
-        metadata = reader.metadata
-        title = str(metadata.get("/Title") or "") if metadata else ""
+        info = reader.metadata
+        title = str(info.get("/Title") or "") if info else ""
     except FileNotDecryptedError:
         raise UnusableFile("it is a password-protected PDF; save a copy without the password and add that") from None
     except DependencyError as err:  # e.g. AES without the `cryptography` package
@@ -136,8 +187,25 @@ def _name_title(path: Path) -> str:
     return words[:1].upper() + words[1:]
 
 
-def read_document(path: Path, doc_id: str) -> Document:
-    """Read one file; raise UnusableFile with the reason if it cannot be used."""
+def read_file(path: Path, doc_id: str) -> tuple[Document, str | None]:
+    """Read one file: the document, and a note on how it was read (an encoding that was not UTF-8,
+    a sidecar or date that could not be used), or None. Raise UnusableFile with the reason if the
+    file cannot be used at all.
+
+    Metadata, later sources winning: the file's time as `published` when nothing else is known;
+    what the file says (trafilatura for HTML, front matter for text and Markdown); the sidecar
+    `<file>.meta.json`. A front matter block is removed from the text before it is normalised, so
+    every offset points into the article text alone. `Document.hash` covers the text and the
+    metadata the file or sidecar declares (`document_hash`), so editing only a sidecar still
+    counts as a change.
+    """
+    notes: list[str] = []
+    try:
+        sidecar = metadata.read_sidecar(path)
+    except metadata.MetadataProblem as why:
+        notes.append(str(why))
+        sidecar = {}
+    encoding = sidecar.get("encoding") if isinstance(sidecar.get("encoding"), str) else None
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
@@ -148,13 +216,30 @@ def read_document(path: Path, doc_id: str) -> Document:
     if not data.strip():
         raise UnusableFile("it is empty")
     suffix = path.suffix.lower()
+    found: dict[str, str] = {}
+    title = ""
     if suffix in (".html", ".htm"):
-        raw, title = _read_html(data, path)
+        html, how = decode(data, encoding or declared_charset(data))
+        raw, found = html_article(html)
     elif suffix == ".pdf":
         raw, title = _read_pdf(data, path)
+        how = None
     else:
-        raw = _decode(data, path)
-        title = _markdown_title(raw) if suffix in (".md", ".markdown") else ""
+        raw, how = decode(data, encoding)
+        try:
+            front, raw = metadata.split_front_matter(raw)
+        except metadata.MetadataProblem as why:
+            notes.append(f"{why}; it was indexed as text")
+            front = {}
+        found, problems = metadata.fields(front)
+        notes += problems
+        if suffix in (".md", ".markdown"):
+            title = _markdown_title(raw)
+    if how:
+        notes.insert(0, how)
+    declared, problems = metadata.fields(sidecar)
+    notes += [f"in {metadata.sidecar_path(path).name}: {p}" for p in problems]
+    known = {**found, **declared}
     text = normalise(raw)
     if not text:
         raise UnusableFile("no text could be extracted from it")
@@ -163,8 +248,22 @@ def read_document(path: Path, doc_id: str) -> Document:
             f"its text is {len(text):,} characters, more than the {MAX_TEXT_CHARS:,} an article may have; "
             "split it into smaller files"
         )
-    title = normalise(title) or _first_line_title(text) or _name_title(path)
-    return Document(id=doc_id, title=title, text=text, hash=content_hash(text))
+    title = normalise(known.pop("title", "") or title) or _first_line_title(text) or _name_title(path)
+    news = {key: known.get(key) for key in ("published", "source", "author", "url")}
+    digest = document_hash(text, news)
+    if news["published"] is None:
+        news["published"] = metadata.file_time(path)
+    document = Document(id=doc_id, title=title, text=text, hash=digest, **news)
+    return document, "; ".join(notes) or None
+
+
+def read_document(path: Path, doc_id: str) -> Document:
+    """Read one file, logging how it was read when that needs saying; raise UnusableFile with the
+    reason if it cannot be used."""
+    document, note = read_file(path, doc_id)
+    if note:
+        log.warning("Reading %s: %s", path, note)
+    return document
 
 
 def iter_files(folder: Path) -> Iterator[Path]:
@@ -189,7 +288,7 @@ def _outside(path: Path, folder: Path) -> str | None:
     return None if root in real.parents else str(real)
 
 
-def _links_outside(folder: Path) -> list[Skipped]:
+def links_outside(folder: Path) -> list[Skipped]:
     skipped = []
     for path in sorted(folder.rglob("*")):
         wanted = path.suffix.lower() in SUPPORTED_SUFFIXES or path.is_dir()  # linked folders are not entered
@@ -208,7 +307,7 @@ def load_documents(folder: Path) -> tuple[list[Document], list[Skipped]]:
             "articles in it, or point --documents / RAG_DOCUMENTS at another folder."
         )
     documents: list[Document] = []
-    skipped = _links_outside(folder)
+    skipped = links_outside(folder)
     for why in skipped:
         log.warning("Skipping %s: %s", why.path, why.reason)
     for path in iter_files(folder):
@@ -223,11 +322,3 @@ def load_documents(folder: Path) -> tuple[list[Document], list[Skipped]]:
             skipped.append(Skipped(str(path), f"reading it failed ({type(err).__name__}: {err})"))
     return documents, skipped
 
-
-def read_file(path: Path, doc_id: str) -> tuple[Document, str | None]:
-    """One file as a document, and a note about how it was read (None: nothing to say)."""
-    return read_document(path, doc_id), None
-
-
-def links_outside(folder: Path) -> list[Skipped]:
-    return _links_outside(folder)

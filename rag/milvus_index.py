@@ -10,7 +10,9 @@ embedded in this process) or "http://host:19530". Three collections, named after
   either builds a new collection beside the old one (a vector field has a fixed dimension);
 - `<prefix>_texts`: each document version's text in parts, by content hash, for the citations;
 - `<prefix>_meta`: the manifest (as in the FAISS folder) in parts under a tag, and a `head` row
-  that names the tag in use.
+  that names the tag in use. Each document's entry also keeps its news metadata (published,
+  source, author, url) and `text_hash`, the sha256 of its text alone (`hash` covers the metadata
+  too, see loading.document_hash), which is what the stored text is checked against.
 
 Crash safety as in the FAISS folder: an update inserts the rows of new document versions, writes
 the new manifest under a fresh tag, then switches `head` to it in one upsert, the commit point;
@@ -43,7 +45,7 @@ from rag.chunking import ChunkingSettings
 from rag.embedding import Embedder
 from rag.errors import IndexStoreError
 from rag.indexing import IndexReport, Progress, _doc_entry, _finish, embed_documents, plan
-from rag.loading import load_documents
+from rag.loading import content_hash, load_documents
 from rag.terms import terms
 from rag.types import Chunk, Document
 
@@ -217,12 +219,14 @@ class _Documents(Mapping[str, Document]):
         if doc_id not in self._cache:
             entry = self._entries[doc_id]
             text = self._collections.read_parts(self._collections.texts, entry["hash"])
-            if text is None or hashlib.sha256(text.encode("utf-8")).hexdigest() != entry["hash"]:
+            if text is None or content_hash(text) != entry.get("text_hash", entry["hash"]):
                 raise IndexStoreError(
                     f"The text of {doc_id} in Milvus ({self._collections.prefix}) is missing or damaged. "
                     "Run `rag index` to rebuild it."
                 )
-            self._cache[doc_id] = Document(id=doc_id, title=str(entry.get("title", "")), text=text, hash=entry["hash"])
+            self._cache[doc_id] = Document(
+                id=doc_id, title=str(entry.get("title", "")), text=text, hash=entry["hash"], **news_of(entry)
+            )
         return self._cache[doc_id]
 
     def __iter__(self) -> Iterator[str]:
@@ -265,6 +269,20 @@ class MilvusIndex:
             rows = sorted((r for r in rows if self.live(r)), key=lambda r: (order[r["doc_id"]], r["start"], r["end"]))
             self._chunks = [row_chunk(r) for r in rows]
         return self._chunks
+
+
+NEWS_FIELDS = ("published", "source", "author", "url")
+
+
+def news_of(entry: Mapping[str, Any]) -> dict[str, str | None]:
+    """A manifest entry's news metadata, None for what is unknown (or an index from before #12)."""
+    return {key: (str(entry[key]) if entry.get(key) is not None else None) for key in NEWS_FIELDS}
+
+
+def _entry(doc: Document, chunks: int, indexed_at: str) -> dict[str, object]:
+    entry: dict[str, object] = {**_doc_entry(doc, chunks, indexed_at), "text_hash": content_hash(doc.text)}
+    entry.update({key: getattr(doc, key) for key in NEWS_FIELDS})
+    return entry
 
 
 def row_chunk(row: dict[str, Any]) -> Chunk:
@@ -379,10 +397,10 @@ def update_index(
     entries = {}
     for doc in documents:
         if doc.id in new_chunks:
-            entries[doc.id] = _doc_entry(doc, len(new_chunks[doc.id][0]), now)
+            entries[doc.id] = _entry(doc, len(new_chunks[doc.id][0]), now)
         else:
             old = old_docs[doc.id]
-            entries[doc.id] = _doc_entry(doc, int(old["chunks"]), str(old.get("indexed_at", now)))
+            entries[doc.id] = _entry(doc, int(old["chunks"]), str(old.get("indexed_at", now)))
     tag = secrets.token_hex(8)
     manifest = {
         "embedder": {"name": embedder.name, "dimension": embedder.dimension},

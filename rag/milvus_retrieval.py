@@ -6,6 +6,11 @@ retrieval.Retriever does over the FAISS files.
   scores carry the classic factor (k1 + 1) that Lucene's formula, and so bm25s, dropped: dividing
   by it gives bm25s's scores (tests/test_index_backends.py compares them);
 - hybrid: Milvus's own `hybrid_search` with `RRFRanker` and the FAISS backend's constant.
+`search(query, k, filters)` keeps to the articles a `Filters` allows, inside Milvus: the manifest
+knows every document's date and source, so the allowed document versions become a `doc_hash in
+[...]` expression (or `not in` the excluded ones, whichever list is shorter) on every search
+request. Unlike post-filtering a deeper candidate list, a narrow filter still gets k hits, and the
+chunk rows need no new fields (an existing Milvus index keeps working without being rebuilt).
 Deliberately not here: writing the index, and deciding whether hits are enough.
 """
 
@@ -19,7 +24,17 @@ import numpy as np
 
 from rag.embedding import Embedder
 from rag.filters import Filters
-from rag.milvus_index import BM25_PARAMS, CHUNK_FIELDS, STRONG, MilvusIndex, load_from, quoted, read_head, row_chunk
+from rag.milvus_index import (
+    BM25_PARAMS,
+    CHUNK_FIELDS,
+    STRONG,
+    MilvusIndex,
+    load_from,
+    news_of,
+    quoted,
+    read_head,
+    row_chunk,
+)
 from rag.retrieval import MODES, RRF_K
 from rag.terms import idf_table, terms
 from rag.types import Hit
@@ -70,12 +85,14 @@ class MilvusRetriever:
         )
         return [{**hit["entity"], "score": float(hit["distance"])} for hit in found[0]]
 
-    def _hybrid(self, vector: list[float], query_terms: str, depth: int) -> list[dict[str, Any]]:
+    def _hybrid(self, vector: list[float], query_terms: str, depth: int, filter: str = "") -> list[dict[str, Any]]:
         from pymilvus import AnnSearchRequest, RRFRanker
 
         requests = [
-            AnnSearchRequest(data=[vector], anns_field="vector", param={"metric_type": "IP"}, limit=depth),
-            AnnSearchRequest(data=[query_terms], anns_field="sparse", param={"metric_type": "BM25"}, limit=depth),
+            AnnSearchRequest(data=[vector], anns_field="vector", param={"metric_type": "IP"}, limit=depth,
+                             expr=filter or None),
+            AnnSearchRequest(data=[query_terms], anns_field="sparse", param={"metric_type": "BM25"}, limit=depth,
+                             expr=filter or None),
         ]
         found = self._client().hybrid_search(
             self.index.collections.chunks, reqs=requests, ranker=RRFRanker(RRF_K), limit=depth,
@@ -83,24 +100,40 @@ class MilvusRetriever:
         )
         return [{**hit["entity"], "score": float(hit["distance"])} for hit in found[0]]
 
+    def allowed(self, filters: Filters | None) -> str | None:
+        """The Milvus expression for the document versions `filters` allows: "" for all of them,
+        None for none."""
+        if filters is None or not filters.active:
+            return ""
+        entries = self.index.entries
+        keep = [str(e["hash"]) for e in entries.values() if filters.allows(e.get("published"), e.get("source"))]
+        if not keep:
+            return None
+        if len(keep) == len(entries):
+            return ""
+        kept = set(keep)
+        drop = [str(e["hash"]) for e in entries.values() if str(e["hash"]) not in kept]
+        return f"doc_hash in {quoted(keep)}" if len(keep) <= len(drop) else f"doc_hash not in {quoted(drop)}"
+
     def search(self, query: str, k: int, filters: Filters | None = None) -> list[Hit]:
         self.refresh()
         size = self.index.size
-        if not size or k <= 0:
+        where = self.allowed(filters)
+        if not size or k <= 0 or where is None:
             return []
         depth = min(size, max(4 * k, 50))
         vector = self.embedder.embed([query])[0]
         as_list = [float(x) for x in vector]
         query_terms = " ".join(terms(query))
         if self.mode == "dense" or (self.mode == "hybrid" and not query_terms):
-            rows = self._search("vector", as_list, "IP", depth)
+            rows = self._search("vector", as_list, "IP", depth, where)
             if self.mode == "hybrid":  # no words to match: the fusion of the dense list alone
                 rows = [{**r, "score": 1.0 / (RRF_K + n)} for n, r in enumerate(rows, start=1)]
         elif self.mode == "bm25":
-            rows = self._search("sparse", query_terms, "BM25", depth) if query_terms else []
+            rows = self._search("sparse", query_terms, "BM25", depth, where) if query_terms else []
             rows = [{**r, "score": r["score"] / BM25_FACTOR} for r in rows]
         else:
-            rows = self._hybrid(as_list, query_terms, depth)
+            rows = self._hybrid(as_list, query_terms, depth, where)
         rows = [r for r in rows if self.index.live(r)][:k]
         if not rows:
             return []
@@ -114,8 +147,11 @@ class MilvusRetriever:
             scored = self._search("sparse", query_terms, "BM25", len(rows), f"pk in {pks}")
             lexical = {r["pk"]: r["score"] / BM25_FACTOR for r in scored}
         entries = self.index.entries
-        return [
-            Hit(row_chunk(r), r["score"], rank, str(entries[r["doc_id"]].get("title", "")),
-                dense=float(np.dot(vectors[r["pk"]], vector)), lexical=lexical.get(r["pk"], 0.0))
-            for rank, r in enumerate(rows, start=1)
-        ]
+        hits = []
+        for rank, r in enumerate(rows, start=1):
+            entry = entries[r["doc_id"]]
+            news = news_of(entry)
+            hits.append(Hit(row_chunk(r), r["score"], rank, str(entry.get("title", "")),
+                            dense=float(np.dot(vectors[r["pk"]], vector)), lexical=lexical.get(r["pk"], 0.0),
+                            published=news["published"], source=news["source"], url=news["url"]))
+        return hits

@@ -46,14 +46,14 @@ def test_bad_files_are_skipped_with_the_file_and_the_reason(tmp_path: Path, capl
     (tmp_path / "good.txt").write_text("A good article.", encoding="utf-8")
     (tmp_path / "empty.txt").write_text("  \n\n", encoding="utf-8")
     (tmp_path / "binary.txt").write_bytes(b"\x00\x01\x02PNG\x00")
-    (tmp_path / "latin1.txt").write_bytes("Caf\xe9 au lait".encode("latin-1"))
+    (tmp_path / "undecodable.txt").write_bytes(bytes(range(1, 256)) * 4)  # no encoding reads it as text
     (tmp_path / "broken.pdf").write_bytes(b"%PDF-1.4 this is not really a pdf")
     documents, skipped = load_documents(tmp_path)
     assert [d.id for d in documents] == ["good.txt"]
     reasons = {Path(s.path).name: s.reason for s in skipped}
     assert "empty" in reasons["empty.txt"]
     assert "binary" in reasons["binary.txt"]
-    assert "UTF-8" in reasons["latin1.txt"]
+    assert "UTF-8" in reasons["undecodable.txt"]
     assert "broken.pdf" in reasons
     for name in reasons:
         assert name in caplog.text, "each skipped file is named in a warning"
@@ -151,10 +151,10 @@ def test_a_password_protected_pdf_is_skipped_and_says_so(tmp_path: Path) -> None
 def test_any_failure_of_a_reader_skips_only_that_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from pypdf.errors import DependencyError
 
-    def no_crypto(data: bytes, path: Path) -> tuple[str, str]:
+    def no_crypto(html: str, url: str | None = None) -> tuple[str, dict[str, str]]:
         raise DependencyError("cryptography>=3.1 is required for AES algorithm")
 
-    monkeypatch.setattr(loading, "_read_html", no_crypto)
+    monkeypatch.setattr(loading, "html_article", no_crypto)
     (tmp_path / "good.txt").write_text("A good article.", encoding="utf-8")
     (tmp_path / "page.html").write_text("<p>Hello</p>", encoding="utf-8")
     documents, skipped = load_documents(tmp_path)

@@ -98,7 +98,7 @@ def test_a_different_file_with_a_taken_name_is_saved_beside_it_and_said_so(tmp_p
         (b"", "empty.txt", "is empty"),
         (b"x" * 2048, "big.txt", "is 2 KiB: articles can be at most 1 KiB"),
         (b"\x00\x01binary" * 10, "blob.txt", "looks binary"),
-        (b"caf\xe9 au lait", "latin1.txt", "not valid UTF-8"),
+        (bytes(range(1, 256)) * 4, "undecodable.txt", "not valid UTF-8"),
         (b"not really a pdf", "fake.pdf", "not a readable PDF"),
         (ARTICLE, "script.js", r"is a \.js file"),
     ],
