@@ -34,7 +34,7 @@ from rag import store
 from rag.chunking import ChunkingSettings, chunk_document
 from rag.embedding import Embedder
 from rag.errors import IndexStoreError
-from rag.loading import Skipped, UnusableFile, iter_files, links_outside, load_documents, read_file
+from rag.loading import Skipped, UnusableFile, list_folder, load_documents, read_file
 from rag.types import Chunk, Document
 
 log = logging.getLogger(__name__)
@@ -104,11 +104,13 @@ def _previous_manifest(index_dir: Path, embedder: Embedder, chunking: ChunkingSe
     return manifest
 
 
-def _signature(path: Path) -> list[int]:
+def _signature(path: Path, maybe_sidecar: bool = True) -> list[int]:
     """What says a file may have changed without reading it: its size and modification time, and
     those of its metadata sidecar (`<file>.meta.json`) when it has one."""
     stat = path.stat()
     signature = [stat.st_size, stat.st_mtime_ns]
+    if not maybe_sidecar:
+        return signature
     sidecar = path.with_name(path.name + ".meta.json")
     try:
         side = sidecar.stat()
@@ -124,16 +126,17 @@ def _scan(documents_dir: Path, index_dir: Path, embedder: Embedder, chunking: Ch
         load_documents(documents_dir)  # raises DocumentsError with what to do
     manifest = _previous_manifest(index_dir, embedder, chunking)
     old_docs: dict[str, dict[str, Any]] = manifest.get("documents", {}) if manifest else {}
-    skipped = links_outside(documents_dir)
+    files, skipped = list_folder(documents_dir)
+    names = {p.name for p in documents_dir.rglob("*.meta.json")}
     for why in skipped:
         log.warning("Skipping %s: %s", why.path, why.reason)
     documents: dict[str, Document] = {}
     stats: dict[str, list[int]] = {}
     report_notes: list[str] = []
-    for path in iter_files(documents_dir):
+    for path in files:
         doc_id = path.relative_to(documents_dir).as_posix()
         try:
-            signature = _signature(path)
+            signature = _signature(path, path.name + ".meta.json" in names)
         except OSError as err:
             skipped.append(Skipped(str(path), f"it cannot be read ({err.strerror})"))
             continue

@@ -239,3 +239,16 @@ def test_a_question_about_the_latest_news_prefers_newer_articles(
     assert retriever.search("What happened in the ferry strike?", 3)[0].chunk.doc_id == "old.txt", (
         "without a question about recency, the most relevant article comes first"
     )
+
+
+def test_a_sidecar_added_or_edited_later_is_noticed_without_reading_other_files(tmp_path: Path) -> None:
+    docs, index = _folder(tmp_path, 5), tmp_path / "index"
+    _build(docs, index)
+    (docs / "a001.txt.meta.json").write_text('{"source": "Herald", "published": "2024-05-01"}', "utf-8")
+    stored, report = _build(docs, index)
+    assert report.changed == ["a001.txt"] and stored.manifest["documents"]["a001.txt"]["source"] == "Herald"
+    (docs / "a001.txt.meta.json").write_text('{"source": "Daily Post", "published": "2024-05-01"}', "utf-8")
+    stored, report = _build(docs, index)
+    assert report.changed == ["a001.txt"] and stored.documents["a001.txt"].source == "Daily Post"
+    hits = Retriever(stored, HashEmbedder()).search("harbour", 3, Filters.parse(sources=["daily post"]))
+    assert [h.chunk.doc_id for h in hits] == ["a001.txt"]
