@@ -14,7 +14,7 @@ and changed documents) ahead of `update_index` and remembers the result in this 
 caller holding a lock for `update_index` (the web app's `Assistant.index`) holds it only briefly.
 
 Deliberately not here: the on-disk format (store.py) and reading files (loading.py). The Milvus
-backend (milvus_index.py) shares `plan` and `embed_documents` and writes to Milvus instead.
+backend (milvus_index.py) shares `plan` and `_embed_all` and writes to Milvus instead.
 """
 
 from __future__ import annotations
@@ -408,21 +408,6 @@ def plan(
     current_ids = {d.id for d in documents}
     report.removed.extend(sorted(set(old_docs) - current_ids))
     return report, to_embed
-
-
-def embed_documents(
-    to_embed: list[Document], embedder: Embedder, chunking: ChunkingSettings, progress: Progress | None = None
-) -> dict[str, tuple[list[Chunk], np.ndarray]]:
-    """Chunk and embed each document: doc id -> (its chunks, their vectors)."""
-    new_chunks: dict[str, tuple[list[Chunk], np.ndarray]] = {}
-    for n, doc in enumerate(to_embed):
-        if progress:
-            progress(n, len(to_embed), doc.id)
-        chunks = chunk_document(doc, chunking, embedder.fits)
-        new_chunks[doc.id] = (chunks, embedder.embed([c.text for c in chunks]))
-    if progress:
-        progress(len(to_embed), len(to_embed), "")
-    return new_chunks
 
 
 def _doc_entry(

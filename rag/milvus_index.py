@@ -44,7 +44,7 @@ from rag import store
 from rag.chunking import ChunkingSettings
 from rag.embedding import Embedder
 from rag.errors import IndexStoreError
-from rag.indexing import IndexReport, Progress, _doc_entry, _finish, embed_documents, plan
+from rag.indexing import IndexReport, Progress, _doc_entry, _embed_all, _finish, plan
 from rag.loading import content_hash, load_documents
 from rag.terms import terms
 from rag.types import Chunk, Document
@@ -382,7 +382,16 @@ def update_index(
     if previous and not report.wrote:
         return previous, _finish(report, started)
 
-    new_chunks = embed_documents(to_embed, embedder, chunking, progress)
+    new_chunks, failed = _embed_all(to_embed, documents_dir, embedder, chunking, progress)
+    if progress:
+        progress(len(to_embed), len(to_embed), "")
+    if failed:  # a document that cannot be chunked is skipped, and the rest are indexed, as with FAISS
+        report.skipped.extend(failed)
+        lost = {Path(s.path).relative_to(documents_dir).as_posix() for s in failed}
+        documents = [d for d in documents if d.id not in lost]
+        report.added = [i for i in report.added if i not in lost]
+        report.changed = [i for i in report.changed if i not in lost]
+        report.removed = sorted({*report.removed, *(lost & set(old_docs))})
     collections.recipe = recipe(embedder, chunking)
     collections.create(embedder.dimension)
     by_id = {d.id: d for d in documents}
