@@ -1,0 +1,180 @@
+"""Nearest rows of one block of unit vectors by inner product: exact when small, HNSW when large.
+
+A `VectorIndex` answers "which k rows are closest to this query?" for one immutable block of
+float32 unit vectors (a segment of the index store), optionally restricted to the rows an `allowed`
+mask keeps (deleted rows, articles a filter leaves out). Up to `APPROXIMATE_ABOVE` rows it searches
+exactly (faiss.IndexFlatIP, rebuilt from the vectors in memory, no file); above, a faiss HNSW graph
+saved to one file. A mask that keeps few rows is searched by brute force over just those rows,
+which is exact and faster than walking a graph past rows it may not return.
+
+The thresholds and HNSW parameters are measured in docs/scale.md (scripts/bench_scale.py --vectors).
+
+Deliberately not here: which rows are deleted or filtered (the caller's mask), chunk ids, the
+manifest, and where the vectors live (a plain array or a read-only np.memmap both work).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag.errors import IndexStoreError
+
+log = logging.getLogger(__name__)
+
+# Exact search costs a pass over every vector: about 0.1 ms per 1,000 rows of 384 floats on this
+# 2-core machine, so 200,000 rows are ~20-30 ms a query. Above that a graph pays for its build.
+APPROXIMATE_ABOVE = 200_000
+HNSW_M = 32  # graph degree (64 links per vector on the base layer, 256 bytes)
+HNSW_EF_CONSTRUCTION = 80
+HNSW_EF_SEARCH = 128
+# A mask keeping at most this many rows (or at most this fraction of them) is brute-forced over
+# those rows: exact, and no graph walk through rows it would have to throw away.
+BRUTE_FORCE_ROWS = APPROXIMATE_ABOVE
+BRUTE_FORCE_FRACTION = 0.05
+_REBUILD = "Run `rag index` to rebuild it."
+
+
+def _faiss() -> Any:
+    import faiss  # imported here: `import rag` must stay light
+
+    return faiss
+
+
+@dataclass
+class VectorIndex:
+    kind: str  # "exact" or "hnsw"
+    size: int
+    vectors: np.ndarray  # (size, dimension) float32; may be a read-only np.memmap
+    _index: Any  # the faiss index: IndexFlatIP or IndexHNSWFlat
+
+    @classmethod
+    def build(cls, vectors: np.ndarray, approximate_above: int = APPROXIMATE_ABOVE) -> VectorIndex:
+        """Index `vectors` (float32 unit rows): exact up to `approximate_above` rows, HNSW above."""
+        faiss = _faiss()
+        vectors = _checked(vectors)
+        dimension = vectors.shape[1]
+        if len(vectors) <= approximate_above:
+            return cls("exact", len(vectors), vectors, _flat(vectors))
+        index = faiss.IndexHNSWFlat(dimension, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        index.hnsw.efSearch = HNSW_EF_SEARCH
+        index.add(np.ascontiguousarray(vectors))
+        return cls("hnsw", len(vectors), vectors, index)
+
+    def save(self, path: Path) -> None:
+        """Write the HNSW graph (with its copy of the vectors) to `path`; the exact kind has no file."""
+        if self.kind == "exact":
+            return
+        tmp = path.with_name(path.name + ".tmp")
+        _faiss().write_index(self._index, str(tmp))
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path | None, vectors: np.ndarray) -> VectorIndex:
+        """The index of `vectors`: from the HNSW file at `path`, or exact when `path` is None.
+
+        The HNSW file is memory-mapped (its vectors stay in the page cache, shared between
+        processes, instead of being copied to the heap). A missing, damaged or truncated file, or
+        one for other vectors, raises IndexStoreError naming it.
+        """
+        vectors = _checked(vectors)
+        if path is None:
+            return cls("exact", len(vectors), vectors, _flat(vectors))
+        faiss = _faiss()
+        if not path.is_file():
+            raise IndexStoreError(f"The vector index file {path} is missing. {_REBUILD}")
+        try:
+            index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
+        except RuntimeError as err:
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise IndexStoreError(f"The vector index file {path} is damaged ({first}). {_REBUILD}") from None
+        if not isinstance(index, faiss.IndexHNSW):
+            raise IndexStoreError(f"The vector index file {path} does not hold an HNSW index. {_REBUILD}")
+        if index.ntotal != len(vectors) or index.d != vectors.shape[1]:
+            raise IndexStoreError(
+                f"The vector index file {path} holds {index.ntotal} vectors of dimension {index.d}, but the "
+                f"segment has {len(vectors)} of dimension {vectors.shape[1]}. {_REBUILD}"
+            )
+        index.hnsw.efSearch = HNSW_EF_SEARCH
+        return cls("hnsw", len(vectors), vectors, index)
+
+    def search(
+        self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The k best rows per query, best first: (scores, rows), both (len(queries), k).
+
+        Rows the `allowed` bool mask marks False never come back. Missing results (fewer than k
+        rows, or allowed rows) are row -1 with score -inf.
+        """
+        queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
+        if k <= 0:
+            return np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64)
+        if allowed is None:
+            scores, rows = self._index.search(queries, k)
+            return _padded(scores, rows)
+        allowed = np.asarray(allowed, dtype=bool)
+        if allowed.shape != (self.size,):
+            raise ValueError(f"allowed has shape {allowed.shape}, expected ({self.size},)")
+        kept = int(allowed.sum())
+        if kept == self.size:
+            return self.search(queries, k)
+        if kept <= BRUTE_FORCE_ROWS and (self.kind == "hnsw" or kept <= BRUTE_FORCE_FRACTION * self.size):
+            return _brute_force(self.vectors, np.flatnonzero(allowed), queries, k)
+        return self._selected(queries, k, allowed, kept)
+
+    def _selected(self, queries: np.ndarray, k: int, allowed: np.ndarray, kept: int) -> tuple[np.ndarray, np.ndarray]:
+        """faiss search that skips the rows a bitmap leaves out."""
+        faiss = _faiss()
+        bits = np.packbits(allowed, bitorder="little")  # faiss reads bit i of byte i >> 3 as row i
+        selector = faiss.IDSelectorBitmap(self.size, faiss.swig_ptr(bits))
+        if self.kind == "hnsw":
+            params = faiss.SearchParametersHNSW()
+            # A sparser mask leaves fewer candidates among those the graph walk visits: widen it.
+            params.efSearch = int(min(HNSW_EF_SEARCH * self.size / kept, 8 * HNSW_EF_SEARCH))
+        else:
+            params = faiss.SearchParameters()
+        params.sel = selector
+        scores, rows = self._index.search(queries, k, params=params)
+        del bits  # kept alive until here: the selector points into it
+        return _padded(scores, rows)
+
+
+def _checked(vectors: np.ndarray) -> np.ndarray:
+    if vectors.ndim != 2 or vectors.dtype != np.float32:
+        raise ValueError(f"vectors must be a 2-d float32 array, not {vectors.dtype} of shape {vectors.shape}")
+    return vectors
+
+
+def _flat(vectors: np.ndarray) -> Any:
+    index = _faiss().IndexFlatIP(vectors.shape[1])
+    if len(vectors):
+        index.add(np.ascontiguousarray(vectors))
+    return index
+
+
+def _brute_force(vectors: np.ndarray, rows: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top k among `rows` of `vectors`, with numpy."""
+    out_scores = np.full((len(queries), k), -np.inf, np.float32)
+    out_rows = np.full((len(queries), k), -1, np.int64)
+    if len(rows) == 0:
+        return out_scores, out_rows
+    scores = queries @ np.asarray(vectors[rows]).T  # (queries, kept)
+    take = min(k, len(rows))
+    top = np.argpartition(-scores, take - 1, axis=1)[:, :take] if take < len(rows) else np.tile(
+        np.arange(len(rows)), (len(queries), 1))
+    top_scores = np.take_along_axis(scores, top, axis=1)
+    order = np.argsort(-top_scores, axis=1, kind="stable")
+    out_scores[:, :take] = np.take_along_axis(top_scores, order, axis=1)
+    out_rows[:, :take] = rows[np.take_along_axis(top, order, axis=1)]
+    return out_scores, out_rows
+
+
+def _padded(scores: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    rows = rows.astype(np.int64, copy=False)
+    scores = np.where(rows < 0, -np.inf, scores).astype(np.float32)
+    return scores, rows
