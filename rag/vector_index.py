@@ -51,6 +51,7 @@ class VectorIndex:
     size: int
     vectors: np.ndarray  # (size, dimension) float32; may be a read-only np.memmap
     _index: Any  # the faiss index: IndexFlatIP or IndexHNSWFlat
+    ef_search: int = HNSW_EF_SEARCH  # HNSW only: candidates kept during a search (recall vs time)
 
     @classmethod
     def build(cls, vectors: np.ndarray, approximate_above: int = APPROXIMATE_ABOVE) -> VectorIndex:
@@ -62,7 +63,6 @@ class VectorIndex:
             return cls("exact", len(vectors), vectors, _flat(vectors))
         index = faiss.IndexHNSWFlat(dimension, HNSW_M, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
-        index.hnsw.efSearch = HNSW_EF_SEARCH
         index.add(np.ascontiguousarray(vectors))
         return cls("hnsw", len(vectors), vectors, index)
 
@@ -100,7 +100,6 @@ class VectorIndex:
                 f"The vector index file {path} holds {index.ntotal} vectors of dimension {index.d}, but the "
                 f"segment has {len(vectors)} of dimension {vectors.shape[1]}. {_REBUILD}"
             )
-        index.hnsw.efSearch = HNSW_EF_SEARCH
         return cls("hnsw", len(vectors), vectors, index)
 
     def search(
@@ -115,8 +114,7 @@ class VectorIndex:
         if k <= 0:
             return np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64)
         if allowed is None:
-            scores, rows = self._index.search(queries, k)
-            return _padded(scores, rows)
+            return self._searched(queries, k, None, self.ef_search)
         allowed = np.asarray(allowed, dtype=bool)
         if allowed.shape != (self.size,):
             raise ValueError(f"allowed has shape {allowed.shape}, expected ({self.size},)")
@@ -132,15 +130,22 @@ class VectorIndex:
         faiss = _faiss()
         bits = np.packbits(allowed, bitorder="little")  # faiss reads bit i of byte i >> 3 as row i
         selector = faiss.IDSelectorBitmap(self.size, faiss.swig_ptr(bits))
+        # A sparser mask leaves fewer candidates among those the graph walk visits: widen it.
+        ef = int(min(self.ef_search * self.size / kept, 8 * self.ef_search))
+        found = self._searched(queries, k, selector, ef)
+        del bits  # kept alive until here: the selector points into it
+        return found
+
+    def _searched(self, queries: np.ndarray, k: int, selector: Any, ef: int) -> tuple[np.ndarray, np.ndarray]:
+        faiss = _faiss()
         if self.kind == "hnsw":
             params = faiss.SearchParametersHNSW()
-            # A sparser mask leaves fewer candidates among those the graph walk visits: widen it.
-            params.efSearch = int(min(HNSW_EF_SEARCH * self.size / kept, 8 * HNSW_EF_SEARCH))
+            params.efSearch = max(ef, k)
         else:
             params = faiss.SearchParameters()
-        params.sel = selector
+        if selector is not None:
+            params.sel = selector
         scores, rows = self._index.search(queries, k, params=params)
-        del bits  # kept alive until here: the selector points into it
         return _padded(scores, rows)
 
 
