@@ -439,6 +439,15 @@ def search_each(index: Any, queries: np.ndarray, k: int = 10) -> tuple[np.ndarra
     return np.array(rows), times
 
 
+@dataclass
+class MaskedSearch:
+    index: Any
+    allowed: np.ndarray
+
+    def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        return self.index.search(query, k, self.allowed)  # type: ignore[no-any-return]
+
+
 def bench_vector_set(report: Report, kind: str, n: int, efs: Sequence[int], work: Path, queries: int) -> None:
     import faiss
 
@@ -471,6 +480,15 @@ def bench_vector_set(report: Report, kind: str, n: int, efs: Sequence[int], work
         recall = np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth, strict=True)])
         report.row("vectors: hnsw", kind=kind, n=n, M=vector_index.HNSW_M,
                    ef_construction=vector_index.HNSW_EF_CONSTRUCTION, ef_search=ef,
+                   recall_at_10=round(float(recall), 3), **percentiles(times))
+    hnsw.ef_search = vector_index.HNSW_EF_SEARCH
+    for fraction in (0.01, 0.1, 0.5):
+        # A filter keeping a random share of the rows (a date range, some outlets, deleted rows).
+        allowed = np.random.default_rng(5).random(n) < fraction
+        expected, _ = search_each(MaskedSearch(VectorIndex.build(x, approximate_above=n), allowed), q[:100])
+        found, times = search_each(MaskedSearch(hnsw, allowed), q[:100])
+        recall = np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, expected, strict=True)])
+        report.row("vectors: hnsw filtered", kind=kind, n=n, allowed=fraction, ef_search=hnsw.ef_search,
                    recall_at_10=round(float(recall), 3), **percentiles(times))
     report.row("vectors: hnsw size", kind=kind, n=n, build_s=build_s, file_mb=round(path.stat().st_size / 2**20),
                vectors_mb=round(x.nbytes / 2**20), rss_before_mb=before, rss_after_mb=rss_mb())
