@@ -21,7 +21,6 @@ manifest, and where the vectors live (a plain array or a read-only np.memmap bot
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,8 +28,6 @@ from typing import Any
 import numpy as np
 
 from rag.errors import IndexStoreError
-
-log = logging.getLogger(__name__)
 
 # Exact search costs a pass over every vector: about 0.1 ms per 1,000 rows of 384 floats on this
 # 2-core machine, so 200,000 rows are ~15-25 ms a query. Above that a graph pays for its build
