@@ -59,7 +59,8 @@ NAMES = ("Almaty", "Nairobi", "Hendricks", "Okafor", "Valparaíso", "Tanaka", "B
          "Faraday", "Rosario", "Westbrook", "Halvorsen", "Delacroix", "Nakamura", "Petrov", "Sandoval")
 START = (2023, 1, 1)
 SPAN_DAYS = 730
-QUESTION_TEMPLATE = "What did {name} announce about the {code} project?"
+# A fact question (answered by the model, not by quoting): cold start includes loading the generator.
+QUESTION_TEMPLATE = "How many million will the {code} project receive, according to {name}?"
 
 
 # -- the synthetic archive -------------------------------------------------------------------------
@@ -152,6 +153,12 @@ def question_for(i: int, seed: int) -> str:
     article = make_article(i, seed)
     name, code = article.title.split(" and the ")[0], article.title.split(" and the ")[1].removesuffix(" project")
     return QUESTION_TEMPLATE.format(name=name, code=code)
+
+
+def code_of(question: str) -> str:
+    """The project code a question asks about: it appears in its article and in no other."""
+    found = re.search(r"the (\S+) project", question)
+    return found.group(1) if found else ""
 
 
 def make_archive(folder: Path, n: int, seed: int = 0) -> list[Path]:
@@ -390,8 +397,7 @@ def bench_retrieval(report: Report, n: int, documents: Path, index: Path, embedd
         started = time.perf_counter()
         found = retriever.search(question, 5)
         times.append(time.perf_counter() - started)
-        code = question.split(" the ")[-1].removesuffix(" project?")
-        hits += any(code in hit.title for hit in found)
+        hits += any(code_of(question) in hit.title for hit in found)
     report.row("retrieval", n=n, embedder=embedder, questions=len(asked), load_s=round(load_s, 2),
                retriever_s=round(make_s, 2), **percentiles(times),
                **({"hit_at_5": round(hits / len(asked), 2)} if embedder == "minilm" else {}),
