@@ -38,10 +38,14 @@ HNSW_EF_CONSTRUCTION = 80
 # At 1,000,000 clustered rows: recall@10 0.96 against exact in 2.2 ms a query (0.94 at 256).
 HNSW_EF_SEARCH = 512
 QUERY_BATCH = 256  # queries scored at once by the exact search: bounds the (queries x rows) scores
-# A mask keeping at most this many rows (or at most this fraction of them) is brute-forced over
-# those rows: exact, and no graph walk through rows it would have to throw away.
-BRUTE_FORCE_ROWS = APPROXIMATE_ABOVE
-BRUTE_FORCE_FRACTION = 0.05
+# A mask keeping at most this many rows of an HNSW segment is brute-forced over those rows: exact,
+# and no graph walk through rows it would have to throw away. Gathering scattered rows costs about
+# 0.6 ms per 1,000 (against 0.08 ms per 1,000 contiguous ones), so at 1,000,000 clustered rows the
+# two meet near 30,000: 17 ms each; at 10,000 kept the graph walk takes 125 ms (p95 3.3 s), at
+# 100,000 it takes 24 ms with recall 0.975 where brute force takes 64 ms (docs/scale.md).
+BRUTE_FORCE_ROWS = 30_000
+# In an exact segment, scoring every row and masking beats gathering the kept ones above 1/8 of them.
+GATHER_BELOW = 1 / 8
 _REBUILD = "Run `rag index` to rebuild it."
 
 
@@ -130,11 +134,10 @@ class VectorIndex:
         if kept == self.size:
             return self.search(queries, k)
         if self.kind == "exact":
-            # Gathering the kept rows copies them; past half of them, scoring all and masking is cheaper.
-            if kept <= self.size // 2:
+            if kept <= self.size * GATHER_BELOW:
                 return _brute_force(self.vectors, np.flatnonzero(allowed), queries, k)
             return _brute_force(self.vectors, None, queries, k, allowed)
-        if kept <= BRUTE_FORCE_ROWS or kept <= BRUTE_FORCE_FRACTION * self.size:
+        if kept <= BRUTE_FORCE_ROWS:
             return _brute_force(self.vectors, np.flatnonzero(allowed), queries, k)
         return self._selected(queries, k, allowed, kept)
 

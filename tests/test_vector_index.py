@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rag import vector_index
 from rag.errors import IndexStoreError
 from rag.vector_index import VectorIndex
 
@@ -65,8 +66,12 @@ def test_approximate_recall(vectors: np.ndarray, queries: np.ndarray, hnsw: Vect
 @pytest.mark.parametrize("kind", ["exact", "hnsw"])
 @pytest.mark.parametrize("fraction", [0.004, 0.03, 0.5, 0.97])
 def test_allowed_rows_only_and_the_best_of_them(
-    kind: str, fraction: float, vectors: np.ndarray, queries: np.ndarray, hnsw: VectorIndex
+    kind: str, fraction: float, vectors: np.ndarray, queries: np.ndarray, hnsw: VectorIndex,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # 5,000 rows are few: brute-force masks of up to 200 rows only, so that the graph walk with a
+    # selector is what the larger masks go through, as they would in a segment of millions.
+    monkeypatch.setattr(vector_index, "BRUTE_FORCE_ROWS", 200)
     index = hnsw if kind == "hnsw" else VectorIndex.build(vectors)
     allowed = np.random.default_rng(2).random(len(vectors)) < fraction
     scores, rows = index.search(queries, 10, allowed)
