@@ -43,6 +43,7 @@ from typing import Any, overload
 
 import numpy as np
 
+from rag import vector_index
 from rag.errors import IndexStoreError
 from rag.terms import terms
 from rag.types import Chunk, Document
@@ -189,7 +190,7 @@ def _write_segment(folder: Path, segment: SegmentInput, dimension: int) -> str:
     _fsync_write(tmp / "terms.npz", buffer.getvalue())
     _fsync_write(tmp / "terms.json", json.dumps(words, ensure_ascii=False).encode())
 
-    ann = VectorIndex.build(vectors)
+    ann = VectorIndex.build(vectors, vector_index.APPROXIMATE_ABOVE)
     if ann.kind != "exact":
         ann.save(tmp / "vectors.ann")
     _fsync_dir(tmp)

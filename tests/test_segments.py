@@ -252,3 +252,26 @@ def test_a_sidecar_added_or_edited_later_is_noticed_without_reading_other_files(
     assert report.changed == ["a001.txt"] and stored.documents["a001.txt"].source == "Daily Post"
     hits = Retriever(stored, HashEmbedder()).search("harbour", 3, Filters.parse(sources=["daily post"]))
     assert [h.chunk.doc_id for h in hits] == ["a001.txt"]
+
+
+def test_a_segment_above_the_threshold_is_searched_approximately_and_finds_the_same_passages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rag import vector_index
+
+    docs = _folder(tmp_path, 300)
+    exact, _ = _build(docs, tmp_path / "exact")
+    monkeypatch.setattr(vector_index, "APPROXIMATE_ABOVE", 100)
+    approximate, _ = _build(docs, tmp_path / "approximate")
+    assert [s.vector_index.kind for s in approximate.segments] == ["hnsw"]
+    assert list((tmp_path / "approximate").glob("seg-*/vectors.ann"))
+    embedder = HashEmbedder()
+    agree = 0
+    queries = [f"the {TOPICS[n % 8]} of town {n} cost {n * 3} million" for n in range(0, 300, 15)]
+    for query in queries:
+        want = [h.chunk.id for h in Retriever(exact, embedder, "dense").search(query, 10)]
+        got = [h.chunk.id for h in Retriever(approximate, embedder, "dense").search(query, 10)]
+        agree += len(set(want) & set(got))
+    assert agree / (10 * len(queries)) >= 0.9
+    dated = Retriever(approximate, embedder).search("harbour", 5, Filters.parse(sources=["nobody"]))
+    assert dated == []
