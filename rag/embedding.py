@@ -29,9 +29,12 @@ import tempfile
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from rag.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +99,7 @@ class MiniLMEmbedder:
         self._lock = threading.RLock()
 
     @classmethod
-    def from_settings(cls, settings: Any, batch_size: int = 32) -> MiniLMEmbedder:
+    def from_settings(cls, settings: Settings, batch_size: int = 32) -> MiniLMEmbedder:
         """The backend and cache folder a `rag.settings.Settings` asks for."""
         return cls(batch_size, settings.embedder_backend, settings.model_cache_dir)
 
