@@ -6,7 +6,7 @@ its folder on disk (never from a model hub), run by one of three backends:
 
 - "torch": sentence-transformers on PyTorch, the reference;
 - "onnx": the same weights exported to ONNX, run by onnxruntime;
-- "onnx-int8": that export with its weights dynamically quantised to int8 (fastest on CPU).
+- "onnx-int8": that export with its MatMul weights dynamically quantised to int8, per channel (fastest).
 
 The ONNX files are made here, offline, from the packaged model (torch.onnx, then onnxruntime's
 quantiser), once, into `<model cache>/embedder/`: written to a temporary folder, checked, then
@@ -42,7 +42,7 @@ BACKENDS = ("torch", "onnx", "onnx-int8")
 DEFAULT_BACKEND = "torch"  # the measured choice: docs/benchmarks.md, "Embedder backends"
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 # Bumped whenever the export changes (opset, inputs, quantisation): an older folder is then ignored.
-EXPORT_VERSION = 1
+EXPORT_VERSION = 2
 MARKER = "export.json"
 ONNX_FILES = {"onnx": "model.onnx", "onnx-int8": "model-int8.onnx"}
 class Embedder(Protocol):
@@ -276,7 +276,12 @@ def _export(source: Path, work: Path) -> None:
             output_names=["last_hidden_state"], opset_version=17, dynamo=False,
             dynamic_axes={name: {0: "batch", 1: "tokens"} for name in [*names, "last_hidden_state"]},
         )
-    quantize_dynamic(str(work / ONNX_FILES["onnx"]), str(work / ONNX_FILES["onnx-int8"]), weight_type=QuantType.QInt8)
+    # Per output channel and MatMul weights only: per tensor over every operator (the first version)
+    # put some vectors 0.10 in cosine from PyTorch's; this keeps them within 0.012 at the same speed.
+    quantize_dynamic(
+        str(work / ONNX_FILES["onnx"]), str(work / ONNX_FILES["onnx-int8"]), weight_type=QuantType.QInt8,
+        per_channel=True, op_types_to_quantize=["MatMul"],
+    )
 
 
 def _sha256(path: Path) -> str:

@@ -25,10 +25,10 @@ from rag.errors import SettingsError
 from rag.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
-# Least cosine to PyTorch's vector, per text. fp32 is the same computation. int8 was measured at a
-# min of 0.899 over the project's 337 chunks (docs/benchmarks.md): below the 0.98 a default would need,
-# so this only guards against an export that is broken outright.
-THRESHOLDS = {"onnx": 0.999, "onnx-int8": 0.85}
+# Least cosine to PyTorch's vector, per text. fp32 is the same computation. int8 (per channel, MatMul
+# only) was measured at a min of 0.9886 over the project's 337 chunks; a little margin for the odd
+# texts below (one word, a repeated word past the length limit).
+THRESHOLDS = {"onnx": 0.999, "onnx-int8": 0.97}
 
 
 class CountingModel:
@@ -198,9 +198,12 @@ def test_onnx_vectors_agree_with_pytorch(
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
     cosines = np.sum(vectors * torch_vectors, axis=1)
     assert cosines.min() >= THRESHOLDS[backend], cosines.min()
-    # Batch size and order do not change a text's vector.
     embedder.batch_size = 5
-    assert np.allclose(embedder.embed(texts[::-1])[::-1], vectors, atol=1e-4)
+    again = embedder.embed(texts[::-1])[::-1]
+    if backend == "onnx":  # batch size and order do not change a text's vector
+        assert np.allclose(again, vectors, atol=1e-4)
+    else:  # int8 activations are scaled per batch, so its neighbours move a vector a little
+        assert np.sum(again * torch_vectors, axis=1).min() >= THRESHOLDS[backend]
 
 
 @pytest.mark.integration
