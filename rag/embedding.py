@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BACKENDS = ("torch", "onnx", "onnx-int8")
-DEFAULT_BACKEND = "torch"  # the measured choice: docs/benchmarks.md, "Embedder backends"
+DEFAULT_BACKEND = "onnx"  # the measured choice: docs/benchmarks.md, "Embedder backends"
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 # Bumped whenever the export changes (opset, inputs, quantisation): an older folder is then ignored.
 EXPORT_VERSION = 2

@@ -58,9 +58,9 @@ class Settings:
     open_k: int = 8  # passages retrieved for an open question answered by extraction (no prompt to fill)
     read_k: int = 5  # of those, how many (the best first) the model reads: each one costs prompt time
     retriever: str = "hybrid"  # "hybrid", "dense" or "bm25"
-    # How MiniLM runs (rag/embedding.py): "torch", or its ONNX export, "onnx" (same vectors) or "onnx-int8"
-    # (faster, but further from torch's vectors; docs/benchmarks.md). Without onnxruntime, torch is used.
-    embedder_backend: str = "torch"
+    # How MiniLM runs (rag/embedding.py): "torch", or its ONNX export, "onnx" (same vectors, faster) or
+    # "onnx-int8" (faster still, a little further; docs/benchmarks.md). Without onnxruntime: torch.
+    embedder_backend: str = "onnx"
     answer_tokens: int = 120  # room reserved for the answer to a fact question: one to three sentences
     open_answer_tokens: int = 220  # room for an open question's answer (a summary, the main points …)
     # How open questions are answered: "extract" quotes the passages' best sentences, each cited (no
