@@ -23,6 +23,7 @@ from rag.errors import SettingsError
 
 DEFAULT_MODEL = "qwen2.5-0.5b"
 RETRIEVERS = ("hybrid", "dense", "bm25")  # rag.retrieval.MODES, without importing it here
+EMBEDDER_BACKENDS = ("torch", "onnx", "onnx-int8")  # rag.embedding.BACKENDS, without importing it here
 # (lowest, highest) of each whole-number setting. A context under 1024 tokens cannot hold the
 # instructions, a question and the answer's room; above 32768 no supported model was trained.
 RANGES = {
@@ -57,6 +58,9 @@ class Settings:
     open_k: int = 8  # passages retrieved for an open question answered by extraction (no prompt to fill)
     read_k: int = 5  # of those, how many (the best first) the model reads: each one costs prompt time
     retriever: str = "hybrid"  # "hybrid", "dense" or "bm25"
+    # How MiniLM runs (rag/embedding.py): "torch", or its ONNX export, "onnx" (same vectors, faster) or
+    # "onnx-int8" (faster still, a little further; docs/benchmarks.md). Without onnxruntime: torch.
+    embedder_backend: str = "onnx"
     answer_tokens: int = 120  # room reserved for the answer to a fact question: one to three sentences
     open_answer_tokens: int = 220  # room for an open question's answer (a summary, the main points …)
     # How open questions are answered: "extract" quotes the passages' best sentences, each cited (no
@@ -86,6 +90,7 @@ class Settings:
         "k": "RAG_K",
         "read_k": "RAG_READ_K",
         "retriever": "RAG_RETRIEVER",
+        "embedder_backend": "RAG_EMBEDDER_BACKEND",
         "llm_url": "RAG_LLM_URL",
         "llm_model": "RAG_LLM_MODEL",
         "llm_api_key": "RAG_LLM_API_KEY",
@@ -102,6 +107,9 @@ class Settings:
                 raise SettingsError(f"{self.named(name)} is {value!r}: it takes a whole number from {low} to {high}.")
         if self.retriever not in RETRIEVERS:
             raise SettingsError(f"{self.named('retriever')} is {self.retriever!r}: it takes {', '.join(RETRIEVERS)}.")
+        if self.embedder_backend not in EMBEDDER_BACKENDS:
+            choices = ", ".join(EMBEDDER_BACKENDS)
+            raise SettingsError(f"{self.named('embedder_backend')} is {self.embedder_backend!r}: it takes {choices}.")
         for name in ("documents_dir", "index_dir", "model_cache_dir"):
             path = getattr(self, name)
             if path.exists() and not path.is_dir():

@@ -17,3 +17,9 @@ pip install --quiet --upgrade "pip>=24"
 echo "Installing the project (the first time, llama-cpp-python compiles llama.cpp: ~9 min)"
 # dev: the test tools; remote and server: the model server and Milvus paths, which the tests run too.
 pip install --quiet -e ".[dev,remote,server]"
+# The embedder's ONNX and int8 files (RAG_EMBEDDER_BACKEND), exported once, offline, from the packaged
+# MiniLM into the model cache (RAG_MODEL_CACHE). If this fails the embedder exports on first use, or
+# falls back to PyTorch with a warning.
+echo "Exporting the embedding model to ONNX (once, about half a minute)"
+.venv/bin/python -c 'from rag.embedding import export_onnx; from rag.settings import Settings
+print(export_onnx(Settings.from_env().model_cache_dir))' || echo "ONNX export failed: the embedder will use PyTorch"
