@@ -57,7 +57,7 @@ class Assistant:
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
-            self._embedder = MiniLMEmbedder()
+            self._embedder = MiniLMEmbedder.from_settings(self.settings)
         return self._embedder
 
     @property

@@ -292,9 +292,10 @@ def sample_chunks(folder: Path, limit: int) -> list[str]:
 
 def bench_embedder(report: Report, folder: Path, limit: int) -> None:
     from rag.embedding import MiniLMEmbedder
+    from rag.settings import Settings
 
     texts = sample_chunks(folder, limit)
-    embedder = MiniLMEmbedder()
+    embedder = MiniLMEmbedder.from_settings(Settings.from_env())
     _, load = timed(embedder.warm_up)
     embedder.embed(texts[:32])  # the first batch pays for lazy initialisation
     _, seconds = timed(lambda: embedder.embed(texts))
@@ -386,7 +387,7 @@ def bench_retrieval(report: Report, n: int, documents: Path, index: Path, embedd
     if embedder == "minilm":
         from rag.embedding import MiniLMEmbedder
 
-        model = MiniLMEmbedder()
+        model = MiniLMEmbedder.from_settings(settings)
         model.warm_up()
     before = rss_mb()
     loaded, load_s = timed(lambda: load_index(settings, model))

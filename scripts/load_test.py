@@ -97,7 +97,7 @@ def main() -> None:
         urls = [servers.enter_context(llama_server(path, context_size=base.context_size, threads=threads,
                                                    log_file=Path(tmp) / f"server{n}.log"))
                 for n in range(args.servers)]
-        embedder = MiniLMEmbedder()
+        embedder = MiniLMEmbedder.from_settings(base)
         assistants = [Assistant(Settings.from_env({}, **{**vars(base), "llm_url": url}), embedder=embedder)
                       for url in urls]
         assistants[0].index()
