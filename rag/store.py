@@ -343,9 +343,6 @@ class Documents(Mapping[str, Document]):
             self._cache.popitem(last=False)
         return document
 
-    def __setitem__(self, doc_id: str, document: Document) -> None:  # for tests that doctor an index
-        self._cache[doc_id] = document
-
     def __iter__(self) -> Iterator[str]:
         return iter(self._index.manifest["documents"])
 
