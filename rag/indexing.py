@@ -126,8 +126,8 @@ def _scan(documents_dir: Path, index_dir: Path, embedder: Embedder, chunking: Ch
         load_documents(documents_dir)  # raises DocumentsError with what to do
     manifest = _previous_manifest(index_dir, embedder, chunking)
     old_docs: dict[str, dict[str, Any]] = manifest.get("documents", {}) if manifest else {}
-    files, skipped = list_folder(documents_dir)
-    names = {p.name for p in documents_dir.rglob("*.meta.json")}
+    sidecars: set[Path] = set()
+    files, skipped = list_folder(documents_dir, sidecars)
     for why in skipped:
         log.warning("Skipping %s: %s", why.path, why.reason)
     documents: dict[str, Document] = {}
@@ -136,7 +136,7 @@ def _scan(documents_dir: Path, index_dir: Path, embedder: Embedder, chunking: Ch
     for path in files:
         doc_id = path.relative_to(documents_dir).as_posix()
         try:
-            signature = _signature(path, path.name + ".meta.json" in names)
+            signature = _signature(path, path.with_name(path.name + ".meta.json") in sidecars)
         except OSError as err:
             skipped.append(Skipped(str(path), f"it cannot be read ({err.strerror})"))
             continue
