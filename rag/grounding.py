@@ -302,12 +302,14 @@ def _overlaps(a: Evidence | None, b: Evidence) -> bool:
 
 # -- evidence ---------------------------------------------------------------------------------
 def _evidence_units(passages: Sequence[Hit]) -> list[Evidence]:
-    """Every sentence of every passage, in order."""
+    """Every sentence of every passage, in order. A Markdown heading ("# Title") is not one: it
+    names the article, it does not say anything an answer could quote."""
     units = []
     for n, hit in enumerate(passages, start=1):
         chunk = hit.chunk
         for start, end in sentence_spans(chunk.text):
-            units.append(Evidence(n, chunk.start + start, chunk.start + end, chunk.text[start:end]))
+            if not chunk.text[start:end].startswith("#"):
+                units.append(Evidence(n, chunk.start + start, chunk.start + end, chunk.text[start:end]))
     return units
 
 

@@ -313,3 +313,19 @@ def test_an_open_question_whose_reply_fails_quotes_the_best_sentences_each_cited
     assert verdict.citations and all(LECTURE[c.start : c.end] == c.quote for c in verdict.citations)
     kept = [c for c in verdict.claims if c.kept]
     assert all(c.markers for c in kept) and "Naruhito" in verdict.text
+
+
+def test_a_markdown_heading_is_never_quoted_as_what_the_articles_say() -> None:
+    text = (
+        "# Halvorsen and the Halvorsen-5789 project\n\n"
+        "Halvorsen announced that the Halvorsen-5789 project would receive 879 million."
+    )
+    heading_end = text.index("\n")
+    passage = Hit(Chunk("h1", "web/story.md", text, 0, len(text)), 1.0, 1, "Halvorsen-5789")
+    verdict = check_answer(
+        "What is the latest on the Halvorsen-5789 project?", "It is on day 12 [1].", [passage], _embed,
+        idf_table([text]), Thresholds(relevant=0.15, extract=0.3),
+    )
+    assert verdict.mode == "quoted" and verdict.citations
+    assert all(c.start > heading_end for c in verdict.citations), "the heading is not quoted"
+    assert "879 million" in verdict.text
