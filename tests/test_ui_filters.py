@@ -28,7 +28,11 @@ CHUNK = Chunk("dover.md#0", "dover.md", TEXT, 0, len(TEXT))
 
 class Stored:
     def __init__(self) -> None:
-        self.manifest: dict[str, Any] = {"documents": {d: {"title": DOCS[d].title} for d in DOCS}}
+        self.manifest: dict[str, Any] = {
+            "documents": {
+                d: {"title": DOCS[d].title, "published": DOCS[d].published, "source": DOCS[d].source} for d in DOCS
+            }
+        }
         self.documents: Mapping[str, Document] = DOCS
 
 

@@ -18,7 +18,7 @@ import logging
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from rag.errors import RagError
 from rag.pipeline import Assistant
@@ -83,6 +83,13 @@ class Chat:
         self.assistant = assistant
         self.k = k
 
+    def entries(self) -> Mapping[str, Mapping[str, Any]]:
+        """The manifest's entry of each indexed article: title, date, source … without its text."""
+        try:
+            return dict(self.assistant.stored.manifest.get("documents", {}))
+        except RagError:
+            return {}
+
     def documents(self) -> Mapping[str, Document]:
         try:
             return self.assistant.stored.documents
@@ -108,8 +115,8 @@ class Chat:
             yield _not_asked(session, question, str(err))
             return
         if filters.active:
-            documents = self.documents()
-            if documents and not scope.any_allowed(documents, filters):
+            entries = self.entries()
+            if entries and not scope.any_allowed(entries, filters):
                 yield _not_asked(session, question, scope.nothing_left(filters))
                 return
         asked = (*session.messages, _user(question))
@@ -131,7 +138,7 @@ class Chat:
                     session = replace(session, messages=(*asked, _assistant(render.chat_text(streamed) + CURSOR)))
                     yield Update(list(session.messages), session.panel, session, "")
                 elif isinstance(event, Answer):
-                    yield self._finish(question, event, session, asked, scope.describe(filters))
+                    yield self._finish(question, event, session, asked, filters.describe() if filters.active else "")
         except RagError as err:
             yield self._failed(session, asked, str(err))
         except Exception as err:  # the page must survive any failure of the model or the index

@@ -2,12 +2,11 @@
 
 The "Published" menu gives a span back from today ("7d", "30d", "1y") or a date typed as
 YYYY-MM-DD; the "Source" menu gives sources of the indexed articles. `parse` turns them into a
-`rag.filters.Filters`, or a `ScopeError` whose message says what to type; `describe` says in words
-what a filter keeps, for the sources panel and for `nothing_left`, the message shown instead of
-asking when no indexed article passes the filters (a refusal then would look as if the articles did
-not know).
+`rag.filters.Filters`, or a `ScopeError` whose message says what to type; `nothing_left` is the
+message shown instead of asking when no indexed article passes the filters (a refusal then would
+look as if the articles did not know).
 
->>> describe(parse("2024-05-01", ["BBC News", "Reuters"]))
+>>> parse("2024-05-01", ["BBC News", "Reuters"]).describe()
 'published since 2024-05-01, from bbc news or reuters'
 >>> parse("", []).active
 False
@@ -18,10 +17,10 @@ Deliberately not here: retrieval (rag.filters and the retrievers apply the filte
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from rag.errors import SettingsError
 from rag.filters import Filters
-from rag.types import Document
 
 PERIODS = [("Any time", ""), ("Last 7 days", "7d"), ("Last 30 days", "30d"), ("Last year", "1y")]
 
@@ -43,26 +42,14 @@ def parse(published: str | None, sources: Iterable[str] | None) -> Filters:
         ) from None
 
 
-def describe(filters: Filters) -> str:
-    parts = []
-    if filters.since and filters.until:
-        parts.append(f"published {filters.since} to {filters.until}")
-    elif filters.since:
-        parts.append(f"published since {filters.since}")
-    elif filters.until:
-        parts.append(f"published until {filters.until}")
-    if filters.sources:
-        parts.append("from " + " or ".join(filters.sources))
-    return ", ".join(parts)
-
-
-def any_allowed(documents: Mapping[str, Document], filters: Filters) -> bool:
-    return any(filters.allows(d.published, d.source) for d in documents.values())
+def any_allowed(entries: Mapping[str, Mapping[str, Any]], filters: Filters) -> bool:
+    """Whether any indexed article passes `filters`, from the manifest's entries (no article is read)."""
+    return any(filters.allows(e.get("published"), e.get("source")) for e in entries.values())
 
 
 def nothing_left(filters: Filters) -> str:
     return (
-        f"No indexed article matches the filters ({describe(filters)}): there is nothing to answer from. Choose "
+        f"No indexed article matches the filters ({filters.describe()}): there is nothing to answer from. Choose "
         "“Any time” "
         "under Published or other sources, then ask again: your question is still in the box."
     )
