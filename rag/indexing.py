@@ -34,7 +34,7 @@ from rag import store
 from rag.chunking import ChunkingSettings, chunk_document
 from rag.embedding import Embedder
 from rag.errors import IndexStoreError
-from rag.loading import Skipped, UnusableFile, list_folder, load_documents, read_file
+from rag.loading import Skipped, UnusableFile, list_folder, read_file, require_folder
 from rag.types import Chunk, Document
 
 log = logging.getLogger(__name__)
@@ -122,8 +122,7 @@ def _signature(path: Path, maybe_sidecar: bool = True) -> list[int]:
 
 def _scan(documents_dir: Path, index_dir: Path, embedder: Embedder, chunking: ChunkingSettings) -> _Scan:
     """Read only the files that are new or whose size or time changed; the report says what changed."""
-    if not documents_dir.is_dir():
-        load_documents(documents_dir)  # raises DocumentsError with what to do
+    require_folder(documents_dir)
     manifest = _previous_manifest(index_dir, embedder, chunking)
     old_docs: dict[str, dict[str, Any]] = manifest.get("documents", {}) if manifest else {}
     sidecars: set[Path] = set()
@@ -370,8 +369,7 @@ def _merge(index_dir: Path, manifest: dict[str, Any], dimension: int) -> None:
         counts: list[tuple[Any, list[str]]] = []
         for segment in loaded:
             texts: dict[str, str] = {}
-            for position in np.flatnonzero(segment.live_docs):
-                document = segment.read_document(int(position))
+            for document in segment.read_documents([int(p) for p in np.flatnonzero(segment.live_docs)]):
                 documents.append(document)
                 texts[document.id] = document.text
             keep = np.flatnonzero(segment.live)

@@ -330,13 +330,18 @@ def links_outside(folder: Path) -> list[Skipped]:
     return list_folder(folder)[1]
 
 
-def load_documents(folder: Path) -> tuple[list[Document], list[Skipped]]:
-    """Every usable document under `folder`, and the files skipped with their reasons."""
+def require_folder(folder: Path) -> None:
+    """Raise DocumentsError, saying what to do, when the documents folder does not exist."""
     if not folder.is_dir():
         raise DocumentsError(
             f"The documents folder {folder} does not exist. Create it and put .txt, .md, .html or .pdf "
             "articles in it, or point --documents / RAG_DOCUMENTS at another folder."
         )
+
+
+def load_documents(folder: Path) -> tuple[list[Document], list[Skipped]]:
+    """Every usable document under `folder`, and the files skipped with their reasons."""
+    require_folder(folder)
     documents: list[Document] = []
     skipped = links_outside(folder)
     for why in skipped:

@@ -315,10 +315,16 @@ class Segment:
         self.vector_index = VectorIndex.load(ann if ann.exists() else None, self.vectors)
 
     def read_document(self, position: int) -> Document:
+        return self.read_documents([position])[0]
+
+    def read_documents(self, positions: Sequence[int]) -> list[Document]:
+        """The documents at these positions, read through one open file."""
         with (self.path / "documents.jsonl").open("rb") as f:
-            f.seek(int(self.doc_offsets[position]))
-            row = json.loads(f.readline())
-        return Document(**row)
+            documents = []
+            for position in positions:
+                f.seek(int(self.doc_offsets[position]))
+                documents.append(Document(**json.loads(f.readline())))
+        return documents
 
 
 class Documents(Mapping[str, Document]):
