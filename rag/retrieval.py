@@ -77,8 +77,8 @@ class Retriever:
         lexical_all = self._bm25.scores(terms(query))
         if filters is not None and filters.active:
             lexical_all[~np.concatenate(allowed)] = 0.0
-        top = np.argsort(-lexical_all, kind="stable")[:depth]
-        lexical_list = [int(r) for r in top if lexical_all[r] > 0]
+        matched = np.flatnonzero(lexical_all > 0)  # only rows sharing a term are ranked, not the whole index
+        lexical_list = [int(r) for r in matched[np.argsort(-lexical_all[matched], kind="stable")[:depth]]]
 
         if self.mode == "dense":
             ranked = [(row, dense[row]) for row in dense_list]
