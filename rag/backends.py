@@ -34,7 +34,8 @@ def make_generator(settings: Settings) -> Generator:
             name=settings.model,
         )
     path = models.resolve(settings.model, settings.model_cache_dir, settings.model_sha256)
-    return LlamaGenerator(path, settings.context_size, settings.threads, name=settings.model)
+    return LlamaGenerator(path, settings.context_size, settings.threads, name=settings.model,
+                          cpu=settings.llama_cpu)
 
 
 # -- the index ---------------------------------------------------------------------------------

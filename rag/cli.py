@@ -6,7 +6,9 @@ and exit status 1, never a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import faulthandler
 import json
 import logging
 import sys
@@ -50,6 +52,10 @@ def main(
 ) -> None:
     """Ask questions about the articles in a folder, answered by a local model with exact citations."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    # Models are proven in a child process before they load (rag/llama_build.py); should native code
+    # still crash here, Python says where instead of the process vanishing without a word.
+    with contextlib.suppress(AttributeError, ValueError, OSError):  # stderr may be no file (a test's runner)
+        faulthandler.enable()
     ctx.obj = Settings.from_env(documents_dir=documents, index_dir=index_dir, model=model, model_sha256=model_sha256)
 
 

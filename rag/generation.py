@@ -36,8 +36,17 @@ class Generator(Protocol):
 
 
 class LlamaGenerator:
-    def __init__(self, model_path: Path, context_size: int = 2048, threads: int = 2, name: str = "") -> None:
+    def __init__(
+        self,
+        model_path: Path,
+        context_size: int = 2048,
+        threads: int = 2,
+        name: str = "",
+        *,
+        cpu: str = "auto",
+    ) -> None:
         self.model_path = model_path
+        self.cpu = cpu  # llama.cpp's CPU variant (rag/llama_build.py): "auto" or a name such as "x64"
         self.context_size = context_size
         self.threads = threads
         self.name = name or model_path.name
@@ -49,6 +58,11 @@ class LlamaGenerator:
     def warm_up(self) -> None:
         if self._llm is not None:
             return
+        from rag import llama_build
+
+        # Tried first in a child process (once per build, CPU and model): a native crash there is a
+        # message naming the model, the build and what to do, not this process dying mid-question.
+        llama_build.prepare(self.model_path, self.cpu, self.threads)
         from llama_cpp import Llama
 
         log.info("Loading %s (context %d, %d threads)", self.model_path, self.context_size, self.threads)

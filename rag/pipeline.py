@@ -89,7 +89,7 @@ class Assistant:
                 else:
                     path = models.resolve(s.judge_model, s.model_cache_dir, None)
                     # Judgements are short prompts: a small context leaves memory for the answering model.
-                    judge = LlamaGenerator(path, JUDGE_CONTEXT, s.threads, name=s.judge_model)
+                    judge = LlamaGenerator(path, JUDGE_CONTEXT, s.threads, name=s.judge_model, cpu=s.llama_cpu)
                 self._judge = Judge(judge)
             return self._judge
 

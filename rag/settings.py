@@ -52,6 +52,9 @@ class Settings:
     # model in memory); "none" checks claims by their words only.
     judge_model: str = "qwen2.5-1.5b"
     model_cache_dir: Path = field(default_factory=_default_cache)
+    # llama.cpp's CPU variant (rag/llama_build.py): "auto" proves the best one for this CPU works and
+    # uses it; a name ("x64", "haswell", "icelake" …) forces that one. x64 runs on any x86-64 CPU.
+    llama_cpu: str = "auto"
     context_size: int = 2048
     threads: int = field(default_factory=lambda: max(1, min(os.cpu_count() or 2, 8)))
     k: int = 5  # passages retrieved; the answer checker may cite or quote any of them
@@ -85,6 +88,7 @@ class Settings:
         "judge_model": "RAG_JUDGE_MODEL",
         "open_answers": "RAG_OPEN_ANSWERS",
         "model_cache_dir": "RAG_MODEL_CACHE",
+        "llama_cpu": "RAG_LLAMA_CPU",
         "context_size": "RAG_CONTEXT_SIZE",
         "threads": "RAG_THREADS",
         "k": "RAG_K",
