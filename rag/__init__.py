@@ -18,7 +18,7 @@ from rag.errors import DocumentsError, IndexStoreError, ModelError, QuestionErro
 from rag.filters import Filters
 from rag.pipeline import Assistant, History
 from rag.settings import Settings
-from rag.types import Answer, Chunk, Citation, Claim, Delta, Document, Hit, Timings
+from rag.types import Answer, Chunk, Citation, Claim, Delta, Document, Draft, Hit, Status, Timings
 
 __all__ = [
     "Answer",
@@ -29,6 +29,7 @@ __all__ = [
     "Delta",
     "Document",
     "DocumentsError",
+    "Draft",
     "Filters",
     "Hit",
     "IndexStoreError",
@@ -37,6 +38,7 @@ __all__ = [
     "RagError",
     "Settings",
     "SettingsError",
+    "Status",
     "Timings",
     "answer",
     "shared_assistant",
@@ -64,5 +66,5 @@ def answer(
 
 def stream(
     question: str, *, k: int | None = None, history: History | None = None, filters: Filters | None = None
-) -> Iterator[Delta | Answer]:
+) -> Iterator[Status | Draft | Delta | Answer]:
     return shared_assistant().stream(question, k=k, history=history, filters=filters)

@@ -21,7 +21,7 @@ but not the answer as a whole to match the question's words, which open question
 >>> answer_shape("Summarize the article about the lecture."), answer_shape("Who met Koike?")
 ('open', 'fact')
 
-Deliberately not here: whether the text is *true* (the checker in grounding.py decides that).
+Deliberately not here: whether the text is *true* (rag/checking.py decides that).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from __future__ import annotations
 import re
 
 from rag.terms import NUMBER_WORDS, digits, fold, numbers, terms, words
+from rag.types import Shape
 
 MONTHS = (
     "january february march april may june july august september october november december "
@@ -81,7 +82,7 @@ _OPEN = re.compile(
 )
 
 
-def answer_shape(question: str) -> str:
+def answer_shape(question: str) -> Shape:
     """'open' for questions that want several sentences (see the module's docstring), else 'fact'."""
     return "open" if _OPEN.search(fold(question).strip()) else "fact"
 

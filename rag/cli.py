@@ -20,7 +20,7 @@ import click
 from rag.errors import RagError
 from rag.filters import Filters, day_of
 from rag.settings import Settings
-from rag.types import Answer
+from rag.types import HOW_MADE, Answer
 
 log = logging.getLogger("rag")
 
@@ -126,8 +126,9 @@ def ask(
 @click.option("-k", type=click.IntRange(1, 50), envvar="RAG_K", help="Passages to retrieve.")
 @click.pass_obj
 def chat(settings: Settings, k: int | None) -> None:
-    """Chat in the terminal: answers stream as they are generated; an empty line or Ctrl-D quits."""
-    from rag.types import Delta
+    """Chat in the terminal: what it is doing, then the checked answer as it is made; an empty line
+    or Ctrl-D quits. The model's draft is not printed: only text that stays is."""
+    from rag.types import Answer, Status
 
     assistant = _assistant(settings)
     click.echo("Loading the models…", err=True)
@@ -142,10 +143,10 @@ def chat(settings: Settings, k: int | None) -> None:
             break
         try:
             for event in assistant.stream(question, k=k, history=history):
-                if isinstance(event, Delta):
-                    click.echo(event.text, nl=False)
-                else:
-                    click.echo("\n\n" + format_answer(event))
+                if isinstance(event, Status):
+                    click.echo(click.style(f"({event.stage}…) ", dim=True), nl=False, err=True)
+                elif isinstance(event, Answer):
+                    click.echo("\n" + format_answer(event))
                     history += [{"role": "user", "content": question}, {"role": "assistant", "content": event.text}]
         except RagError as err:
             click.echo(f"\nError: {err}", err=True)
@@ -382,14 +383,18 @@ def format_answer(reply: Answer) -> str:
         lines.append(f"\n[{c.marker}] {c.doc_id}, characters {c.start}-{c.end}{f' ({news})' if news else ''}"
                      f"\n    “{quote}”")
     t = reply.timings
+    lines.append(f"\n{HOW_MADE[reply.mode]}")
     lines.append(
-        f"\n({t.retrieval_s:.2f} s retrieval, {t.first_token_s:.1f} s to first token, {t.total_s:.1f} s total; "
-        f"{reply.model})"
+        f"({t.retrieval_s:.2f} s retrieval, {t.first_token_s:.1f} s to the answer's first word, {t.total_s:.1f} s "
+        f"total; {reply.model})"
     )
     for warning in reply.warnings:
         lines.append(f"Warning: {warning}")
+    for claim in reply.claims:
+        if not claim.kept:
+            lines.append(f"Not kept: “{claim.text}” ({claim.reason})")
     for note in reply.check_notes:
-        lines.append(f"Checked: {note}.")
+        lines.append(f"Checked: {note}")
     return "\n".join(lines)
 
 

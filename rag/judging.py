@@ -1,6 +1,6 @@
 """Ask the generator a narrow question: does this evidence sentence say what this claim says?
 
-The checker (grounding.py) finds, for each sentence of a reply, the passage sentence(s) that hold
+The checker (checking.py) finds, for each sentence of a reply, the passage sentence(s) that hold
 most of its words. Sharing words is not saying the same thing: "Tokayev left Japan on December 18"
 shares nearly every word with "On December 18, President Tokayev held talks with Emperor Naruhito",
 and "the Kazakh leader invoked the teachings" says what "Tokayev cited the teachings" says with other
@@ -12,13 +12,14 @@ The judge's messages begin with the answering prompt's own instructions: llama.c
 has read of a prompt's beginning, and a different beginning here would make the next question
 re-read its instructions (about a second on two cores).
 
-Deliberately not here: which sentence is the evidence, or what probability is enough (grounding.py).
+Deliberately not here: which sentence is the evidence, or what probability is enough (checking.py).
 
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from typing import Protocol
 
 from rag.generation import Generator, Message
 from rag.prompting import SYSTEM_PROMPT
@@ -32,6 +33,10 @@ ANSWER = (
 )
 
 
+# Without a claim: does this sentence hold the answer? Asked before a sentence is quoted as the answer.
+ANSWERS = "Question: {question}\n\nText: {evidence}\n\nDoes the text answer the question? Answer yes or no."
+
+
 def judge_messages(evidence: str, claim: str, question: str | None = None) -> list[Message]:
     evidence = " ".join(evidence.split())
     if question:
@@ -39,6 +44,14 @@ def judge_messages(evidence: str, claim: str, question: str | None = None) -> li
     else:
         content = CLAIM.format(evidence=evidence, claim=claim.strip())
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": content}]
+
+
+class Judging(Protocol):
+    """What the checker asks of a judge (`Judge` below, or a scripted one in tests)."""
+
+    def __call__(self, evidence: str, claim: str, question: str | None = None) -> float | None: ...
+
+    def answers(self, evidence: str, question: str) -> float | None: ...
 
 
 class Judge:
@@ -53,13 +66,23 @@ class Judge:
         self._seen: OrderedDict[tuple[str, ...], float | None] = OrderedDict()
         self.asked = 0  # judgements computed (not remembered)
 
+    def answers(self, evidence: str, question: str) -> float | None:
+        """Probability that `evidence` holds the answer to `question` (None: this judge cannot tell)."""
+        return self._ask(("answers", evidence, question), [
+            {"role": "system", "content": SYSTEM_PROMPT},
+            {"role": "user", "content": ANSWERS.format(question=question.strip(), evidence=" ".join(evidence.split()))},
+        ])
+
     def __call__(self, evidence: str, claim: str, question: str | None = None) -> float | None:
         key = (evidence, claim, question) if question else (evidence, claim)
+        return self._ask(key, judge_messages(evidence, claim, question))
+
+    def _ask(self, key: tuple[str, ...], messages: list[Message]) -> float | None:
         if key in self._seen:
             self._seen.move_to_end(key)
             return self._seen[key]
         ask = getattr(self.generator, "yes_probability", None)  # a generator of another make may not judge
-        probability = ask(judge_messages(evidence, claim, question)) if ask else None
+        probability = ask(messages) if ask else None
         self.asked += 1
         self._seen[key] = probability
         if len(self._seen) > self._remember:

@@ -6,7 +6,7 @@ is dropped from the text and logged: it is never mapped to some other passage. F
 `Answer` carries its claims and citations as data (rag/types.py), so nothing downstream parses
 markers back out of text.
 
-Deliberately not here: building citations (grounding.py turns a claim's evidence into one).
+Deliberately not here: building citations (composing.py turns a claim's evidence into one).
 
 >>> parse_markers("Fourteen documents were signed [1][7]. [2, 1]", passages=3)
 ('Fourteen documents were signed [1]. [2][1]', [1, 2])

@@ -16,25 +16,26 @@ from typing import Any
 
 from rag import backends, models
 from rag.answer_types import answer_shape
+from rag.answering import Answering, Outcome
 from rag.backends import make_generator
+from rag.checking import Policy, policy_for
 from rag.embedding import Embedder, MiniLMEmbedder, RememberedVectors
 from rag.filters import Filters
 from rag.generation import Generator, LlamaGenerator, Message
-from rag.grounding import Verdict, check_answer, extract_answer, thresholds_for
 from rag.indexing import IndexReport, Progress
 from rag.judging import Judge
 from rag.markers import strip_markers
-from rag.prompting import SYSTEM_PROMPT, build_prompt
+from rag.prompting import SYSTEM_PROMPT
 from rag.questions import clean_question, history_messages
-from rag.rewriting import rewrite
+from rag.rewriting import depends_on_conversation, rewrite
 from rag.settings import Settings
-from rag.types import Answer, Delta, Hit, Timings
+from rag.types import Answer, Delta, Draft, Shape, Status, Timings
 
 log = logging.getLogger(__name__)
 
 History = Sequence[Message] | Sequence[tuple[str, str]]
 
-JUDGE_CONTEXT = 768  # tokens: the instructions, one claim and its evidence
+JUDGE_CONTEXT = 1024  # tokens: the instructions and one claim with its evidence, or a repair prompt
 
 
 class Assistant:
@@ -44,14 +45,21 @@ class Assistant:
         *,
         embedder: Embedder | None = None,
         generator: Generator | None = None,
+        judge: Generator | None = None,
+        policy: Policy | None = None,
     ) -> None:
+        """`embedder`, `generator` and `judge` (the judging model) replace the ones the settings name;
+        `policy` the checker's thresholds (rag/checking.py)."""
         self.settings = settings or Settings.from_env()
         self._embedder = embedder
         self._generator = generator
+        self._judge_generator = judge
+        self.policy = policy or policy_for(self.settings.model)
         self._retriever: backends.Searcher | None = None
         self._lock = threading.RLock()
         self._remembered: RememberedVectors | None = None
         self._judge: Judge | None = None
+        self._repairer: Generator | None = None
 
     # -- components, loaded on first use -------------------------------------------------------
     @property
@@ -84,8 +92,10 @@ class Assistant:
             if s.judge_model == "none":
                 return None
             if self._judge is None:
-                if s.judge_model in ("same", s.model):
-                    judge: Generator = self.generator
+                if self._judge_generator is not None:
+                    judge: Generator = self._judge_generator
+                elif s.judge_model in ("same", s.model):
+                    judge = self.generator
                 else:
                     path = models.resolve(s.judge_model, s.model_cache_dir, None)
                     # Judgements are short prompts: a small context leaves memory for the answering model.
@@ -105,6 +115,8 @@ class Assistant:
             pass
         if self.judge is not None:  # the judge model loads and reads its instructions once, too
             self.judge("warm up", "warm up")
+        if self.settings.repair_model != "none":
+            self.repairer.count_tokens("warm up")  # loaded now (the judge's model, unless set apart)
 
     # -- index ---------------------------------------------------------------------------------
     def index(self, progress: Progress | None = None) -> IndexReport:
@@ -132,6 +144,43 @@ class Assistant:
         return self.retriever().index
 
     # -- answering -----------------------------------------------------------------------------
+    def answering(self) -> Answering:
+        """How answers are made: the models, the checker's policy and the prompt sizes."""
+        s = self.settings
+        retriever = self.retriever()
+        judge = self.judge
+        return Answering(
+            generator=self.generator,
+            judge=judge,
+            embed=self.remembered.embed,
+            idf=retriever.idf,
+            policy=self.policy,
+            answer_tokens=s.answer_tokens,
+            open_answer_tokens=s.open_answer_tokens,
+            max_question_tokens=s.max_question_tokens,
+            read_k=s.read_k,
+            repairer=self.repairer if s.repair_model != "none" else None,
+            repair=s.repair_model != "none",
+            open_answers=s.open_answers,
+            open_read_k=s.open_k,
+        )
+
+    @property
+    def repairer(self) -> Generator:
+        """The model that answers a repair prompt (settings.repair_model): the judge's model by
+        default, which reads better than the answering model; "same" is the answering model."""
+        s = self.settings
+        if s.repair_model in ("same", s.model):
+            return self.generator
+        judge = self.judge
+        if s.repair_model == s.judge_model and judge is not None:
+            return judge.generator
+        with self._lock:
+            if self._repairer is None:
+                path = models.resolve(s.repair_model, s.model_cache_dir, None)
+                self._repairer = LlamaGenerator(path, s.context_size, s.threads, name=s.repair_model, cpu=s.llama_cpu)
+            return self._repairer
+
     def answer(
         self, question: str, *, k: int | None = None, history: History | None = None, filters: Filters | None = None
     ) -> Answer:
@@ -142,98 +191,73 @@ class Assistant:
 
     def stream(
         self, question: str, *, k: int | None = None, history: History | None = None, filters: Filters | None = None
-    ) -> Iterator[Delta | Answer]:
-        """Stream the answer to `question`, from the articles `filters` allows (all by default)."""
+    ) -> Iterator[Status | Draft | Delta | Answer]:
+        """Stream the answer to `question`, from the articles `filters` allows (all by default):
+        `Status` as the work goes on, `Draft` pieces of the model's reply while it is checked, the
+        final text as `Delta` pieces (never taken back), and the `Answer` last."""
         started = time.perf_counter()
         question = _check_question(question)
         s = self.settings
         retriever = self.retriever()
-        generator = self.generator
         turns = _messages(history)
-        standalone = rewrite(question, turns, generator) if turns else question
+        standalone = question
+        if turns and depends_on_conversation(question):
+            yield Status("rewriting")
+            standalone = rewrite(question, turns, self.generator)
+        yield Status("searching")
         shape = answer_shape(standalone)
-        extract = shape == "open" and s.open_answers == "extract"
-        hits = retriever.search(standalone, k or (s.open_k if extract else s.k), filters)
+        hits = retriever.search(standalone, k or (s.open_k if shape == "open" else s.k), filters)
         retrieved = time.perf_counter()
         if filters is not None and filters.active and not hits:
-            verdict = Verdict(f"No article matches the filters ({filters.describe()}): widen the dates or the "
-                              "sources, or clear them.", (), abstained=True, mode="refused", shape=shape)
-            yield Delta(verdict.text)
-            done = time.perf_counter()
-            yield self._answer(question, standalone, [], verdict, "", started, retrieved, done, done, done, 0,
-                               (f"No article matches {filters.describe()}.",))
-            return
-
-        if extract:
-            verdict = extract_answer(standalone, hits, self.remembered.embed, retriever.idf, thresholds_for(s.model))
-            yield Delta(verdict.text)
-            done = time.perf_counter()
-            yield self._answer(question, standalone, hits, verdict, "", started, retrieved, done, done, done, 0, ())
-            return
-        answer_tokens = s.answer_tokens if shape == "fact" else s.open_answer_tokens
-        prompt = build_prompt(
-            standalone, hits[: s.read_k], generator.count_tokens, generator.context_size, answer_tokens,
-            s.max_question_tokens, turns, shape,
-        )
-        # The model reads the best few passages; the checker may also cite or quote the rest. They
-        # follow the prompt's passages, so the model's [n] markers keep their meaning.
-        checked = [*prompt.passages, *(h for h in hits if h not in prompt.passages)]
-        pieces: list[str] = []
-        first_token = 0.0
-        for piece in generator.stream(prompt.messages, answer_tokens):
-            if not pieces:
-                first_token = time.perf_counter()
-            pieces.append(piece)
-            yield Delta(piece)
-        finished = time.perf_counter()
-
-        raw = "".join(pieces).strip()
-        verdict = check_answer(
-            prompt.question, raw, checked, self.remembered.embed, retriever.idf, thresholds_for(s.model), self.judge
-        )
-        yield self._answer(
-            question, prompt.question, checked, verdict, raw, started, retrieved, first_token or finished, finished,
-            time.perf_counter(), prompt.tokens, prompt.warnings,
-        )
+            text = (f"No article matches the filters ({filters.describe()}): widen the dates or the sources, or "
+                    "clear them.")
+            outcome: Outcome | None = Outcome(text, (), (), "refused", (f"No article matches {filters.describe()}.",))
+            yield Delta(text)
+        else:
+            answering = self.answering()
+            events = answering.fact(standalone, hits, turns) if shape == "fact" else answering.open(standalone, hits,
+                                                                                                    turns)
+            outcome = None
+            for event in events:
+                if isinstance(event, Outcome):
+                    outcome = event
+                else:
+                    yield event
+        assert outcome is not None, "an answer ends with its Outcome"
+        yield self._answer(question, standalone, shape, outcome, started, retrieved)
 
     def _answer(
-        self,
-        question: str,
-        searched: str,
-        passages: Sequence[Hit],
-        verdict: Verdict,
-        raw: str,
-        started: float,
-        retrieved: float,
-        first_token: float,
-        finished: float,
-        checked: float,
-        prompt_tokens: int,
-        warnings: Sequence[str],
+        self, question: str, searched: str, shape: Shape, outcome: Outcome, started: float, retrieved: float
     ) -> Answer:
+        """The Answer, made once from the outcome."""
+        done = time.perf_counter()
+        first_final = outcome.first_final or done
+        written = outcome.draft + outcome.repair
         return Answer(
             question=question,
-            text=verdict.text,
-            citations=verdict.citations,
-            claims=verdict.claims,
-            passages=tuple(passages),
-            abstained=verdict.abstained,
+            text=outcome.text,
+            citations=outcome.citations,
+            claims=outcome.claims,
+            passages=outcome.passages,
+            abstained=outcome.abstained,
             timings=Timings(
                 retrieval_s=retrieved - started,
-                first_token_s=first_token - started,
-                total_s=time.perf_counter() - started,
-                prompt_tokens=prompt_tokens,
-                generated_tokens=self.generator.count_tokens(raw) if raw else 0,
-                check_s=checked - finished,
+                first_token_s=first_final - started,
+                draft_token_s=outcome.first_draft - started if outcome.first_draft else 0.0,
+                total_s=done - started,
+                prompt_tokens=outcome.prompt_tokens,
+                generated_tokens=self.generator.count_tokens(written) if written else 0,
+                check_s=max(0.0, first_final - outcome.replied) if outcome.replied else 0.0,
             ),
             standalone_question=searched,
-            warnings=tuple(warnings),
+            warnings=outcome.warnings,
             model=getattr(self.generator, "name", ""),
-            mode=verdict.mode,
-            raw_text=raw,
-            evidence_score=verdict.evidence_score,
-            check_notes=verdict.notes,
-            shape=verdict.shape,
+            mode=outcome.mode,
+            raw_text=outcome.draft,
+            repair_text=outcome.repair,
+            evidence_score=outcome.evidence_score,
+            check_notes=outcome.notes,
+            shape=shape,
         )
 
 

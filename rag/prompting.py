@@ -35,7 +35,7 @@ Rules:
 
 # The last line of the question, by its shape (rag/answer_types.py: answer_shape).
 LENGTH = {
-    "fact": "Answer in one to three short sentences.",
+    "fact": "Answer in one short sentence.",
     "open": "Answer in three to six short sentences, one fact each, each followed by its passage number.",
 }
 
@@ -162,3 +162,12 @@ def _cut_question(question: str, count_tokens: Callable[[str], int], limit: int,
     log.warning(message)
     warnings.append(message)
     return cut
+
+
+def build_repair_prompt(question: str, sentences: Sequence[Hit]) -> list[Message]:
+    """The short prompt of a repair (rag/answering.py): the same instructions, and only the few
+    passage sentences that match the question best, each a numbered passage of its own. Short, so
+    that asking again costs about a second, and focused, so that the answer is in front of the model."""
+    texts = {hit.chunk.id: hit.chunk.text for hit in sentences}
+    user = _user_message(list(sentences), question, texts, "fact")
+    return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]

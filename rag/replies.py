@@ -9,7 +9,7 @@ numbers it cites; a marker standing alone after a sentence's full stop belongs t
 >>> claims("Events:\\n1. A talk [1]\\n- A visit [2]")
 [('Events:', ()), ('A talk', (1,)), ('A visit', (2,))]
 
-Deliberately not here: whether a claim is true (grounding.py) or how the prompt asks for it.
+Deliberately not here: whether a claim is true (checking.py) or how the prompt asks for it.
 """
 
 from __future__ import annotations

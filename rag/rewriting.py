@@ -8,7 +8,18 @@ look like a question, or that hands back the follow-up with its "he" or "they" u
 back to the previous question joined with the follow-up, which still carries the names retrieval
 needs.
 
-Deliberately not here: deciding whether there is a conversation (the pipeline does), retrieval.
+Only a question that leans on the conversation is rewritten (`depends_on_conversation`): one that
+points back with a pronoun or "that", "there", "afterwards", or leaves its subject out ("And the
+other one?", "What about Japan?", "Why?"). A new question asked in the middle of a conversation
+("Summarize the news about the iPod.") is asked as it is: rewriting it costs seconds before the first
+word and can change what it asks.
+
+>>> depends_on_conversation("What did they discuss?"), depends_on_conversation("Summarize the news about Yukos.")
+(True, False)
+>>> depends_on_conversation("What did Tokayev say about his visit?")  # "his" is Tokayev's
+False
+
+Deliberately not here: retrieval.
 """
 
 from __future__ import annotations
@@ -35,6 +46,52 @@ INSTRUCTIONS = (
 MAX_TOKENS = 48
 # Words that point back into the conversation: a "rewrite" that keeps them unchanged has not resolved them.
 _POINTERS = re.compile(r"\b(?:he|she|they|it|its|his|her|their|them|him|that|those|these|this|there)\b", re.IGNORECASE)
+
+
+# A pronoun stands for something said before unless the question names something first: a name
+# ("What did Tokayev say about his visit?") or a noun after a determiner ("Which university has its
+# origins …?").
+_PERSON = re.compile(r"\b(?:he|she|him|his|her|hers)\b", re.IGNORECASE)
+_PRONOUN = re.compile(r"\b(?:they|them|their|theirs|it|its)\b", re.IGNORECASE)
+_NAME = re.compile(r"(?<!^)\b[A-Z][\w'’-]+")
+_NOUN = re.compile(
+    r"\b(?i:the|a|an|this|that|these|those|which|what|whose|each|every|many|any)\s+"
+    r"(?!(?:did|does|do|was|is|were|are|has|have|had|will|would|can|could|should|may|might|must)\b)[a-z][\w-]{2,}"
+)
+# Words that always point back: a demonstrative, "there" (not "there is"), "afterwards" …
+_POINTER = re.compile(
+    r"\b(?:afterwards|afterward|then|meanwhile)\b"
+    r"|(?<!\bis )(?<!\bare )(?<!\bwas )(?<!\bwere )\bthere\b(?! (?:is|are|was|were|be|been|has|have|had|will|would)\b)"
+    r"|\bthe (?:same|others|other ones?|first one|second one|last one)\b|\bwhich ones?\b"
+    r"|\bthe (?:former|latter)\b(?! [a-z]+ [a-z])"
+    r"|\b(?:this|that|these|those)\b(?= *[?.!]*$)"
+    r"|\b(?:before|after|since|during|about|of|from|by|with|did|does|do|was|is|were|are|will|would|when) "
+    r"(?:this|that)\b(?! (?:the|a|an)\b)"
+    r"|\b(?:this|that) (?:happen|happened|mean|meant|say|said|do|did|go|went|take|took|cost|last|lasted|end|ended|"
+    r"start|started|begin|began|change|changed|come|came)\b"
+    r"|\b(?:this|these|those) [a-z]",
+    re.IGNORECASE,
+)
+_ELLIPSIS = re.compile(
+    r"^(?:and|but|also|so|or|then)\b|^(?:what|how) about\b|^what else\b|^(?:why|when|where|how|who|which|"
+    r"what|how come|really|anything else|any more|more)\s*[?.!]*$",
+    re.IGNORECASE,
+)
+
+
+def depends_on_conversation(question: str) -> bool:
+    """Whether the question needs the conversation to be understood (see the module's docstring)."""
+    text = " ".join(question.split())
+    if _ELLIPSIS.search(text) or len(text.split()) <= 2 or _POINTER.search(text):
+        return True
+    person = _PERSON.search(text)
+    if person and not _NAME.search(text[: person.start()]):
+        return True
+    pronoun = _PRONOUN.search(text)
+    if pronoun is None:
+        return False
+    before = text[: pronoun.start()]
+    return not (_NAME.search(before) or _NOUN.search(before))
 
 
 def rewrite(question: str, history: Sequence[Message], generator: Generator) -> str:

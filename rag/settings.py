@@ -22,7 +22,8 @@ from rag.chunking import ChunkingSettings
 from rag.errors import SettingsError
 
 DEFAULT_MODEL = "qwen2.5-0.5b"
-RETRIEVERS = ("hybrid", "dense", "bm25")  # rag.retrieval.MODES, without importing it here
+RETRIEVERS = ("hybrid", "dense", "bm25")
+OPEN_ANSWERS = ("generate", "extract")  # rag.retrieval.MODES, without importing it here
 EMBEDDER_BACKENDS = ("torch", "onnx", "onnx-int8")  # rag.embedding.BACKENDS, without importing it here
 # (lowest, highest) of each whole-number setting. A context under 1024 tokens cannot hold the
 # instructions, a question and the answer's room; above 32768 no supported model was trained.
@@ -51,6 +52,10 @@ class Settings:
     # name or a GGUF path; "same" has the answering model judge its own replies (weaker, no second
     # model in memory); "none" checks claims by their words only.
     judge_model: str = "qwen2.5-1.5b"
+    # The model that answers again, from the best few sentences, when the first reply fails its checks
+    # (rag/answering.py): a known name or a GGUF path; the judge's model is shared when they are the
+    # same; "same" is the answering model.
+    repair_model: str = "qwen2.5-1.5b"
     model_cache_dir: Path = field(default_factory=_default_cache)
     # llama.cpp's CPU variant (rag/llama_build.py): "auto" proves the best one for this CPU works and
     # uses it; a name ("x64", "haswell", "icelake" …) forces that one. x64 runs on any x86-64 CPU.
@@ -59,16 +64,16 @@ class Settings:
     threads: int = field(default_factory=lambda: max(1, min(os.cpu_count() or 2, 8)))
     k: int = 5  # passages retrieved; the answer checker may cite or quote any of them
     open_k: int = 8  # passages retrieved for an open question answered by extraction (no prompt to fill)
-    read_k: int = 5  # of those, how many (the best first) the model reads: each one costs prompt time
+    read_k: int = 3  # of those, how many (the best first) the model reads: each one costs prompt time
     retriever: str = "hybrid"  # "hybrid", "dense" or "bm25"
     # How MiniLM runs (rag/embedding.py): "torch", or its ONNX export, "onnx" (same vectors, faster) or
     # "onnx-int8" (faster still, a little further; docs/benchmarks.md). Without onnxruntime: torch.
     embedder_backend: str = "onnx"
     answer_tokens: int = 120  # room reserved for the answer to a fact question: one to three sentences
     open_answer_tokens: int = 220  # room for an open question's answer (a summary, the main points …)
-    # How open questions are answered: "extract" quotes the passages' best sentences, each cited (no
-    # model writes, so none can be wrong); "generate" has the model write them, each claim judged.
-    open_answers: str = "extract"
+    # How open questions are answered: "generate" has the model write them, each claim judged, with the
+    # passages' best sentences as the fallback; "extract" gives those sentences at once (no model writes).
+    open_answers: str = "generate"
     max_question_tokens: int = 256
     chunking: ChunkingSettings = field(default_factory=ChunkingSettings)
     # Beyond one machine (docs/deployment.md). Unset: the built-in llama.cpp model, the FAISS files.
@@ -86,6 +91,7 @@ class Settings:
         "model": "RAG_MODEL",
         "model_sha256": "RAG_MODEL_SHA256",
         "judge_model": "RAG_JUDGE_MODEL",
+        "repair_model": "RAG_REPAIR_MODEL",
         "open_answers": "RAG_OPEN_ANSWERS",
         "model_cache_dir": "RAG_MODEL_CACHE",
         "llama_cpu": "RAG_LLAMA_CPU",
@@ -109,6 +115,9 @@ class Settings:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
                 raise SettingsError(f"{self.named(name)} is {value!r}: it takes a whole number from {low} to {high}.")
+        if self.open_answers not in OPEN_ANSWERS:
+            choices = ", ".join(OPEN_ANSWERS)
+            raise SettingsError(f"{self.named('open_answers')} is {self.open_answers!r}: it takes {choices}.")
         if self.retriever not in RETRIEVERS:
             raise SettingsError(f"{self.named('retriever')} is {self.retriever!r}: it takes {', '.join(RETRIEVERS)}.")
         if self.embedder_backend not in EMBEDDER_BACKENDS:

@@ -10,6 +10,30 @@ long it took. Nothing here computes anything beyond trivial derived properties.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
+
+# What a question asks for (rag/answer_types.py): one short answer, or several sentences.
+Shape = Literal["fact", "open"]
+# How an answer was made (rag/answering.py), from the most to the least of the model's own words:
+# "written" the model's reply, each kept claim checked against its sentence; "repaired" the model's
+# second reply, to a short prompt holding only the best sentences, checked the same way; "quoted" a
+# short span of a passage sentence; "extracted" an open question answered by the articles' own
+# sentences; "refused" "The articles do not say.".
+AnswerMode = Literal["written", "repaired", "quoted", "extracted", "refused"]
+OWN_WORDS: frozenset[AnswerMode] = frozenset({"written", "repaired"})
+HOW_MADE: dict[AnswerMode, str] = {  # one line for a reader
+    "written": "Written by the model; each sentence checked against the sentence it cites.",
+    "repaired": "The model's first reply did not pass the checks; it answered again from the best sentences, "
+                "and that was checked.",
+    "quoted": "Quoted from the article: the model's replies did not pass the checks.",
+    "extracted": "The articles' own sentences that answer it best.",
+    "refused": "Not found in the articles.",
+}
+# A claim of an answer: "supported" (its sentence says it), "quoted" (the words of a passage, cited),
+# "removed" (kept out of the answer; `Claim.reason` says why).
+ClaimStatus = Literal["supported", "quoted", "removed"]
+# What the pipeline is doing while an answer is on its way (the web chat shows it).
+Stage = Literal["rewriting", "searching", "writing", "checking", "repairing", "quoting"]
 
 
 @dataclass(frozen=True)
@@ -66,15 +90,14 @@ class Citation:
 class Claim:
     """One sentence of an answer and the checker's decision about it.
 
-    `status` is "supported" (the cited sentences say it), "quoted" (a passage sentence quoted
-    verbatim in place of a reply that failed) or "removed" (kept out of the answer; `reason` says
-    why: "unsupported", "contradicted", "off the question" …). `markers` are the `Citation.marker`
+    `status` (ClaimStatus) is "supported" (the cited sentences say it), "quoted" (passage words quoted
+    verbatim) or "removed" (kept out of the answer; `reason` says why). `markers` are the `Citation.marker`
     numbers of the answer's citations that support it; a removed claim has none. `support` is the
     judge's probability that its evidence says it (None when no judge was asked).
     """
 
     text: str
-    status: str
+    status: ClaimStatus
     markers: tuple[int, ...] = ()
     reason: str = ""
     support: float | None = None
@@ -87,11 +110,14 @@ class Claim:
 @dataclass(frozen=True)
 class Timings:
     retrieval_s: float = 0.0
-    first_token_s: float = 0.0  # from the question arriving to the first generated token
+    # From the question arriving to the first token of the final answer: text that stays (a kept
+    # claim, a repair, a quote or the refusal), not a draft that was still being checked.
+    first_token_s: float = 0.0
     total_s: float = 0.0
     prompt_tokens: int = 0
     generated_tokens: int = 0
-    check_s: float = 0.0  # checking the reply against the passages, after the last token (part of total_s)
+    check_s: float = 0.0  # from the last reply's last token to the final answer: checking (part of total_s)
+    draft_token_s: float = 0.0  # to the first token of the model's draft (0: no draft was written)
 
     @property
     def generation_s(self) -> float:
@@ -114,11 +140,12 @@ class Answer:
     standalone_question: str = ""  # the question actually searched for (after follow-up rewriting)
     warnings: tuple[str, ...] = ()
     model: str = ""
-    mode: str = "generated"  # "generated", "quoted" (a passage quoted instead of a failed reply), "refused"
-    raw_text: str = ""  # the model's reply before checking
+    mode: AnswerMode = "written"
+    raw_text: str = ""  # the model's reply before checking (its draft)
+    repair_text: str = ""  # its second reply, to the repair prompt ("" when it was not asked again)
     evidence_score: float = 0.0  # how well the best passage sentence matches the question, 0..1
-    check_notes: tuple[str, ...] = ()  # why the checker quoted or refused instead of keeping the reply
-    shape: str = "fact"  # "fact" (one short answer) or "open" (a summary, main points, a list, why …)
+    check_notes: tuple[str, ...] = ()  # how the answer was made, and why a reply was not kept
+    shape: Shape = "fact"  # "fact" (one short answer) or "open" (a summary, main points, a list, why …)
 
     @property
     def removed(self) -> tuple[str, ...]:
@@ -128,6 +155,24 @@ class Answer:
 
 @dataclass(frozen=True)
 class Delta:
-    """A piece of generated text, as it streams."""
+    """A piece of the final answer's text, as it streams: text that stays (a checked claim, a repair,
+    a quote or the refusal), never taken back."""
 
     text: str
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A piece of the model's reply while it is written, before it is checked: not the answer. It
+    may be kept (then it comes again as a `Delta`), repaired or struck. `restart`: a new reply
+    begins (the model answers again); the draft so far was not kept."""
+
+    text: str
+    restart: bool = False
+
+
+@dataclass(frozen=True)
+class Status:
+    """What the pipeline is doing now, for a reader waiting on an answer."""
+
+    stage: Stage

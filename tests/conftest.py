@@ -30,7 +30,8 @@ def docs_dir(tmp_path: Path) -> Path:
 def settings(tmp_path: Path, docs_dir: Path) -> Settings:
     # The fakes judge for themselves: ScriptedGenerator.yes_probability (None unless scripted).
     return Settings(
-        documents_dir=docs_dir, index_dir=tmp_path / "index", model_cache_dir=tmp_path / "models", judge_model="same"
+        documents_dir=docs_dir, index_dir=tmp_path / "index", model_cache_dir=tmp_path / "models", judge_model="same",
+        repair_model="same",
     )
 
 

@@ -1,5 +1,6 @@
-"""Open questions and the judge, with the real models: the small SmolLM2 answering, MiniLM retrieving,
-and the default judge model (Qwen2.5-Coder-1.5B) deciding whether evidence says what a claim says.
+"""Answers with the real models: the default answering model (Qwen2.5-Coder-0.5B) writes, the
+default judge (Qwen2.5-Coder-1.5B) decides whether a sentence says what a claim says, MiniLM
+retrieves; SmolLM2 writes the open answers.
 
 The judge cases are the failures that the word-overlap checker got wrong: a right paraphrase it
 refused ("invoked" where the article says "cited"), and claims that swap a role or an act while
@@ -8,20 +9,17 @@ sharing nearly every word with their evidence. Marked `integration`: the models 
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
 
 import pytest
 
 from rag import Assistant, Settings, models
+from rag.checking import ReplyCheck, check_reply, policy_for
 from rag.generation import LlamaGenerator
-from rag.grounding import Thresholds, check_answer
 from rag.judging import Judge
 from rag.pipeline import JUDGE_CONTEXT
-from rag.terms import idf_table
 from rag.types import Answer, Chunk, Hit
 from tests.conftest import ARTICLES, LECTURE, VISIT
-from tests.fakes import HashEmbedder
 
 pytestmark = pytest.mark.integration
 
@@ -42,33 +40,24 @@ def judge() -> Judge:
     return Judge(LlamaGenerator(path, JUDGE_CONTEXT, settings.threads, name=settings.judge_model))
 
 
-def _check(question: str, raw: str, passage: str, judge: Judge, thresholds: Thresholds | None = None) -> object:
+def _check(question: str, raw: str, passage: str, judge: Judge) -> ReplyCheck:
     hits = [Hit(Chunk("c1", "article.txt", passage, 0, len(passage)), 1.0, 1, "Article")]
-    embed = HashEmbedder().embed  # the decisions below rest on the judge, not on embeddings
-    thresholds = thresholds or Thresholds(relevant=0.0)
-    return check_answer(question, raw, hits, embed, idf_table([passage]), thresholds, judge)
+    return check_reply(question, raw, hits, "fact", policy_for(Settings().model), judge)
 
 
-def test_a_right_paraphrase_is_answered_rightly_with_its_sentence_cited(judge: Judge) -> None:
-    # The word checker refused this reply ("invoked" and "leader" are not in the sentence). With the
-    # default threshold the judge keeps it or, when not sure enough, the sentence that says it is
-    # quoted: either way the answer is right and cites the sentence (here the only one, always quotable).
+def test_a_right_paraphrase_is_kept_with_its_sentence_cited(judge: Judge) -> None:
+    # The word checker refused this reply ("invoked" and "leader" are not in the sentence).
     raw = "The Kazakh leader invoked the 7th-century teachings of Prince Shotoku [1]."
-    question = "Whose teachings did the Kazakh leader invoke?"
-    verdict = _check(question, raw, SHOTOKU, judge, Thresholds(relevant=0.0, extract=0.0))
-    assert not verdict.abstained and "Prince Shotoku" in verdict.text  # type: ignore[attr-defined]
-    assert verdict.citations[0].quote == SHOTOKU  # type: ignore[attr-defined]
-    # As a statement, the judge says the sentence says it (the first checker's failure).
-    assert (judge(SHOTOKU, "The Kazakh leader invoked the 7th-century teachings of Prince Shotoku.") or 0) > 0.5
+    result = _check("Whose teachings did the Kazakh leader invoke?", raw, SHOTOKU, judge)
+    assert result.answers, result.checks
+    assert result.kept[0].evidence is not None and result.kept[0].evidence.text == SHOTOKU
 
 
 def test_a_claim_that_swaps_a_role_is_removed(judge: Judge) -> None:
     # Tokayev was present; the mayor and the governor signed it.
     raw = "Tokayev signed the Memorandum of Understanding with Yuriko Koike [1]."
-    verdict = _check("Who signed the Memorandum of Understanding with Yuriko Koike?", raw, MEMORANDUM, judge)
-    removed = [c for c in verdict.claims if not c.kept]  # type: ignore[attr-defined]
-    assert removed and removed[0].text.startswith("Tokayev signed"), verdict.claims  # type: ignore[attr-defined]
-    assert "Tokayev signed" not in verdict.text  # type: ignore[attr-defined]
+    result = _check("Who signed the Memorandum of Understanding with Yuriko Koike?", raw, MEMORANDUM, judge)
+    assert not result.kept and result.checks[0].status == "unsupported", result.checks
 
 
 def test_the_judge_tells_the_paraphrase_from_the_swapped_role(judge: Judge) -> None:
@@ -110,14 +99,34 @@ def test_a_summary_question_is_answered_with_every_sentence_cited(small: Assista
 
 
 def test_a_summary_the_small_model_writes_keeps_only_judged_claims_each_cited(small: Assistant) -> None:
-    writer = Assistant(
-        dataclasses.replace(small.settings, open_answers="generate"),
-        embedder=small.embedder, generator=small.generator,
-    )
-    reply = writer.answer("What are the main points Tokayev made about the United Nations?")
+    reply = small.answer("What are the main points Tokayev made about the United Nations?")
     assert reply.raw_text  # the model wrote a reply, and the checker decided on each of its sentences
     _every_sentence_cited_exactly(reply, small)
     for claim in reply.claims:
         assert claim.status in ("supported", "quoted", "removed")
-        if claim.status == "supported":
-            assert claim.support is not None and claim.support >= Thresholds().support
+        if claim.status == "supported" and reply.mode == "written":
+            assert claim.support is not None and claim.support >= small.policy.keep
+
+
+MUSEUM = (
+    "The Riverton Museum of Industry opened its doors in 1899 in a former textile mill on the east bank of the river. "
+    "Its first director was the engineer Margaret Holloway, who ran the museum until 1921. "
+    "Under her, the museum bought three steam engines and a complete printing workshop. "
+    "In 1950 the museum moved to a new building designed by the architect Tomas Brandt."
+)
+
+
+def test_the_default_models_answer_in_their_own_words_and_cite_the_sentence(tmp_path: pytest.TempPathFactory) -> None:
+    """A fact question answered by the default models: the 0.5B model's reply is kept as written (not
+    replaced by a quote) and cites the sentence that says it."""
+    docs = tmp_path / "documents"  # type: ignore[operator]
+    docs.mkdir()
+    (docs / "museum.txt").write_text("The Riverton Museum of Industry\n\n" + MUSEUM + "\n", encoding="utf-8")
+    settings = Settings.from_env({}, documents_dir=docs, index_dir=tmp_path / "index")  # type: ignore[operator]
+    assistant = Assistant(settings)
+    reply = assistant.answer("Who was the first director of the Riverton Museum of Industry?")
+    assert reply.mode in ("written", "repaired"), (reply.mode, reply.raw_text, reply.check_notes)
+    assert "Margaret Holloway" in reply.text
+    (citation,) = reply.citations
+    assert citation.quote == "Its first director was the engineer Margaret Holloway, who ran the museum until 1921."
+    assert reply.timings.first_token_s >= reply.timings.draft_token_s > 0

@@ -142,12 +142,12 @@ def test_the_three_report_files_are_written(run: EvalRun, tmp_path: Path) -> Non
     assert set(rows) >= {c["id"] for c in CASES}
     assert "signing 14 documents" in rows["visit-010"] and "✓" in rows["visit-010"] and "✅" in rows["visit-010"]
     assert "refused, although the articles answer it" in rows["visit-012"]
-    assert "checker: the model found no answer in the passages" in rows["visit-012"]  # the model refused
+    assert "checker: The reply was not kept: the model found no answer in the passages." in rows["visit-012"]
     assert "answered, although the articles do not say" in rows["none-002"]
     assert "| correct (all cases) | 0.67 |" in markdown
     by_id = {c["id"]: c for c in data["results"]}
     assert by_id["visit-012"]["mode"] == "refused" and by_id["visit-012"]["raw"] == "The articles do not say."
-    assert by_id["visit-010"]["mode"] == "generated" and "[" in by_id["visit-010"]["raw"]
+    assert by_id["visit-010"]["mode"] == "written" and "[" in by_id["visit-010"]["raw"]
 
     assert paths["chart"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     table = report.console_table(run)

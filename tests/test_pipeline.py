@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from rag import Answer, Delta, Settings
+from rag import Answer, Delta, Draft, Settings, Status
 from rag.errors import IndexStoreError, QuestionError
 from rag.prompting import SYSTEM_PROMPT
 from tests.conftest import VISIT, make_assistant
@@ -41,21 +41,27 @@ def test_out_of_range_markers_are_dropped(settings: Settings) -> None:
     assert [c.marker for c in reply.citations] == [1]
 
 
-def test_stream_yields_text_as_it_is_generated_then_the_answer(settings: Settings) -> None:
-    assistant = make_assistant(settings, ["Tokyo Governor Yuriko Koike met him [1]."])
-    events = list(assistant.stream("Who did he meet on December 19?"))
+def test_stream_yields_the_draft_as_it_is_written_then_the_checked_text_then_the_answer(settings: Settings) -> None:
+    assistant = make_assistant(settings, ["Tokyo Governor Yuriko Koike met Tokayev on December 19 [1]."])
+    events = list(assistant.stream("Who did Tokayev meet on December 19?"))
+    drafts = [e for e in events if isinstance(e, Draft)]
     deltas = [e for e in events if isinstance(e, Delta)]
-    assert len(deltas) > 3 and isinstance(events[-1], Answer)
-    assert "".join(d.text for d in deltas).strip() == "Tokyo Governor Yuriko Koike met him [1]."
+    assert len(drafts) > 3 and isinstance(events[-1], Answer)
+    assert "".join(d.text for d in drafts).strip() == "Tokyo Governor Yuriko Koike met Tokayev on December 19 [1]."
+    # The final text comes once, after the draft has been checked, and is the answer's text.
+    assert events.index(deltas[0]) > events.index(drafts[-1])
+    assert "".join(d.text for d in deltas) == events[-1].text and events[-1].mode == "written"
+    assert [e.stage for e in events if isinstance(e, Status)][:3] == ["searching", "writing", "checking"]
     timings = events[-1].timings
-    assert 0 <= timings.retrieval_s <= timings.first_token_s <= timings.total_s
+    assert 0 <= timings.retrieval_s <= timings.draft_token_s <= timings.first_token_s <= timings.total_s
 
 
 def test_a_refusal_is_marked_as_such_and_cites_nothing(settings: Settings) -> None:
-    assistant = make_assistant(settings, ["The articles do not say [1]."])
+    # The model refuses, and so does its second reply to the repair prompt (the same scripted model).
+    assistant = make_assistant(settings, ["The articles do not say [1].", "The articles do not say."])
     reply = assistant.answer("What is the population of Kazakhstan?")
-    assert reply.abstained and not reply.citations and reply.passages
-    assert reply.check_notes == ("the model found no answer in the passages",)
+    assert reply.abstained and reply.mode == "refused" and not reply.citations and reply.passages
+    assert reply.check_notes[0] == "The reply was not kept: the model found no answer in the passages."
 
 
 @pytest.mark.parametrize("question", ["", "   \n\t", None])
@@ -101,10 +107,25 @@ def test_a_rewrite_that_leaves_the_follow_up_as_it_was_falls_back_to_the_joined_
 
 
 def test_without_history_no_rewriting_happens(settings: Settings) -> None:
-    assistant = make_assistant(settings, ["The articles do not say."])
+    assistant = make_assistant(settings, ["Tokayev met Tokyo Governor Yuriko Koike [1]."])
     reply = assistant.answer("Who met Yuriko Koike?")
     assert len(assistant.generator.prompts) == 1  # type: ignore[attr-defined]
     assert reply.standalone_question == "Who met Yuriko Koike?"
+
+
+def test_a_new_question_mid_conversation_is_asked_as_it_is_and_a_follow_up_is_rewritten(settings: Settings) -> None:
+    history = [{"role": "user", "content": "Who did Tokayev meet on December 19?"},
+               {"role": "assistant", "content": "He met Tokyo Governor Yuriko Koike [1]."}]
+    standalone = make_assistant(settings, ["The meeting ended with signing 14 documents [1]."])
+    reply = standalone.answer("How many documents were signed after the talks with the Prime Minister?",
+                              history=history)
+    assert len(standalone.generator.prompts) == 1  # type: ignore[attr-defined]  # no rewriting prompt
+    assert reply.standalone_question == "How many documents were signed after the talks with the Prime Minister?"
+    follow_up = make_assistant(settings, ["What did Tokayev and Yuriko Koike discuss?",
+                                          "They discussed digitalization and artificial intelligence [1]."])
+    reply = follow_up.answer("What did they discuss?", history=history)
+    assert reply.standalone_question == "What did Tokayev and Yuriko Koike discuss?"
+    assert "Rewrite the last question" in follow_up.generator.prompts[0][0]["content"]  # type: ignore[attr-defined]
 
 
 def test_an_index_built_with_another_embedder_is_refused(settings: Settings) -> None:
@@ -126,10 +147,11 @@ def test_importing_the_package_does_not_import_torch_or_llama() -> None:
 
 
 def test_the_model_reads_the_best_passages_and_the_checker_may_also_quote_the_rest(settings: Settings) -> None:
-    assistant = make_assistant(replace(settings, k=3, read_k=1), ["Nothing useful here [1]."])
+    assistant = make_assistant(replace(settings, k=3, read_k=1, repair_model="none"), ["Nothing useful here [1]."])
     reply = assistant.answer("How many documents were signed after the talks?")
     assert isinstance(assistant.generator, ScriptedGenerator)
-    prompt = assistant.generator.prompts[-1][-1]["content"]  # the user message
+    (messages,) = assistant.generator.prompts
+    prompt = messages[-1]["content"]  # the user message
     assert "[1]" in prompt and "[2]" not in prompt
     assert len(reply.passages) == 3
     assert reply.passages[0].chunk.text in prompt
@@ -154,13 +176,15 @@ def test_the_question_is_embedded_once_per_answer(settings: Settings) -> None:
 def test_a_model_with_thresholds_of_its_own_is_checked_with_them(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from rag import grounding
+    from rag import checking
 
     question = "How many documents were signed after the talks with the Prime Minister?"
     reply = "The meeting ended with signing 14 documents [1]."
     assert not make_assistant(settings, [reply]).answer(question).abstained
-    # thresholds no answer can reach, for this model only
-    monkeypatch.setitem(grounding.CALIBRATED, settings.model, grounding.Thresholds(relevant=1.1, extract=1.1))
+    # A policy no reply and no sentence can pass, for this model only; the words-only check stands in
+    # for the judge (the scripted model gives no probabilities), so the coverage bar is what fails.
+    impossible = checking.Policy(min_coverage=1.1, extract=1.1)
+    monkeypatch.setitem(checking.CALIBRATED, settings.model, impossible)
     assert make_assistant(settings, [reply]).answer(question).abstained
 
 

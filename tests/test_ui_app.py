@@ -176,8 +176,10 @@ def test_a_refusal_is_shown_with_the_closest_passages(url: str) -> None:
 def test_follow_ups_carry_the_conversation_and_clearing_forgets_it(url: str, generator: ArticleGenerator) -> None:
     client = Client(url, verbose=False)
     client.predict(SIGNED, api_name="/ask")
+    asked = len(generator.prompts)
     client.predict("And whom did he meet on December 19?", api_name="/ask")
-    follow_up = generator.prompts[-1]
+    # The answering prompt carries the earlier turns (the rewriting prompt holds them as text).
+    follow_up = next(p for p in generator.prompts[asked:] if p[0]["content"] == generator.prompts[0][0]["content"])
     assert {"role": "user", "content": SIGNED} in follow_up
     assert any(m["role"] == "assistant" and "14 documents" in m["content"] for m in follow_up)
     client.predict(api_name="/clear")

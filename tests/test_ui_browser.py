@@ -168,3 +168,38 @@ def test_a_wrong_file_type_is_refused_in_the_page(page: Any, tmp_path: Path, set
         "tokayev-lecture-at-un-university.txt",
         "tokayev-state-visit-to-japan.txt",
     ]
+
+
+class WithdrawnFirst(ArticleGenerator):
+    """Writes an invented first reply ("12 agreements", in no article), then answers rightly when asked
+    again: the draft is withdrawn and repaired."""
+
+    def reply(self, messages: list[Any]) -> str:
+        if len(self.prompts) == 1:
+            return "They signed 12 agreements after the talks [1]."
+        return super().reply(messages)
+
+
+def test_the_chat_never_presents_withdrawn_text_as_the_answer(browser: Any, settings: Settings) -> None:
+    generator = WithdrawnFirst(delay=0.15)
+    with serving(Assistant(settings, embedder=HashEmbedder(), generator=generator)) as url:
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        page.goto(url)
+        page.locator("#rag-question textarea").wait_for()
+        answer = ask(page, SIGNED)
+        seen: list[str] = []  # what the answer's bubble showed, as it changed
+        while page.locator("#rag-send").is_hidden() or not seen:
+            text = answer.inner_text()
+            if not seen or seen[-1] != text:
+                seen.append(text)
+            page.wait_for_timeout(30)
+        wait_for_answer(page, SIGNED_SENTENCE)
+        final = answer.inner_text()
+        context.close()
+    invented = [text for text in seen if "12 agreements" in text]
+    assert invented, "the draft was shown while it was written and checked"
+    for text in invented:  # always as a draft, or struck as not kept: never as the answer
+        assert "Draft, not yet checked" in text or "(not kept)" in text, text
+    assert "12 agreements" not in final and "14 documents" in final

@@ -12,13 +12,22 @@ def make_chat(settings: Settings, generator: ArticleGenerator) -> Chat:
     return Chat(Assistant(settings, embedder=HashEmbedder(), generator=generator))
 
 
-def test_the_question_shows_at_once_then_the_answer_streams_then_is_replaced(settings: Settings) -> None:
+def test_the_question_shows_at_once_then_the_draft_as_a_draft_then_the_checked_answer(settings: Settings) -> None:
     generator = ArticleGenerator()
-    updates = list(make_chat(settings, generator).ask(f"  {SIGNED}\n", ChatSession()))
+    session = ChatSession(panel="<div>the previous answer's sources</div>")
+    updates = list(make_chat(settings, generator).ask(f"  {SIGNED}\n", session))
     first, last = updates[0], updates[-1]
-    assert [m["role"] for m in first.messages] == ["user"] and first.session.streaming
+    # At once: the question, what is being done, and the previous answer's sources gone.
+    assert [m["role"] for m in first.messages] == ["user", "assistant"] and first.session.streaming
+    assert "Searching the articles" in shown(first.messages[-1]) and "previous answer" not in first.panel
     streamed = [u.messages[-1]["content"] for u in updates[1:-1]]
     assert streamed and all(text.endswith(CURSOR) for text in streamed)
+    # The model's reply shows only as a draft while it is checked, never as the answer.
+    final = last.session.history[1]["content"]
+    for text in streamed:  # every update is a labelled draft, or the final text itself
+        assert "Draft, not yet checked" in text or "14 documents" not in text or text.startswith(final.split(" [")[0])
+    assert any("Draft, not yet checked" in text for text in streamed)
+    assert any("Checking the draft" in text for text in streamed)
     assert not last.messages[-1]["content"].endswith(CURSOR) and not last.session.streaming
     assert "14 documents" in shown(last.messages[-1])
     assert last.session.history == (
@@ -38,7 +47,9 @@ def test_an_empty_question_changes_nothing_and_asks_nothing(settings: Settings) 
 def test_stopping_ends_the_answer_at_its_next_token_and_releases_the_model(settings: Settings) -> None:
     generator = ArticleGenerator()
     answering = make_chat(settings, generator).ask(SIGNED, ChatSession())
-    latest = [next(answering) for _ in range(3)][-1]  # the question, then two streamed pieces
+    latest = next(answering)
+    while generator.running == 0:  # the question, what is being done, then the first draft piece
+        latest = next(answering)
     assert generator.running == 1
     stop(latest.session)
     stopped = next(answering)
@@ -51,7 +62,9 @@ def test_stopping_ends_the_answer_at_its_next_token_and_releases_the_model(setti
 def test_clearing_while_answering_stops_and_empties_the_chat(settings: Settings) -> None:
     generator = ArticleGenerator()
     answering = make_chat(settings, generator).ask(SIGNED, ChatSession())
-    latest = [next(answering) for _ in range(2)][-1]
+    latest = next(answering)
+    while generator.running == 0:
+        latest = next(answering)
     assert clear(latest.session) == ([], EMPTY_PANEL, ChatSession())
     assert list(answering) == [([], EMPTY_PANEL, ChatSession(), "")]
     assert generator.stopped == 1

@@ -109,7 +109,7 @@ def test_the_searched_question_is_shown_only_when_it_differs() -> None:
     other = render.sources_html(answer(standalone_question="How many documents did Tokayev sign?"), "And he?", {})
     assert "Searched for" not in same
     assert "Searched for: How many documents did Tokayev sign?" in other
-    assert "first token 0.4 s · total 1.8 s · test/model" in same
+    assert "answer after 0.4 s · total 1.8 s · test/model" in same
 
 
 def test_a_refusal_offers_the_closest_passages_without_highlights() -> None:
@@ -193,7 +193,16 @@ def test_sentences_the_checker_left_out_and_quoted_answers_are_shown_as_such() -
         check_notes=("the reply does not state the <year> the question asks for",),
     )
     page = render.sources_html(quoted, "q", {})
-    assert "Left out of the model's reply: “&lt;b&gt;Fifteen&lt;/b&gt;.”" in page
-    assert "Why: the reply does not state the &lt;year&gt; the question asks for." in page
+    assert "Not kept: <s>&lt;b&gt;Fifteen&lt;/b&gt;.</s> (no passage says it)" in page
+    assert "the reply does not state the &lt;year&gt; the question asks for" in page
+    assert "Quoted from the article" in page  # how it was made, in the details
     assert "Quoted from the article" in render.answer_markdown(quoted)
     assert "Quoted" not in render.answer_markdown(answer(citations=quoted.citations))
+
+
+def test_while_an_answer_is_made_the_draft_is_shown_as_a_draft_and_a_draft_not_kept_is_struck() -> None:
+    working = render.working_markdown("repairing", ["They signed *12* agreements.", "They signed 14"])
+    assert working.startswith("*The draft did not pass")
+    assert "~~They signed \\*12\\* agreements\\.~~ *(not kept)*" in working
+    assert working.endswith("*Draft, not yet checked:* They signed 14")
+    assert render.working_markdown("searching", []) == "*Searching the articles…*"

@@ -3,11 +3,13 @@
 `ChatSession` is the state of one browser session (gradio keeps one per tab in a `gr.State`): the
 messages the chat shows (escaped Markdown), the plain question/answer turns given to the model as
 history, and the sources panel of every answer. `Chat.ask` streams one answer as a series of
-`Update`s: the question at once, the text token by token, then the checked `Answer` text replacing
-the streamed one, with its sources panel. Errors become a message in the chat and the session
-carries on: a failed or stopped turn is shown but not given to the model as history. The chat's
-filters (ui/scope.py) go to `Assistant.stream`; a date it cannot read, or filters no indexed article
-passes, is said in the chat instead of asking, and the question stays in the box.
+`Update`s: the question at once with what is being done (searching, writing, checking …) and the
+sources panel cleared; the model's draft marked as a draft being checked (a draft that is not kept
+is struck through, never left to look like the answer); then the checked answer with its sources.
+Errors become a message in the chat and the session carries on: a failed or stopped turn is shown
+but not given to the model as history. The chat's filters (ui/scope.py) go to `Assistant.stream`;
+a date it cannot read, or filters no indexed article passes, is said in the chat instead of
+asking, and the question stays in the box.
 
 Deliberately not here: gradio itself (ui/app.py wires this to the page) and HTML (ui/render.py).
 """
@@ -22,12 +24,13 @@ from typing import Any, NamedTuple
 
 from rag.errors import RagError
 from rag.pipeline import Assistant
-from rag.types import Answer, Delta, Document
+from rag.types import Answer, Delta, Document, Draft, Stage, Status
 from ui import render, scope
 
 log = logging.getLogger(__name__)
 
 EMPTY_PANEL = render.placeholder_html("The sources of an answer appear here. Click an earlier answer to see its own.")
+WORKING_PANEL = render.placeholder_html("Finding the sources of this answer…")
 CURSOR = " ▍"
 
 
@@ -121,21 +124,35 @@ class Chat:
                 return
         asked = (*session.messages, _user(question))
         signal = StopSignal()
-        session = replace(session, messages=asked, streaming=True, signal=signal)
-        yield Update(list(asked), session.panel, session, "")
+        # The previous answer's sources go at once: the panel belongs to the answer on its way.
+        session = replace(session, messages=(*asked, _assistant(render.working_markdown("searching", []))),
+                          streaming=True, signal=signal, panel=WORKING_PANEL)
+        yield Update(list(session.messages), session.panel, session, "")
 
-        streamed = ""
+        stage: Stage = "searching"
+        drafts: list[str] = []  # the model's replies while they are written and checked: never the answer
+        final = ""  # text that stays
         events = self.assistant.stream(
             question, k=self.k, history=list(session.history), filters=filters if filters.active else None
         )
         try:
             for event in events:
                 if signal:
-                    yield _stopped(session, asked, streamed, signal.clear)
+                    yield _stopped(session, asked, final, signal.clear)
                     return
-                if isinstance(event, Delta):
-                    streamed += event.text
-                    session = replace(session, messages=(*asked, _assistant(render.chat_text(streamed) + CURSOR)))
+                if isinstance(event, Status | Draft):
+                    if isinstance(event, Status):
+                        stage = event.stage
+                    elif event.restart or not drafts:
+                        drafts.append(event.text)
+                    else:
+                        drafts[-1] += event.text
+                    shown = render.working_markdown(stage, drafts)
+                    session = replace(session, messages=(*asked, _assistant(shown + CURSOR)))
+                    yield Update(list(session.messages), session.panel, session, "")
+                elif isinstance(event, Delta):
+                    final += event.text
+                    session = replace(session, messages=(*asked, _assistant(render.chat_text(final) + CURSOR)))
                     yield Update(list(session.messages), session.panel, session, "")
                 elif isinstance(event, Answer):
                     yield self._finish(question, event, session, asked, filters.describe() if filters.active else "")

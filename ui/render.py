@@ -8,7 +8,7 @@ A citation is shown as its passage (the retrieved chunk that holds the cited spa
 highlighted, whether the span is the whole chunk or one sentence inside it, and its place in the
 article, such as "paragraph 4 of 11, characters 1234–1301".
 
-Deliberately not here: gradio, files, or deciding what is cited (rag.grounding does that).
+Deliberately not here: gradio, files, or deciding what is cited (rag.answering does that).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from rag.filters import day_of
-from rag.types import Answer, Chunk, Citation, Document, Hit
+from rag.types import HOW_MADE, Answer, Chunk, Citation, Document, Hit, Stage
 from ui import catalog
 
 ARTICLE_LIMIT = 20_000  # characters of an article shown around a citation, at most
@@ -219,13 +219,20 @@ def _details_html(answer: Answer, asked: str, scope: str = "") -> str:
     searched = answer.standalone_question
     if searched and " ".join(searched.split()).casefold() != " ".join(asked.split()).casefold():
         rows.append(f"<div class='rag-searched'>Searched for: {escape(searched)}</div>")
-    timing = f"first token {t.first_token_s:.1f} s · total {t.total_s:.1f} s"
+    rows.append(f"<div class='rag-how'>{escape(HOW_MADE[answer.mode])}</div>")
+    timing = f"answer after {t.first_token_s:.1f} s"
+    if t.draft_token_s:
+        timing += f" (draft after {t.draft_token_s:.1f} s)"
+    timing += f" · total {t.total_s:.1f} s"
     if answer.model:
         timing += f" · {escape(answer.model)}"
     rows.append(f"<div class='rag-timings'>{timing}</div>")
     rows.extend(f"<div class='rag-warning'>{escape(w)}</div>" for w in answer.warnings)
-    rows.extend(f"<div class='rag-warning'>Left out of the model's reply: “{escape(r)}”</div>" for r in answer.removed)
-    rows.extend(f"<div class='rag-check'>Why: {escape(n)}.</div>" for n in answer.check_notes)
+    rows.extend(
+        f"<div class='rag-struck'>Not kept: <s>{escape(c.text)}</s> ({escape(c.reason)})</div>"
+        for c in answer.claims if not c.kept
+    )
+    rows.extend(f"<div class='rag-check'>{escape(n)}</div>" for n in answer.check_notes)
     return "<div class='rag-details'>" + "".join(rows) + "</div>"
 
 
@@ -257,15 +264,41 @@ def sources_html(answer: Answer, asked: str, documents: Mapping[str, Document], 
 
 
 def answer_markdown(answer: Answer) -> str:
-    """The chat message for an answer: its text with its [n] markers, plus a note when unsupported."""
+    """The chat message for an answer: its text with its [n] markers, and a line saying how it was
+    made when it is not the model's checked reply, or when it cites nothing."""
     text = chat_text(answer.text)
     if answer.abstained:
         return f"{text}\n\n*Not found in the articles: the closest passages are under Sources\\.*"
     if not answer.citations:
         return f"{text}\n\n*No passage is cited for this answer: check it against the passages under Sources\\.*"
-    if answer.mode == "quoted":
-        return f"{text}\n\n*Quoted from the article: the model's own reply did not pass the checks\\.*"
+    if answer.mode != "written":
+        return f"{text}\n\n*{chat_text(HOW_MADE[answer.mode])}*"
     return text
+
+
+STAGES: dict[Stage, str] = {
+    "rewriting": "Reading the conversation…",
+    "searching": "Searching the articles…",
+    "writing": "Writing a draft…",
+    "checking": "Checking the draft against the articles…",
+    "repairing": "The draft did not pass: asking again with the best sentences…",
+    "quoting": "Looking for a sentence that answers it…",
+}
+
+
+def working_markdown(stage: Stage, drafts: Sequence[str]) -> str:
+    """The chat message while an answer is on its way: what is being done, and the model's draft,
+    marked as a draft (a draft that was not kept is struck through). Never presented as the answer."""
+    lines = [f"*{chat_text(STAGES[stage])}*"]
+    for n, draft in enumerate(drafts):
+        if not draft.strip():
+            continue
+        body = chat_text(draft.strip())
+        if n < len(drafts) - 1:
+            lines.append(f"> ~~{body}~~ *(not kept)*")
+        else:
+            lines.append(f"> *Draft, not yet checked:* {body}")
+    return "\n\n".join(lines)
 
 
 def notice_html(message: str, kind: str = "info") -> str:

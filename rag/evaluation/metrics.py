@@ -145,6 +145,43 @@ def token_f1(text: str, references: Iterable[str]) -> float:
     return best
 
 
+def exact_match(text: str, references: Iterable[str]) -> bool:
+    """SQuAD's exact match: the normalised text (articles dropped) equals a normalised reference.
+
+    >>> exact_match("The Rhineland.", ["Rhineland"]), exact_match("It was the Rhineland.", ["Rhineland"])
+    (True, False)
+    """
+    said = _f1_tokens(text)
+    return any(said == _f1_tokens(reference) for reference in references)
+
+
+DIRECT_WORDS = 30  # a direct answer says it in at most this many words …
+DIRECT_SLACK = 20  # … or in the accepted answer's words plus this many, when that is more
+
+
+def words_in(text: str) -> int:
+    return len(normalise(text).split())
+
+
+def is_direct(text: str, answers: Sequence[str], all_of: Sequence[str] = ()) -> bool:
+    """Whether `text` is a direct answer by its length: at most 30 words, or the accepted answer's
+    words plus 20 when that is more (a list answer needs room for its items). A reply of one or
+    two sentences passes; a pasted paragraph (the old checker's median was 43 words) does not.
+
+    Why a length bound and not SQuAD F1: F1 against a short span ("Henry Cole") marks down the
+    full sentence a reader wants ("Henry Cole was the museum's first director": 0.44) as much as
+    padding, so a threshold on it would reward bare fragments. The length bound only rules out
+    what is not an answer but a passage.
+
+    >>> is_direct("Henry Cole was the museum's first director.", ["Henry Cole"])
+    True
+    >>> is_direct(" ".join(["word"] * 31), ["Henry Cole"])
+    False
+    """
+    gold = words_in(", ".join(all_of)) if all_of else min((words_in(a) for a in answers), default=0)
+    return words_in(text) <= max(DIRECT_WORDS, gold + DIRECT_SLACK)
+
+
 # -- retrieval ---------------------------------------------------------------------------------
 
 

@@ -71,7 +71,13 @@ def headline_rows(s: Summary) -> list[tuple[str, str, str]]:
     """(metric, value, detail) rows shared by the console table and the Markdown report."""
     return [
         ("correct (all cases)", _fraction(s.correct), f"{s.cases} cases; unanswerable ones count when refused"),
-        ("answer accuracy", _fraction(s.answer_accuracy), f"{s.answerable} answerable, F1 {_fraction(s.mean_f1)}"),
+        ("right and direct", _fraction(s.answer_accuracy),
+         f"{s.answerable} answerable: {_fraction(s.written)} in the model's words, {_fraction(s.quoted)} quoted"),
+        ("in the model's words", _fraction(s.own_words), "share of the right and direct answers"),
+        ("right but not direct", _fraction(s.long), "the answer inside a pasted passage"),
+        ("holds the answer (old rule)", _fraction(s.holds_answer), "anywhere in the reply, however long"),
+        ("SQuAD EM / F1", f"{_fraction(s.exact_match)} / {_fraction(s.mean_f1)}",
+         f"{'n/a' if s.mean_words is None else f'{s.mean_words:.0f}'} words per answer"),
         (f"retrieval recall@{s.k}", _fraction(s.recall_at_k), f"MRR {_fraction(s.mrr)}"),
         ("citation precision", _fraction(s.citation_precision), f"{s.citations_checked} citations checked"),
         ("citation recall", _fraction(s.citation_recall), "correct answers citing the supporting passage"),
@@ -79,7 +85,8 @@ def headline_rows(s: Summary) -> list[tuple[str, str, str]]:
         ("wrong refusals (answerable)", _fraction(s.false_refusal_rate), "lower is better"),
         ("wrong answers (answerable)", _fraction(s.wrong_answer_rate), "answered, but not correctly; lower is better"),
         ("retrieval time", f"p50 {_seconds(s.retrieval_p50)}", f"p95 {_seconds(s.retrieval_p95)}"),
-        ("time to first token", f"p50 {_seconds(s.first_token_p50)}", f"p95 {_seconds(s.first_token_p95)}"),
+        ("first token of the answer", f"p50 {_seconds(s.first_token_p50)}",
+         f"p95 {_seconds(s.first_token_p95)}; the draft's p50 {_seconds(s.draft_token_p50)}"),
         ("total time", f"p50 {_seconds(s.total_p50)}", f"p95 {_seconds(s.total_p95)}"),
         ("generation speed", "n/a" if s.tokens_per_s is None else f"{s.tokens_per_s:.0f} tokens/s", ""),
     ]  # fmt: skip
@@ -117,7 +124,7 @@ def _verdict(r: CaseResult) -> str:
         return "✅ refused" if r.correct else "❌ answered"
     if r.abstained:
         return "❌ refused"
-    return "✅" if r.correct else "❌"
+    return {"written": "✅", "quoted": "✅ quoted", "long": "❌ not direct"}.get(r.outcome, "❌")
 
 
 def _citations(r: CaseResult) -> str:
@@ -186,7 +193,9 @@ def write_chart(run: EvalRun, path: Path) -> None:
     s = run.summary
     quality = [
         ("correct (all)", s.correct),
-        ("answer accuracy", s.answer_accuracy),
+        ("right and direct", s.answer_accuracy),
+        ("in the model's words", s.written),
+        ("holds the answer (old rule)", s.holds_answer),
         ("mean token F1", s.mean_f1),
         (f"recall@{s.k}", s.recall_at_k),
         ("MRR", s.mrr),

@@ -29,11 +29,11 @@ from pathlib import Path
 from typing import Any
 
 from rag import models
+from rag.checking import policy_for
 from rag.errors import RagError
 from rag.evaluation.dataset import Case, EvalDataError, load_cases, locate_quotes, select
 from rag.evaluation.open_questions import OpenCase, OpenResult, OpenSummary, load_open_cases, score_open, summarise_open
 from rag.evaluation.scoring import CaseResult, Summary, score_case, summarise
-from rag.grounding import thresholds_for
 from rag.pipeline import Assistant
 from rag.types import Answer
 
@@ -116,7 +116,10 @@ def run_settings(assistant: Assistant) -> dict[str, Any]:
         "threads": settings.threads,
         "chunk_tokens": settings.chunking.chunk_tokens,
         "overlap_sentences": settings.chunking.overlap_sentences,
-        "thresholds": dataclasses.asdict(thresholds_for(settings.model)),
+        "policy": dataclasses.asdict(policy_for(settings.model)),
+        "repair_model": settings.repair_model,
+        "open_answers": settings.open_answers,
+        "llama_cpu": settings.llama_cpu,
     }
 
 

@@ -12,11 +12,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Literal
 
 from rag.evaluation import metrics
 from rag.evaluation.dataset import Case
 from rag.evaluation.metrics import Span
-from rag.types import Answer, Citation, Timings
+from rag.types import OWN_WORDS, Answer, Citation, Timings
+
+# What a reader got, one per case. Answerable: "written" (right and direct, in the model's words),
+# "quoted" (right and direct, a quoted span), "long" (holds the answer, but in more than a direct
+# answer's words: a pasted passage), "wrong", "refused". Unanswerable: "refused" (right) or "answered".
+Outcome = Literal["written", "quoted", "long", "wrong", "refused", "answered", "error"]
+RIGHT: frozenset[Outcome] = frozenset({"written", "quoted"})
 
 
 @dataclass(frozen=True)
@@ -39,7 +46,11 @@ class CaseResult:
     answerable: bool
     answer: str = ""
     abstained: bool = False
-    correct: bool = False
+    correct: bool = False  # answerable: right and direct (outcome "written" or "quoted"); unanswerable: refused
+    outcome: Outcome = "error"
+    holds_answer: bool = False  # the old rule: an accepted answer appears somewhere in the reply, however long
+    exact: bool = False  # SQuAD exact match of the whole answer (answerable cases)
+    words: int = 0  # the answer's length in words
     f1: float | None = None  # answerable cases only
     rank: int | None = None  # position of the first passage holding a supporting quote
     passages: tuple[Span, ...] = ()
@@ -76,19 +87,33 @@ def score_case(case: Case, answer: Answer | None, error: str = "") -> CaseResult
         raw=answer.raw_text,
         check_notes=answer.check_notes,
     )
+    said = stated(answer)
+    observed = replace(observed, words=0 if answer.abstained else metrics.words_in(said))
     if not case.answerable:
         checks = tuple(_check(c, answer, None) for c in answer.citations)
         unanswered = () if answer.abstained else ("answered, although the articles do not say",)
-        return replace(observed, correct=answer.abstained, citations=checks, problems=unanswered)
+        outcome: Outcome = "refused" if answer.abstained else "answered"
+        return replace(observed, correct=answer.abstained, outcome=outcome, citations=checks, problems=unanswered)
 
     problems: list[str] = []
-    said = stated(answer)
-    correct = not answer.abstained and metrics.answer_matches(said, case.answers, case.all_of)
+    holds = not answer.abstained and metrics.answer_matches(said, case.answers, case.all_of)
+    direct = metrics.is_direct(said, case.answers, case.all_of)
+    outcome = (
+        "refused" if answer.abstained
+        else "wrong" if not holds
+        else "long" if not direct
+        else "written" if answer.mode in OWN_WORDS
+        else "quoted"
+    )
+    correct = outcome in RIGHT
     references = [*case.answers, ", ".join(case.all_of)] if case.all_of else list(case.answers)
     f1 = 0.0 if answer.abstained else metrics.token_f1(said, references)
+    exact = not answer.abstained and metrics.exact_match(said, references)
     if answer.abstained:
         problems.append("refused, although the articles answer it")
-    elif not correct:
+    elif outcome == "long":
+        problems.append(f"holds the answer, but in {metrics.words_in(said)} words: not a direct answer")
+    elif not holds:
         if any(metrics.contains_phrase(said, a) for a in case.answers):
             missing = metrics.missing_items(said, case.all_of)
             problems.append("missing list item(s): " + ", ".join(repr(m) for m in missing))
@@ -109,6 +134,9 @@ def score_case(case: Case, answer: Answer | None, error: str = "") -> CaseResult
     return replace(
         observed,
         correct=correct,
+        outcome=outcome,
+        holds_answer=holds,
+        exact=exact,
         f1=f1,
         rank=rank,
         citations=checks,
@@ -149,8 +177,15 @@ class Summary:
     unanswerable: int
     errors: int
     k: int
-    correct: float | None  # all cases: right answer, or a refusal when the articles do not say
-    answer_accuracy: float | None  # answerable cases answered correctly
+    correct: float | None  # all cases: a right and direct answer, or a refusal when the articles do not say
+    answer_accuracy: float | None  # answerable cases answered right and directly ("written" or "quoted")
+    written: float | None  # answerable cases: right and direct, in the model's own words
+    quoted: float | None  # answerable cases: right and direct, by a quoted span
+    long: float | None  # answerable cases: the answer is there, but in a pasted passage (not direct)
+    own_words: float | None  # of the right and direct answers, the share in the model's own words
+    holds_answer: float | None  # answerable cases: an accepted answer appears anywhere (the old rule)
+    exact_match: float | None  # answerable cases: SQuAD exact match
+    mean_words: float | None  # words per answer that was not a refusal
     mean_f1: float | None
     recall_at_k: float | None
     mrr: float | None
@@ -162,8 +197,9 @@ class Summary:
     wrong_answer_rate: float | None  # answerable cases answered, but not correctly
     retrieval_p50: float | None
     retrieval_p95: float | None
-    first_token_p50: float | None
+    first_token_p50: float | None  # the first token of the final answer (text that stays)
     first_token_p95: float | None
+    draft_token_p50: float | None  # the first token of the model's draft (shown as a draft while checked)
     total_p50: float | None
     total_p95: float | None
     tokens_per_s: float | None
@@ -177,6 +213,8 @@ def summarise(results: Sequence[CaseResult], k: int) -> Summary:
     judged = [c.supported for r in answerable if not r.abstained for c in r.citations if c.supported is not None]
     timed = [r.timings for r in results if r.timings is not None]
     gen_time = sum(t.generation_s for t in timed)
+    right = [r for r in answerable if r.correct]
+    answered = [r for r in results if r.timings is not None and not r.abstained]
     by_kind: dict[str, dict[str, float | int | None]] = {}
     for kind in sorted({r.kind for r in results}):
         group = [r for r in results if r.kind == kind]
@@ -189,6 +227,13 @@ def summarise(results: Sequence[CaseResult], k: int) -> Summary:
         k=k,
         correct=metrics.share(r.correct for r in results),
         answer_accuracy=metrics.share(r.correct for r in answerable),
+        written=metrics.share(r.outcome == "written" for r in answerable),
+        quoted=metrics.share(r.outcome == "quoted" for r in answerable),
+        long=metrics.share(r.outcome == "long" for r in answerable),
+        own_words=metrics.share(r.outcome == "written" for r in right),
+        holds_answer=metrics.share(r.holds_answer for r in answerable),
+        exact_match=metrics.share(r.exact for r in answerable),
+        mean_words=_mean([r.words for r in answered]),
         mean_f1=_mean([r.f1 for r in answerable if r.f1 is not None] if answerable else []),
         recall_at_k=metrics.recall_at_k(ranks, k),
         mrr=metrics.mean_reciprocal_rank(ranks, k),
@@ -202,6 +247,7 @@ def summarise(results: Sequence[CaseResult], k: int) -> Summary:
         retrieval_p95=metrics.percentile([t.retrieval_s for t in timed], 95),
         first_token_p50=metrics.percentile([t.first_token_s for t in timed], 50),
         first_token_p95=metrics.percentile([t.first_token_s for t in timed], 95),
+        draft_token_p50=metrics.percentile([t.draft_token_s for t in timed if t.draft_token_s], 50),
         total_p50=metrics.percentile([t.total_s for t in timed], 50),
         total_p95=metrics.percentile([t.total_s for t in timed], 95),
         tokens_per_s=sum(t.generated_tokens for t in timed) / gen_time if gen_time > 0 else None,

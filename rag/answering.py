@@ -1,0 +1,292 @@
+"""Make an answer from the retrieved passages: the model writes, each claim is checked, a doubtful
+reply is repaired, a short quote is the last resort, and a refusal is honest.
+
+For a fact question (one short answer):
+1. **Written.** The answering model reads the best passages and replies; the reply streams out as a
+   `Draft` (provisional: the web chat shows it as a draft being checked). Each claim is checked
+   against the sentence it rests on (rag/checking.py); when one kept claim answers the question,
+   the kept claims are the answer, in the model's own words.
+2. **Repaired.** Otherwise the model is asked once more, with a short prompt holding only the
+   passage sentences that match the question best (`Policy.extract`), and its new reply is checked
+   the same way.
+3. **Quoted.** Otherwise, when the judge finds that the best of those sentences answers the
+   question (`Policy.quote`), the shortest part of it that does (a clause, not two sentences) is
+   quoted, cited.
+4. **Refused.** Otherwise "The articles do not say.", with the reasons in `Outcome.notes`.
+
+For an open question (a summary, the main points, events, a list, a comparison, why …), the model
+writes three to six sentences from more passages; every sentence is checked as a statement (not as
+an answer to the question), and the ones that pass are the answer. When none does, the articles'
+own sentences that match the question best are the answer (extracted), each cited; it is refused
+only when no sentence matches at all.
+
+What streams out: `Status` (what is being done), `Draft` pieces (the model's reply while it is
+written: not the answer), then the final text as `Delta` pieces, which is never taken back, and
+the `Outcome` last. Times are taken at the first draft piece and the first final piece.
+
+Deliberately not here: retrieving, the conversation, or building the `Answer` (pipeline.py).
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import time
+from collections.abc import Generator as Generator_
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+from rag import evidence as ev
+from rag.answer_types import expected_type, holds_answer_type
+from rag.checking import Policy, ReplyCheck, check_reply
+from rag.composing import compose, quote, removed
+from rag.evidence import Evidence
+from rag.extracting import summary_sentences
+from rag.generation import Generator, Message
+from rag.judging import Judging
+from rag.markers import strip_markers
+from rag.prompting import build_prompt, build_repair_prompt
+from rag.replies import REFUSAL
+from rag.terms import terms
+from rag.types import AnswerMode, Chunk, Citation, Claim, Delta, Draft, Hit, Status
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the answer is: made once here, carried as it is into `Answer`."""
+
+    text: str
+    citations: tuple[Citation, ...]
+    claims: tuple[Claim, ...]  # every claim written, kept or removed, and quoted ones
+    mode: AnswerMode
+    notes: tuple[str, ...] = ()  # how it was made, and why a reply was not kept
+    draft: str = ""  # the model's reply
+    repair: str = ""  # its second reply, to the repair prompt ("" when there was none)
+    prompt_tokens: int = 0
+    evidence_score: float = 0.0  # how well the best passage sentence matches the question, 0..1
+    first_draft: float = 0.0  # perf_counter() at the first draft piece (0: none)
+    first_final: float = 0.0  # perf_counter() at the first piece of the final text
+    replied: float = 0.0  # perf_counter() when the last reply was written
+    warnings: tuple[str, ...] = ()
+    passages: tuple[Hit, ...] = ()  # the prompt's passages, then the rest: citations point into these
+
+    @property
+    def abstained(self) -> bool:
+        return self.mode == "refused"
+
+
+Event = Status | Draft | Delta | Outcome
+
+
+@dataclass
+class Answering:
+    """The models and settings an answer is made with."""
+
+    generator: Generator  # writes the reply
+    judge: Judging | None  # weighs each claim; None: by words only
+    embed: ev.Embed
+    idf: ev.Idf
+    policy: Policy
+    answer_tokens: int = 120
+    open_answer_tokens: int = 220
+    max_question_tokens: int = 256
+    read_k: int = 5
+    repair_sentences: int = 4  # the best sentences a repair prompt shows
+    repairer: Generator | None = None  # answers the repair prompt; None: the generator
+    repair: bool = True  # False: a reply that fails is not asked again (RAG_REPAIR_MODEL=none)
+    open_answers: str = "generate"  # open questions: "generate" (the model writes, each claim checked) or "extract"
+    open_read_k: int = 8  # passages the model reads for an open question
+
+    def fact(self, question: str, hits: Sequence[Hit], turns: Sequence[Message] = ()) -> Iterator[Event]:
+        prompt = build_prompt(question, hits[: self.read_k], self.generator.count_tokens,
+                              self.generator.context_size, self.answer_tokens, self.max_question_tokens, turns, "fact")
+        # The model reads the best few passages; the checker may cite the rest too. They follow the
+        # prompt's passages, so the model's [n] markers keep their meaning.
+        passages = [*prompt.passages, *(h for h in hits if h not in prompt.passages)]
+        question = prompt.question
+        run = _Run(passages=tuple(passages), prompt_tokens=prompt.tokens, warnings=prompt.warnings)
+        yield Status("writing")
+        run.draft = yield from self._reply(self.generator, prompt.messages, run)
+        yield Status("checking")
+        check = check_reply(question, run.draft, passages, "fact", self.policy, self.judge)
+        best = ev.best_sentences(question, passages, self.embed, self.idf, self.repair_sentences)
+        scores = [float(x) for x in ev.question_scores(question, best, self.embed, self.idf)]
+        run.evidence_score = max(scores, default=0.0)
+        if check.answers:
+            yield from self._finish(run, "written", *compose(check.checks, passages), _judged(check))
+            return
+        run.notes.append(f"The reply was not kept: {check.why}.")
+        run.struck.extend(removed(c) for c in check.checks if c.status != "empty")
+
+        if run.evidence_score < self.policy.extract:
+            run.notes.append("No passage sentence matches the question well enough to answer from.")
+            yield from self._finish(run, "refused", REFUSAL, (), ())
+            return
+        if check.refusal and not self.policy.repair_refusals:
+            yield from self._finish(run, "refused", REFUSAL, (), ())
+            return
+        if not self.repair:
+            yield from self._quote_or_refuse(question, run, best, scores)
+            return
+        yield Status("repairing")
+        messages = build_repair_prompt(question, [_as_hit(u, passages) for u in best])
+        yield Draft("", restart=True)
+        run.repair = yield from self._reply(self.repairer or self.generator, messages, run)
+        yield Status("checking")
+        # Its [n] point at the sentences it was shown, not at the passages: the evidence is found by words.
+        second = check_reply(question, strip_markers(run.repair), passages, "fact", self.policy, self.judge)
+        if second.answers:
+            run.notes.append("Repaired: asked again with only the sentences that match the question best, the "
+                             "model gave this answer, and it passed the checks.")
+            yield from self._finish(run, "repaired", *compose(second.checks, passages), _judged(second))
+            return
+        run.notes.append(f"The second reply was not kept either: {second.why}.")
+        run.struck.extend(removed(c) for c in second.checks if c.status != "empty")
+        yield from self._quote_or_refuse(question, run, best, scores)
+
+    def _quote_or_refuse(self, question: str, run: _Run, best: Sequence[Evidence], scores: Sequence[float]
+                         ) -> Iterator[Event]:
+        passages = run.passages
+        yield Status("quoting")
+        span = self._quotable(question, [u for u, score in zip(best, scores, strict=True)
+                                         if score >= self.policy.extract])
+        if span is None:
+            run.notes.append("No passage sentence was found to answer the question.")
+            yield from self._finish(run, "refused", REFUSAL, (), ())
+            return
+        run.notes.append("Quoted: the judge found that this sentence answers the question.")
+        yield from self._finish(run, "quoted", *quote([span], passages, lead="The articles say: "))
+
+    def open(self, question: str, hits: Sequence[Hit], turns: Sequence[Message] = ()) -> Iterator[Event]:
+        passages: list[Hit] = list(hits)
+        run = _Run(passages=tuple(passages))
+        if self.open_answers == "generate":
+            prompt = build_prompt(question, hits[: self.open_read_k], self.generator.count_tokens,
+                                  self.generator.context_size, self.open_answer_tokens, self.max_question_tokens,
+                                  turns, "open")
+            passages = [*prompt.passages, *(h for h in hits if h not in prompt.passages)]
+            question = prompt.question
+            run = _Run(passages=tuple(passages), prompt_tokens=prompt.tokens, warnings=prompt.warnings)
+            yield Status("writing")
+            run.draft = yield from self._reply(self.generator, prompt.messages, run, self.open_answer_tokens)
+            yield Status("checking")
+            check = check_reply(question, run.draft, passages, "open", self.policy, self.judge)
+            if check.answers:
+                yield from self._finish(run, "written", *compose(check.checks, passages), _judged(check))
+                return
+            run.notes.append(f"The reply was not kept: {check.why}.")
+            run.struck.extend(removed(c) for c in check.checks if c.status != "empty")
+        chosen = summary_sentences(question, passages, self.embed, self.idf, self.policy.summary)
+        if not chosen:
+            run.notes.append("No passage sentence matches the question.")
+            yield from self._finish(run, "refused", REFUSAL, (), ())
+            return
+        run.notes.append("Extracted: the passage sentences that answer the question best, in the articles' order.")
+        yield from self._finish(run, "extracted", *quote(chosen, passages))
+
+    def _reply(
+        self, generator: Generator, messages: list[Message], run: _Run, tokens: int = 0
+    ) -> Generator_[Event, None, str]:
+        """Stream a reply as Draft pieces; return its text."""
+        pieces: list[str] = []
+        for piece in generator.stream(messages, tokens or self.answer_tokens):
+            if not run.first_draft:
+                run.first_draft = time.perf_counter()
+            pieces.append(piece)
+            yield Draft(piece)
+        run.replied = time.perf_counter()
+        return "".join(pieces).strip()
+
+    def _quotable(self, question: str, shown: Sequence[Evidence]) -> Evidence | None:
+        """The best sentence the judge finds answers the question, cut to the clause that does."""
+        wanted = expected_type(question)
+        for unit in shown:
+            if not holds_answer_type(unit.text, wanted, question):
+                continue
+            if self.judge is not None:
+                probability = self.judge.answers(unit.text, question)
+                if probability is not None and probability < self.policy.quote:
+                    continue
+            return short_span(unit, question)
+        return None
+
+    def _finish(self, run: _Run, mode: AnswerMode, text: str, citations: tuple[Citation, ...],
+                claims: tuple[Claim, ...], notes: Sequence[str] = ()) -> Iterator[Event]:
+        run.first_final = time.perf_counter()
+        yield Delta(text)
+        yield Outcome(
+            text, citations, (*claims, *run.struck), mode, (*run.notes, *notes), run.draft, run.repair,
+            run.prompt_tokens, run.evidence_score, run.first_draft, run.first_final, run.replied, run.warnings,
+            run.passages,
+        )
+
+
+@dataclass
+class _Run:
+    """What one answer gathers on its way."""
+
+    passages: tuple[Hit, ...]
+    prompt_tokens: int = 0
+    warnings: tuple[str, ...] = ()
+    draft: str = ""
+    repair: str = ""
+    evidence_score: float = 0.0
+    notes: list[str] = field(default_factory=list)
+    struck: list[Claim] = field(default_factory=list)
+    first_draft: float = 0.0
+    first_final: float = 0.0
+    replied: float = 0.0
+
+
+def _judged(check: ReplyCheck) -> tuple[str, ...]:
+    return () if check.judged else ("The model gave no probabilities, so claims were checked by their words only.",)
+
+
+def _as_hit(unit: Evidence, passages: Sequence[Hit]) -> Hit:
+    """A passage sentence as a passage of its own, so a repair's citations point at its exact span."""
+    hit = passages[unit.passage - 1]
+    chunk = Chunk(f"{hit.chunk.id}@{unit.start}", hit.chunk.doc_id, unit.text, unit.start, unit.end)
+    return Hit(chunk, hit.score, hit.rank, hit.title, hit.dense, hit.lexical, hit.published, hit.source, hit.url)
+
+
+_CLAUSE_END = re.compile(r"[,;:—–()]\s*|\s+-\s+")
+SHORT_QUOTE_WORDS = 25  # a sentence this short is quoted whole
+
+
+def short_span(unit: Evidence, question: str) -> Evidence:
+    """The shortest run of the sentence's clauses (up to three) that holds the question's terms and,
+    after the last of them, something the question does not say: an answer usually follows the
+    words that repeat the question ("… its first director, Henry Cole"). The whole sentence when
+    it is short.
+
+    >>> text = ("The museum, which was founded in 1852 after the Great Exhibition of the year before, "
+    ...         "opened in South Kensington in 1857 under its first director, Henry Cole, who ran it until 1873.")
+    >>> short_span(Evidence(1, 0, len(text), text), "Who was the museum's first director?").text
+    'opened in South Kensington in 1857 under its first director, Henry Cole'
+    """
+    if len(unit.text.split()) <= SHORT_QUOTE_WORDS:
+        return unit
+    cuts = [0, *(m.end() for m in _CLAUSE_END.finditer(unit.text)), len(unit.text)]
+    pieces = [(a, b) for a, b in itertools.pairwise(cuts) if unit.text[a:b].strip()]
+    asked = set(terms(question))
+    best: tuple[float, int, int] | None = None
+    for i in range(len(pieces)):
+        for j in range(i, min(i + 3, len(pieces))):
+            start, end = pieces[i][0], pieces[j][1]
+            said = terms(unit.text[start:end])
+            anchors = [k for k, t in enumerate(said) if t in asked]
+            if not anchors:
+                continue
+            answer_after = any(t not in asked for t in said[anchors[-1] + 1 :])
+            covered = len(set(said) & asked) / max(1, len(asked))
+            score = covered + 0.5 * answer_after - 0.01 * len(unit.text[start:end].split())
+            if best is None or score > best[0]:
+                best = (score, start, end)
+    if best is None:
+        return unit
+    _, start, end = best
+    text = unit.text[start:end]
+    stripped = text.strip(" ,;:—–()-")
+    start += text.index(stripped)
+    end = start + len(stripped)
+    return Evidence(unit.passage, unit.start + start, unit.start + end, unit.text[start:end])

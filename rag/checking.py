@@ -1,0 +1,190 @@
+"""Check a model's reply claim by claim: find each claim's evidence, have the judge weigh it, and
+decide whether the reply answers the question.
+
+Every sentence of a reply is a claim (rag/replies.py), with the passages its `[n]` markers cite;
+the 0.5B model often writes none, so the evidence is found either way (rag/evidence.py): the
+passage sentence, or short run of sentences, that holds most of the claim's words, whose passage
+holds the claim's numbers and names as written. The judge (rag/judging.py) then reads that evidence
+with the claim, and the question for a fact question, and gives P(yes). A claim is kept at
+`Policy.keep` or above and cited to its evidence; a claim below it is removed. Without a judge (a
+model server without log-probabilities, `RAG_JUDGE_MODEL=none`), a claim is kept when most of its
+content words are in one sentence (`Policy.min_coverage`) and it is not negated where the sentence
+is not, and the check says the judge was skipped.
+
+A fact reply answers its question when one kept claim holds the kind of answer the wording asks for
+(a year for "in what year", a count of the thing for "how many": rag/answer_types.py). An open
+reply answers when any claim is kept.
+
+Deliberately not here: asking the model (judging.py, answering.py), what to do when the reply
+fails (answering.py), how kept claims are written out (composing.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from rag import evidence as ev
+from rag.answer_types import expected_type, holds_answer_type
+from rag.evidence import Evidence
+from rag.markers import parse_markers
+from rag.replies import claims, looks_like_refusal
+from rag.terms import fold
+from rag.types import Hit, Shape
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The thresholds of the checker. Chosen with scripts/calibrate.py on one half of xquad-dev and
+    of the in-house set, and reported on the other half (docs/checking.md)."""
+
+    keep: float = 0.5  # the judge's P(yes) at which a claim is kept
+    quote: float = 0.5  # P(yes) that the best sentence answers the question, to quote it as the last resort
+    candidate: float = 0.3  # share of a claim's content terms a sentence needs to be judged as its evidence
+    min_coverage: float = 0.6  # without a judge: share of a claim's content terms one sentence must hold
+    extract: float = 0.35  # question score the best passage sentence needs for a repair or a quote to be tried
+    repair_refusals: bool = True  # ask again when the model said the passages do not hold the answer
+    summary: float = 0.15  # question score a passage sentence needs to be extracted for an open question
+
+
+# A model's replies (and judgements) differ from another's, so a known model may have a policy of its
+# own, chosen the same way (scripts/calibrate.py --model NAME); other models get the default.
+CALIBRATED: dict[str, Policy] = {}
+
+
+def policy_for(model: str) -> Policy:
+    return CALIBRATED.get(model, Policy())
+
+
+# (evidence, claim, question or None) -> P(the evidence says the claim [and it answers the question]),
+# None: this judge cannot tell (rag/judging.py: Judge).
+JudgeFn = Callable[[str, str, str | None], float | None]
+
+CheckStatus = Literal["supported", "reassigned", "unsupported", "contradicted", "off-question", "empty"]
+
+
+@dataclass(frozen=True)
+class ClaimCheck:
+    sentence: str
+    cited: tuple[int, ...]  # passages the reply cited for it
+    status: CheckStatus
+    evidence: Evidence | None = None  # set when the claim is kept
+    support: float | None = None  # the judge's P(yes) for the best evidence tried
+    tried: Evidence | None = None  # the best evidence tried, kept or not
+
+    @property
+    def kept(self) -> bool:
+        return self.evidence is not None
+
+
+@dataclass(frozen=True)
+class ReplyCheck:
+    reply: str  # the model's reply as written
+    checks: tuple[ClaimCheck, ...]
+    answers: bool  # the kept claims answer the question
+    refusal: bool  # the reply says the passages do not hold the answer
+    why: str = ""  # why it does not answer, in words
+    judged: bool = True  # False: the judge gave no probabilities, claims were checked by words
+
+    @property
+    def kept(self) -> tuple[ClaimCheck, ...]:
+        return tuple(c for c in self.checks if c.kept)
+
+
+def check_reply(
+    question: str,
+    reply: str,
+    passages: Sequence[Hit],
+    shape: Shape,
+    policy: Policy,
+    judge: JudgeFn | None,
+) -> ReplyCheck:
+    """Check every claim of `reply` against `passages`; a fact claim is judged as an answer to `question`."""
+    reply = reply.strip()
+    if not reply or not passages or looks_like_refusal(reply):
+        return ReplyCheck(reply, (), False, True, "the model found no answer in the passages" if reply else "no reply")
+    units = ev.sentences(passages)
+    text, _ = parse_markers(reply, len(passages))
+    asked = question if shape == "fact" else None  # a fact claim must answer its question, not just be true
+    checks = tuple(check_claim(s, cited, passages, units, policy, judge, asked) for s, cited in claims(text))
+    judged = judge is None or not any(c.support is None and c.status not in ("empty", "unsupported") for c in checks)
+    kept = [c for c in checks if c.kept]
+    if not kept:
+        return ReplyCheck(reply, checks, False, False, "no claim of the reply is supported by the passages", judged)
+    if shape == "open":
+        return ReplyCheck(reply, checks, True, False, "", judged)
+    wanted = expected_type(question)
+    if not holds_answer_type(" ".join(c.sentence for c in kept), wanted, question):
+        off = tuple(
+            ClaimCheck(c.sentence, c.cited, "off-question", None, c.support, c.evidence) if c.kept else c
+            for c in checks
+        )
+        return ReplyCheck(reply, off, False, False, f"the reply does not state the {wanted} the question asks for",
+                          judged)
+    return ReplyCheck(reply, checks, True, False, "", judged)
+
+
+def check_claim(
+    sentence: str,
+    cited: tuple[int, ...],
+    passages: Sequence[Hit],
+    units: Sequence[Evidence],
+    policy: Policy,
+    judge: JudgeFn | None,
+    question: str | None = None,
+) -> ClaimCheck:
+    claim = ev.claim_terms(sentence)
+    if not claim.content:
+        return ClaimCheck(sentence, cited, "empty")
+    ranked = ev.candidates(claim, cited, passages, units)
+    if judge is None:
+        return _by_words(sentence, cited, ranked, claim.needed, units, policy.min_coverage)
+    # The judge is asked about the best candidate, and about the best cited one if that is another.
+    usable = [c for c in ranked if c.coverage >= policy.candidate]
+    tried = usable[:1] + [c for c in usable[1:] if c.cited][:1]
+    best: tuple[float, Evidence] | None = None
+    for candidate in tried:
+        evidence = ev.narrow(claim.needed, candidate.passage, units)
+        probability = judge(evidence.text, sentence, question)
+        if probability is None:  # this generator cannot judge: fall back to the words
+            return _by_words(sentence, cited, ranked, claim.needed, units, policy.min_coverage)
+        if best is None or probability > best[0]:
+            best = (probability, evidence)
+    if best is None:
+        return ClaimCheck(sentence, cited, "unsupported")
+    probability, evidence = best
+    if probability < policy.keep:
+        return ClaimCheck(sentence, cited, "unsupported", None, probability, evidence)
+    status: CheckStatus = "supported" if evidence.passage in cited else "reassigned"
+    return ClaimCheck(sentence, cited, status, evidence, probability, evidence)
+
+
+def _by_words(
+    sentence: str,
+    cited: tuple[int, ...],
+    ranked: Sequence[ev.Candidate],
+    needed: set[str],
+    units: Sequence[Evidence],
+    min_coverage: float,
+) -> ClaimCheck:
+    """Kept when most of the claim's content terms are in one sentence of a passage, and the claim
+    is negated only where its evidence is."""
+    enough = [c for c in ranked if c.coverage >= min_coverage]
+    if not enough:
+        return ClaimCheck(sentence, cited, "unsupported")
+    top = enough[0].coverage
+    chosen = next((c.passage for c in enough if c.cited and c.coverage >= top - 1e-9), enough[0].passage)
+    evidence = ev.narrow(needed, chosen, units)
+    if negated(sentence) != negated(evidence.text):
+        return ClaimCheck(sentence, cited, "contradicted", None, None, evidence)
+    return ClaimCheck(sentence, cited, "supported" if chosen in cited else "reassigned", evidence, None, evidence)
+
+
+_NEGATION = r"\b(?:not|never|cannot|no longer|neither|nor)\b|n't\b"
+
+
+def negated(text: str) -> bool:
+    import re
+
+    return bool(re.search(_NEGATION, fold(text)))

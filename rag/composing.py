@@ -1,0 +1,88 @@
+"""Write an answer out: its claims as prose with `[n]` markers, and one citation per exact span.
+
+A kept claim is cited to its evidence, the exact sentence(s) of the document it rests on; two
+claims resting on the same span share one citation. A quote is the words of a passage sentence in
+quotation marks, cited the same way. Markers are numbered in the order the citations first appear.
+
+>>> render([Claim("They signed 14 documents.", "supported", (1,))])
+'They signed 14 documents [1].'
+
+Deliberately not here: deciding which claims are kept (checking.py) or what to quote (answering.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rag.checking import ClaimCheck
+from rag.evidence import Evidence
+from rag.types import Citation, Claim, Hit
+
+REASONS = {
+    "unsupported": "no passage sentence says it",
+    "contradicted": "its passage says the opposite",
+    "off-question": "it does not answer the question",
+}
+
+
+def removed(check: ClaimCheck) -> Claim:
+    return Claim(check.sentence.strip(), "removed", (), REASONS.get(check.status, check.status), check.support)
+
+
+Made = tuple[str, tuple["Citation", ...], tuple["Claim", ...]]  # text, citations, claims
+
+
+def compose(checks: Sequence[ClaimCheck], passages: Sequence[Hit]) -> Made:
+    """The reply's claims in order, each kept one with the citation of its evidence (one citation per
+    distinct span), removed ones marked so; and the text rendered from the kept ones."""
+    citations: list[Citation] = []
+    out: list[Claim] = []
+    for check in checks:
+        if check.status == "empty":
+            continue
+        if check.evidence is None:
+            out.append(removed(check))
+            continue
+        marker = _cite(check.evidence, passages, citations)
+        out.append(Claim(check.sentence.strip(), "supported", (marker,), "", check.support))
+    return render(out), tuple(citations), tuple(out)
+
+
+def quote(units: Sequence[Evidence], passages: Sequence[Hit], lead: str = "") -> Made:
+    """Passage words quoted verbatim, each with its citation: after `lead` in quotation marks
+    (a fact's short quote), or as sentences of their own (an open question's extracted answer)."""
+    citations: list[Citation] = []
+    quoted = tuple(Claim(" ".join(u.text.split()), "quoted", (_cite(u, passages, citations),)) for u in units)
+    if lead:
+        text = lead + " ".join(f"“{c.text}” [{c.markers[0]}]" for c in quoted)
+        return text, tuple(citations), quoted
+    return render(quoted), tuple(citations), quoted
+
+
+def render(claims: Sequence[Claim]) -> str:
+    """The kept claims as prose, each followed by its markers: "They signed 14 documents [1]."."""
+    parts = []
+    for claim in claims:
+        if not claim.kept:
+            continue
+        markers = "".join(f"[{m}]" for m in claim.markers)
+        sentence = claim.text.rstrip()
+        if sentence and sentence[-1] in ".!?":
+            parts.append(f"{sentence[:-1]} {markers}{sentence[-1]}")
+        else:
+            parts.append(f"{sentence} {markers}")
+    return " ".join(parts)
+
+
+def _cite(evidence: Evidence, passages: Sequence[Hit], citations: list[Citation]) -> int:
+    """The marker of the citation for this span, added when it is new."""
+    hit = passages[evidence.passage - 1]
+    chunk = hit.chunk
+    for c in citations:
+        if (c.doc_id, c.start, c.end) == (chunk.doc_id, evidence.start, evidence.end):
+            return c.marker
+    quote_text = chunk.text[evidence.start - chunk.start : evidence.end - chunk.start]
+    citation = Citation(len(citations) + 1, chunk.doc_id, hit.title, evidence.start, evidence.end, quote_text,
+                        chunk.id, hit.published, hit.source, hit.url)
+    citations.append(citation)
+    return citation.marker
