@@ -4,10 +4,12 @@
 
 Prints: start-up (imports, loading the models, the warm-up the chat does before taking questions),
 building the index from scratch and re-running it with nothing changed, the first question's
-times, then per question the retrieval time, the time to first token and the total time (p50 and
-p95 over the first N answerable questions of eval/questions.jsonl, each asked once after that
-first question), checking (the judge model's share of it: its judgements), generated tokens per
-second, and the process's peak memory. The percentiles are the evaluation's (rag/evaluation/metrics.py).
+times, then how the answers were made (written, repaired, quoted, refused) and per question the
+retrieval time, the time to the draft's first token (shown as a draft), to the first token of the
+final answer (text that stays) and the total time (p50 and p95 over the first N answerable
+questions of eval/questions.jsonl, each asked once after that first question), checking (from
+the last reply to the final answer), generated tokens per second, and the process's peak memory.
+The percentiles are the evaluation's (rag/evaluation/metrics.py).
 Run it on an otherwise idle machine: other work on the same cores slows every number.
 """
 
@@ -61,11 +63,15 @@ def main() -> None:
         questions = [c["question"] for c in cases if c.get("answerable", True) and not c.get("history")]
         first = assistant.answer(questions[-1], k=args.k).timings  # not in the numbers below
         print(f"first question        {first.first_token_s:6.2f} s to the first token, {first.total_s:.2f} s in all")
-        timings = [assistant.answer(q, k=args.k).timings for q in questions[: args.questions]]
+        answers = [assistant.answer(q, k=args.k) for q in questions[: args.questions]]
+        timings = [a.timings for a in answers]
 
+    modes = {m: sum(a.mode == m for a in answers) for m in ("written", "repaired", "quoted", "extracted", "refused")}
+    print("answers               " + ", ".join(f"{n} {m}" for m, n in modes.items() if n))
     for name, values in (
         ("retrieval", [t.retrieval_s for t in timings]),
-        ("first token", [t.first_token_s for t in timings]),
+        ("first token (draft)", [t.draft_token_s for t in timings if t.draft_token_s]),
+        ("first token (answer)", [t.first_token_s for t in timings]),
         ("checking the reply", [t.check_s for t in timings]),
         ("total", [t.total_s for t in timings]),
     ):

@@ -209,9 +209,17 @@ def main() -> None:
     parser.add_argument("--repair", help="the repair model (RAG_REPAIR_MODEL)")
     parser.add_argument("--limit", type=int, help="only the first N cases in collection order")
     parser.add_argument("--collect-only", action="store_true")
+    parser.add_argument(
+        "--held-out", metavar="FROM:TO",
+        help="instead: answer the cases FROM:TO in collection order (never collected, never chosen on) with the "
+        "current Policy, end to end, and score them",
+    )
     parser.add_argument("--wrong-cost", type=float, default=2.0)
     parser.add_argument("--top", type=int, default=6)
     args = parser.parse_args()
+    if args.held_out:
+        score_held_out(args)
+        return
     setups = [setup(name, args.model, args.judge, args.repair, args.limit) for name in (args.sets or ["in-house"])]
     for s in setups:
         started = time.perf_counter()
@@ -251,6 +259,20 @@ def main() -> None:
     print(f"chosen on everything: {name(best_policy)}")
     for n, results in scored.items():
         print(row(f"{n} (all {len(results[best_policy])})", summarise(results[best_policy], 5)))
+
+
+def score_held_out(args: argparse.Namespace) -> None:
+    start, _, end = args.held_out.partition(":")
+    for set_name in args.sets or ["in-house"]:
+        s = setup(set_name, args.model, args.judge, args.repair, None)
+        s.cases = s.cases[int(start) : int(end) if end else None]
+        started = time.perf_counter()
+        policy = s.assistant.policy
+        results = [score_case(case, answer) for case, answer in run(s, policy, progress=True)]
+        print(f"== {set_name}: cases {args.held_out} in collection order ({len(results)}), never collected or chosen "
+              f"on, {time.perf_counter() - started:.0f} s; {name(policy)}")
+        print(HEADER)
+        print(row(f"{set_name} held out", summarise(results, 5)))
 
 
 if __name__ == "__main__":
