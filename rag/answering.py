@@ -45,7 +45,7 @@ from rag.extracting import summary_sentences
 from rag.generation import Generator, Message
 from rag.judging import Judging
 from rag.markers import strip_markers
-from rag.prompting import build_prompt, build_repair_prompt
+from rag.prompting import build_prompt, build_repair_prompt, build_rewrite_prompt
 from rag.replies import REFUSAL
 from rag.terms import terms
 from rag.types import AnswerMode, Chunk, Citation, Claim, Delta, Draft, Hit, Status
@@ -94,7 +94,9 @@ class Answering:
     repair_sentences: int = 4  # the best sentences a repair prompt shows
     repairer: Generator | None = None  # answers the repair prompt; None: the generator
     repair: bool = True  # False: a reply that fails is not asked again (RAG_REPAIR_MODEL=none)
-    open_answers: str = "generate"  # open questions: "generate" (the model writes, each claim checked) or "extract"
+    # Open questions: "rewrite" (the best sentences said again by the model, each checked against its
+    # own), "generate" (the model writes from the passages, each claim checked), or "extract".
+    open_answers: str = "rewrite"
     open_read_k: int = 8  # passages the model reads for an open question
 
     def fact(self, question: str, hits: Sequence[Hit], turns: Sequence[Message] = ()) -> Iterator[Event]:
@@ -160,7 +162,25 @@ class Answering:
     def open(self, question: str, hits: Sequence[Hit], turns: Sequence[Message] = ()) -> Iterator[Event]:
         passages: list[Hit] = list(hits)
         run = _Run(passages=tuple(passages))
-        if self.open_answers == "generate":
+        chosen = summary_sentences(question, passages, self.embed, self.idf, self.policy.summary)
+        if self.open_answers == "rewrite" and chosen:
+            # The model says the chosen sentences again, shorter and in its own words; each of its
+            # sentences is checked against the sentence it came from.
+            # Its [n] point at the sentences it was shown, which come first; the answer's passages stay the
+            # retrieved ones (a citation's span is found in them).
+            shown = [_as_hit(u, passages) for u in chosen]
+            checked = [*shown, *passages]
+            yield Status("writing")
+            run.draft = yield from self._reply(self.generator, build_rewrite_prompt(question, shown), run,
+                                               self.open_answer_tokens)
+            yield Status("checking")
+            check = check_reply(question, run.draft, checked, "open", self.policy, self.judge)
+            if check.answers:
+                yield from self._finish(run, "written", *compose(check.checks, checked), _judged(check))
+                return
+            run.notes.append(f"The reply was not kept: {check.why}.")
+            run.struck.extend(removed(c) for c in check.checks if c.status != "empty")
+        elif self.open_answers == "generate":
             prompt = build_prompt(question, hits[: self.open_read_k], self.generator.count_tokens,
                                   self.generator.context_size, self.open_answer_tokens, self.max_question_tokens,
                                   turns, "open")
@@ -176,7 +196,7 @@ class Answering:
                 return
             run.notes.append(f"The reply was not kept: {check.why}.")
             run.struck.extend(removed(c) for c in check.checks if c.status != "empty")
-        chosen = summary_sentences(question, passages, self.embed, self.idf, self.policy.summary)
+            chosen = summary_sentences(question, passages, self.embed, self.idf, self.policy.summary)
         if not chosen:
             run.notes.append("No passage sentence matches the question.")
             yield from self._finish(run, "refused", REFUSAL, (), ())

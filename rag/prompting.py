@@ -171,3 +171,17 @@ def build_repair_prompt(question: str, sentences: Sequence[Hit]) -> list[Message
     texts = {hit.chunk.id: hit.chunk.text for hit in sentences}
     user = _user_message(list(sentences), question, texts, "fact")
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
+
+
+REWRITE = (
+    "Say what these passages tell about the question, in your own plain words: one short sentence for each "
+    "passage, at most 15 words, keeping every name, number and date exactly, each followed by its passage number."
+)
+
+
+def build_rewrite_prompt(question: str, sentences: Sequence[Hit]) -> list[Message]:
+    """The prompt of an open answer (rag/answering.py): the passage sentences chosen to answer it, each
+    a numbered passage, to be said again shorter and in the model's words, one sentence each."""
+    texts = {hit.chunk.id: hit.chunk.text for hit in sentences}
+    user = _user_message(list(sentences), question, texts, "open").rsplit("\n", 1)[0] + "\n" + REWRITE
+    return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]

@@ -23,7 +23,7 @@ from rag.errors import SettingsError
 
 DEFAULT_MODEL = "qwen2.5-0.5b"
 RETRIEVERS = ("hybrid", "dense", "bm25")
-OPEN_ANSWERS = ("generate", "extract")  # rag.retrieval.MODES, without importing it here
+OPEN_ANSWERS = ("rewrite", "generate", "extract")  # rag.retrieval.MODES, without importing it here
 EMBEDDER_BACKENDS = ("torch", "onnx", "onnx-int8")  # rag.embedding.BACKENDS, without importing it here
 # (lowest, highest) of each whole-number setting. A context under 1024 tokens cannot hold the
 # instructions, a question and the answer's room; above 32768 no supported model was trained.
@@ -71,9 +71,10 @@ class Settings:
     embedder_backend: str = "onnx"
     answer_tokens: int = 120  # room reserved for the answer to a fact question: one to three sentences
     open_answer_tokens: int = 220  # room for an open question's answer (a summary, the main points …)
-    # How open questions are answered: "generate" has the model write them, each claim judged, with the
-    # passages' best sentences as the fallback; "extract" gives those sentences at once (no model writes).
-    open_answers: str = "generate"
+    # How open questions are answered (rag/answering.py): "rewrite" has the model say the passages' best
+    # sentences again, shorter, each checked against its own; "generate" has it write from the passages,
+    # each claim judged; both fall back to those sentences, which "extract" gives at once.
+    open_answers: str = "rewrite"
     max_question_tokens: int = 256
     chunking: ChunkingSettings = field(default_factory=ChunkingSettings)
     # Beyond one machine (docs/deployment.md). Unset: the built-in llama.cpp model, the FAISS files.

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import pytest
+
 from rag.answering import Answering, Outcome, short_span
 from rag.checking import Policy
 from rag.evidence import Evidence
@@ -155,19 +157,28 @@ def test_a_heading_is_never_quoted_as_what_the_articles_say() -> None:
     assert made.mode == "quoted" and all(c.start > text.index("\n") for c in made.citations)
 
 
-def test_an_open_question_is_answered_in_the_models_words_each_sentence_checked() -> None:
-    writer = ScriptedGenerator(["Tokayev met Governor Yuriko Koike [1]. They discussed artificial intelligence [1]. "
-                                "He flew to the Moon [2]."])
-    made = outcome(list(answering(writer, Judge(right=["Koike", "intelligence"])).open(
-        "Summarize the visit.", passages())))
+@pytest.mark.parametrize("how", ["rewrite", "generate"])
+def test_an_open_question_is_answered_in_the_models_words_each_sentence_checked(how: str) -> None:
+    writer = ScriptedGenerator(["Tokayev met Governor Yuriko Koike [1]. They discussed artificial intelligence [2]. "
+                                "He flew to the Moon [3]."])
+    a = answering(writer, Judge(right=["Koike", "intelligence"]), summary=0.01)
+    a.open_answers = how
+    made = outcome(list(a.open("Summarize the talks with the Tokyo Governor.", passages())))
     assert made.mode == "written"
     assert [c.status for c in made.claims] == ["supported", "supported", "removed"]
     assert "Moon" not in made.text and len(made.citations) == 2
+    assert all(ARTICLE[c.start : c.end] == c.quote for c in made.citations)
+    if how == "rewrite":  # the model was shown the chosen sentences, one numbered passage each
+        assert "[1] On Friday, December 19, Kassym-Jomart Tokayev met with Tokyo Governor Yuriko Koike.\n" in (
+            writer.prompts[0][-1]["content"])
 
 
-def test_an_open_question_whose_sentences_all_fail_gets_the_articles_sentences() -> None:
+@pytest.mark.parametrize("how", ["rewrite", "generate"])
+def test_an_open_question_whose_sentences_all_fail_gets_the_articles_sentences(how: str) -> None:
     writer = ScriptedGenerator(["He flew to the Moon [1]."])
-    made = outcome(list(answering(writer, Judge(), summary=0.05).open("Summarize the talks with Koike.", passages())))
+    a = answering(writer, Judge(), summary=0.05)
+    a.open_answers = how
+    made = outcome(list(a.open("Summarize the talks with Koike.", passages())))
     assert made.mode == "extracted" and made.citations
     assert all(ARTICLE[c.start : c.end] == c.quote for c in made.citations)
 
