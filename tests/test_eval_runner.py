@@ -239,13 +239,16 @@ def test_importing_the_evaluation_loads_no_heavy_library() -> None:
 
 
 def test_a_wrong_quote_shows_what_the_model_replied_and_why_the_checker_replaced_it(run: EvalRun) -> None:
-    wrong = replace(
-        run.results[2],  # visit-012, wrongly refused
+    refused = run.results[2]  # visit-012, wrongly refused
+    assert refused.reply is not None
+    wrong = replace(refused, reply=replace(
+        refused.reply,
         mode="quoted",
-        answer="The articles say: “The meeting ended with signing 14 documents.” [1]",
-        raw="Tokayev met Shinzo Abe [1].",
+        abstained=False,
+        text="The articles say: “The meeting ended with signing 14 documents.” [1]",
+        raw_text="Tokayev met Shinzo Abe [1].",
         check_notes=("no sentence of the reply is supported by the passages",),
-    )
+    ))
     markdown = report.markdown(replace(run, results=(*run.results[:2], wrong, *run.results[3:])))
     row = next(line for line in markdown.splitlines() if line.startswith("| visit-012 "))
     assert "the model replied: “Tokayev met Shinzo Abe [1].”" in row

@@ -47,11 +47,27 @@ def write_all(run: EvalRun, folder: Path) -> dict[str, Path]:
 
 
 def to_dict(run: EvalRun) -> dict[str, Any]:
-    data = dataclasses.asdict(run)
-    for case, result in zip(data["results"], run.results, strict=True):
-        if result.timings is not None:
-            case["timings"]["tokens_per_s"] = round(result.timings.tokens_per_s, 1)
+    data = dataclasses.asdict(dataclasses.replace(run, results=()))
+    data["results"] = [case_dict(r) for r in run.results]
     return {"format": FORMAT, **data, "interrupted": run.interrupted}
+
+
+def case_dict(r: CaseResult) -> dict[str, Any]:
+    """One case as results.json holds it: the judgement, and of its answer what a reader of the run
+    needs (the passages as spans, not their text)."""
+    data = {f.name: getattr(r, f.name) for f in dataclasses.fields(r) if f.name != "reply"}
+    data["citations"] = [dataclasses.asdict(c) for c in r.citations]
+    reply = r.reply
+    data.update(
+        answer=r.answer, abstained=r.abstained, mode=r.mode, raw=r.raw, searched=r.searched,
+        check_notes=list(r.check_notes), passages=[dataclasses.asdict(p) for p in r.passages],
+        repair=reply.repair_text if reply else "",
+        claims=[dataclasses.asdict(c) for c in reply.claims] if reply else [],
+        timings=None,
+    )
+    if r.timings is not None:
+        data["timings"] = {**dataclasses.asdict(r.timings), "tokens_per_s": round(r.timings.tokens_per_s, 1)}
+    return data
 
 
 # -- numbers as text ---------------------------------------------------------------------------

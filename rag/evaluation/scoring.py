@@ -40,12 +40,14 @@ class CitationCheck:
 
 @dataclass(frozen=True)
 class CaseResult:
+    """The judgement of one case. The answer itself is `reply`, the `Answer` the pipeline made, not
+    copied: `answer`, `abstained`, `mode`, `raw`, `timings` … read it."""
+
     id: str
     kind: str
     question: str
     answerable: bool
-    answer: str = ""
-    abstained: bool = False
+    reply: Answer | None = None  # None when the pipeline failed (`error` says why)
     correct: bool = False  # answerable: right and direct (outcome "written" or "quoted"); unanswerable: refused
     outcome: Outcome = "error"
     holds_answer: bool = False  # the old rule: an accepted answer appears somewhere in the reply, however long
@@ -53,16 +55,45 @@ class CaseResult:
     words: int = 0  # the answer's length in words
     f1: float | None = None  # answerable cases only
     rank: int | None = None  # position of the first passage holding a supporting quote
-    passages: tuple[Span, ...] = ()
     citations: tuple[CitationCheck, ...] = ()
     cites_support: bool | None = None  # correctly answered answerable cases only
-    timings: Timings | None = None
-    searched: str = ""  # the question the pipeline searched for (after follow-up rewriting)
     problems: tuple[str, ...] = ()
     error: str = ""
-    mode: str = ""  # "generated", "quoted" or "refused" (Answer.mode)
-    raw: str = ""  # the model's reply before the checker: what a failure began as
-    check_notes: tuple[str, ...] = ()  # why the checker quoted or refused (Answer.check_notes)
+
+    @property
+    def answer(self) -> str:
+        return self.reply.text if self.reply else ""
+
+    @property
+    def abstained(self) -> bool:
+        return bool(self.reply and self.reply.abstained)
+
+    @property
+    def mode(self) -> str:
+        return self.reply.mode if self.reply else ""
+
+    @property
+    def raw(self) -> str:
+        """The model's reply before the checker: what a failure began as."""
+        return self.reply.raw_text if self.reply else ""
+
+    @property
+    def check_notes(self) -> tuple[str, ...]:
+        return self.reply.check_notes if self.reply else ()
+
+    @property
+    def timings(self) -> Timings | None:
+        return self.reply.timings if self.reply else None
+
+    @property
+    def searched(self) -> str:
+        """The question the pipeline searched for (after follow-up rewriting)."""
+        return self.reply.standalone_question if self.reply else ""
+
+    @property
+    def passages(self) -> tuple[Span, ...]:
+        hits = self.reply.passages if self.reply else ()
+        return tuple(Span(h.chunk.doc_id, h.chunk.start, h.chunk.end) for h in hits)
 
 
 def score_case(case: Case, answer: Answer | None, error: str = "") -> CaseResult:
@@ -72,21 +103,8 @@ def score_case(case: Case, answer: Answer | None, error: str = "") -> CaseResult
         return CaseResult(
             case.id, case.kind, case.question, case.answerable, f1=f1, problems=(f"error: {error}",), error=error
         )
-    passages = tuple(Span(h.chunk.doc_id, h.chunk.start, h.chunk.end) for h in answer.passages)
-    observed = CaseResult(  # what the answer was, right or wrong; the judgement is added below
-        case.id,
-        case.kind,
-        case.question,
-        case.answerable,
-        answer=answer.text,
-        abstained=answer.abstained,
-        passages=passages,
-        timings=answer.timings,
-        searched=answer.standalone_question,
-        mode=answer.mode,
-        raw=answer.raw_text,
-        check_notes=answer.check_notes,
-    )
+    observed = CaseResult(case.id, case.kind, case.question, case.answerable, reply=answer)
+    passages = observed.passages
     said = stated(answer)
     observed = replace(observed, words=0 if answer.abstained else metrics.words_in(said))
     if not case.answerable:
