@@ -38,14 +38,14 @@ from dataclasses import dataclass, field
 
 from rag import evidence as ev
 from rag.answer_types import expected_type, holds_answer_type
-from rag.checking import Policy, ReplyCheck, check_reply
+from rag.checking import Policy, Relevance, ReplyCheck, check_reply
 from rag.composing import compose, quote, removed
 from rag.evidence import Evidence
 from rag.extracting import summary_sentences
 from rag.generation import Generator, Message
 from rag.judging import Judging
 from rag.markers import strip_markers
-from rag.prompting import build_prompt, build_repair_prompt, build_rewrite_prompt
+from rag.prompting import build_prompt, build_repair_prompt, build_rewrite_prompt, cut_question
 from rag.replies import REFUSAL
 from rag.terms import terms
 from rag.types import AnswerMode, Chunk, Citation, Claim, Delta, Draft, Hit, Status
@@ -92,6 +92,9 @@ class Answering:
     max_question_tokens: int = 256
     read_k: int = 5
     repair_sentences: int = 4  # the best sentences a repair prompt shows
+    # What the model reads first for a fact question: the best few passages ("passages"; a reply
+    # that fails is repaired from the best sentences), or only those sentences ("sentences").
+    answer_from: str = "passages"
     repairer: Generator | None = None  # answers the repair prompt; None: the generator
     repair: bool = True  # False: a reply that fails is not asked again (RAG_REPAIR_MODEL=none)
     # Open questions: "rewrite" (the best sentences said again by the model, each checked against its
@@ -100,6 +103,9 @@ class Answering:
     open_read_k: int = 8  # passages the model reads for an open question
 
     def fact(self, question: str, hits: Sequence[Hit], turns: Sequence[Message] = ()) -> Iterator[Event]:
+        if self.answer_from == "sentences":
+            yield from self._from_sentences(question, hits)
+            return
         prompt = build_prompt(question, hits[: self.read_k], self.generator.count_tokens,
                               self.generator.context_size, self.answer_tokens, self.max_question_tokens, turns, "fact")
         # The model reads the best few passages; the checker may cite the rest too. They follow the
@@ -110,7 +116,10 @@ class Answering:
         yield Status("writing")
         run.draft = yield from self._reply(self.generator, prompt.messages, run)
         yield Status("checking")
-        check = check_reply(question, run.draft, passages, "fact", self.policy, self.judge)
+        units = ev.sentences(passages)
+        relevance = Relevance(tuple(units), tuple(float(x) for x in ev.question_scores(question, units, self.embed,
+                                                                                        self.idf)))
+        check = check_reply(question, run.draft, passages, "fact", self.policy, self.judge, relevance)
         best = ev.best_sentences(question, passages, self.embed, self.idf, self.repair_sentences)
         scores = [float(x) for x in ev.question_scores(question, best, self.embed, self.idf)]
         run.evidence_score = max(scores, default=0.0)
@@ -136,7 +145,7 @@ class Answering:
         run.repair = yield from self._reply(self.repairer or self.generator, messages, run)
         yield Status("checking")
         # Its [n] point at the sentences it was shown, not at the passages: the evidence is found by words.
-        second = check_reply(question, strip_markers(run.repair), passages, "fact", self.policy, self.judge)
+        second = check_reply(question, strip_markers(run.repair), passages, "fact", self.policy, self.judge, relevance)
         if second.answers:
             run.notes.append("Repaired: asked again with only the sentences that match the question best, the "
                              "model gave this answer, and it passed the checks.")
@@ -144,6 +153,36 @@ class Answering:
             return
         run.notes.append(f"The second reply was not kept either: {second.why}.")
         run.struck.extend(removed(c) for c in second.checks if c.status != "empty")
+        yield from self._quote_or_refuse(question, run, best, scores)
+
+    def _from_sentences(self, question: str, hits: Sequence[Hit]) -> Iterator[Event]:
+        """The model reads only the passage sentences that match the question best, and answers from
+        them; a reply that fails its checks is followed by the quote, or the refusal."""
+        question, warnings = cut_question(question, self.generator.count_tokens, self.max_question_tokens)
+        passages = list(hits)
+        run = _Run(passages=tuple(passages), warnings=warnings)
+        units = ev.sentences(passages)
+        relevance = Relevance(tuple(units), tuple(float(x) for x in ev.question_scores(question, units, self.embed,
+                                                                                        self.idf)))
+        best = ev.best_sentences(question, passages, self.embed, self.idf, self.repair_sentences)
+        scores = [float(x) for x in ev.question_scores(question, best, self.embed, self.idf)]
+        run.evidence_score = max(scores, default=0.0)
+        if run.evidence_score < self.policy.extract:
+            run.notes.append("No passage sentence matches the question well enough to answer from.")
+            yield from self._finish(run, "refused", REFUSAL, (), ())
+            return
+        messages = build_repair_prompt(question, [_as_hit(u, passages) for u in best])
+        run.prompt_tokens = sum(self.generator.count_tokens(m["content"]) for m in messages)
+        yield Status("writing")
+        run.draft = yield from self._reply(self.generator, messages, run)
+        yield Status("checking")
+        # Its [n] point at the sentences it was shown, not at the passages: the evidence is found by words.
+        check = check_reply(question, strip_markers(run.draft), passages, "fact", self.policy, self.judge, relevance)
+        if check.answers:
+            yield from self._finish(run, "written", *compose(check.checks, passages), _judged(check))
+            return
+        run.notes.append(f"The reply was not kept: {check.why}.")
+        run.struck.extend(removed(c) for c in check.checks if c.status != "empty")
         yield from self._quote_or_refuse(question, run, best, scores)
 
     def _quote_or_refuse(self, question: str, run: _Run, best: Sequence[Evidence], scores: Sequence[float]

@@ -30,7 +30,7 @@ from rag.answer_types import expected_type, holds_answer_type
 from rag.evidence import Evidence
 from rag.markers import parse_markers
 from rag.replies import claims, looks_like_refusal
-from rag.terms import fold
+from rag.terms import fold, numbers, terms
 from rag.types import Hit, Shape
 
 
@@ -40,6 +40,12 @@ class Policy:
     of the in-house set, and reported on the other half (docs/checking.md)."""
 
     keep: float = 0.5  # the judge's P(yes) at which a claim is kept
+    # A fact claim must rest on a sentence that matches the question (its question score, rag/evidence.py):
+    # at least `relevant`, and at most `margin` below the passage sentence that matches it best. A
+    # claim true of its sentence but about something else ("He warned that conflicts are rising" for
+    # "On what can security not be based?") is off the question.
+    relevant: float = 0.0
+    margin: float = 1.0
     quote: float = 0.5  # P(yes) that the best sentence answers the question, to quote it as the last resort
     candidate: float = 0.3  # share of a claim's content terms a sentence needs to be judged as its evidence
     min_coverage: float = 0.6  # without a judge: share of a claim's content terms one sentence must hold
@@ -92,6 +98,24 @@ class ReplyCheck:
         return tuple(c for c in self.checks if c.kept)
 
 
+@dataclass(frozen=True)
+class Relevance:
+    """How well each passage sentence matches the question (rag/evidence.py: question_scores)."""
+
+    units: tuple[Evidence, ...]
+    scores: tuple[float, ...]
+
+    @property
+    def best(self) -> float:
+        return max(self.scores, default=0.0)
+
+    def of(self, evidence: Evidence) -> float:
+        """The score of the best sentence inside an evidence span."""
+        inside = [s for u, s in zip(self.units, self.scores, strict=True)
+                  if u.passage == evidence.passage and evidence.start <= u.start and u.end <= evidence.end]
+        return max(inside, default=0.0)
+
+
 def check_reply(
     question: str,
     reply: str,
@@ -99,8 +123,10 @@ def check_reply(
     shape: Shape,
     policy: Policy,
     judge: JudgeFn | None,
+    relevance: Relevance | None = None,
 ) -> ReplyCheck:
-    """Check every claim of `reply` against `passages`; a fact claim is judged as an answer to `question`."""
+    """Check every claim of `reply` against `passages`; a fact claim is judged as an answer to `question`,
+    and must rest on a sentence that matches the question (`relevance` of the same passages)."""
     reply = reply.strip()
     if not reply or not passages or looks_like_refusal(reply):
         return ReplyCheck(reply, (), False, True, "the model found no answer in the passages" if reply else "no reply")
@@ -114,6 +140,24 @@ def check_reply(
         return ReplyCheck(reply, checks, False, False, "no claim of the reply is supported by the passages", judged)
     if shape == "open":
         return ReplyCheck(reply, checks, True, False, "", judged)
+    if relevance is not None:
+        floor = max(policy.relevant, relevance.best - policy.margin)
+        checks = tuple(
+            ClaimCheck(c.sentence, c.cited, "off-question", None, c.support, c.evidence)
+            if c.evidence is not None and relevance.of(c.evidence) < floor else c
+            for c in checks
+        )
+        kept = [c for c in checks if c.kept]
+        if not kept:
+            return ReplyCheck(reply, checks, False, False, "the sentences the reply rests on are not the ones that "
+                              "match the question", judged)
+    in_question = set(terms(question)) | numbers(question)
+    if not any((set(terms(c.sentence)) | numbers(c.sentence)) - in_question for c in kept):
+        off = tuple(
+            ClaimCheck(c.sentence, c.cited, "off-question", None, c.support, c.evidence) if c.kept else c
+            for c in checks
+        )
+        return ReplyCheck(reply, off, False, False, "the reply only says the question again", judged)
     wanted = expected_type(question)
     if not holds_answer_type(" ".join(c.sentence for c in kept), wanted, question):
         off = tuple(

@@ -13,7 +13,7 @@ quantiser), once, into `<model cache>/embedder/`: written to a temporary folder,
 renamed, with a marker holding the checksums, so a half-written export is never used. If
 onnxruntime is missing or the export fails, the embedder logs a warning and uses PyTorch.
 torch and onnxruntime are imported only when first used. This module does not choose the default
-backend from measurements: scripts/bench_embed.py does (docs/benchmarks.md).
+backend from measurements: scripts/bench_embed.py does (docs/history/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BACKENDS = ("torch", "onnx", "onnx-int8")
-DEFAULT_BACKEND = "onnx"  # the measured choice: docs/benchmarks.md, "Embedder backends"
+DEFAULT_BACKEND = "onnx"  # the measured choice: docs/history/benchmarks.md, "Embedder backends"
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 # Bumped whenever the export changes (opset, inputs, quantisation): an older folder is then ignored.
 EXPORT_VERSION = 2
@@ -65,7 +65,7 @@ def model_folder() -> Path:
 
 def embedder_name(backend: str) -> str:
     """The name an index records. PyTorch and ONNX fp32 give the same vectors (to about 1e-6, see
-    docs/benchmarks.md), so they share one name and one index; int8 vectors differ slightly, so an
+    docs/history/benchmarks.md), so they share one name and one index; int8 vectors differ slightly, so an
     index is rebuilt when switching to or from it rather than mixing the two kinds of vector."""
     return f"{MODEL_NAME}+int8" if backend == "onnx-int8" else MODEL_NAME
 

@@ -107,7 +107,7 @@ class Assistant:
         """Load the models and the index now, and run each once, so that the first question is
         answered as soon as the next ones: the embedder's first call is slow (PyTorch loads then),
         and the model keeps what it has read of a prompt's beginning, the same instructions every
-        time, for the next prompt (docs/benchmarks.md has the numbers)."""
+        time, for the next prompt (docs/history/benchmarks.md has the numbers)."""
         self.retriever()
         self.embedder.embed(["warm up"])
         instructions: list[Message] = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": ""}]
@@ -162,6 +162,7 @@ class Assistant:
             repairer=self.repairer if s.repair_model != "none" else None,
             repair=s.repair_model != "none",
             open_answers=s.open_answers,
+            answer_from=s.answer_from,
             open_read_k=s.open_k,
         )
 

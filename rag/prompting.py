@@ -146,6 +146,12 @@ def _user_message(hits: Sequence[Hit], question: str, texts: Mapping[str, str], 
     return f"Passages:\n\n{passages}\n\nQuestion: {question}\n{LENGTH[shape]}"
 
 
+def cut_question(question: str, count_tokens: Callable[[str], int], limit: int) -> tuple[str, tuple[str, ...]]:
+    """The question, cut to `limit` tokens with a warning when it is longer."""
+    warnings: list[str] = []
+    return _cut_question(question, count_tokens, limit, warnings), tuple(warnings)
+
+
 def _cut_question(question: str, count_tokens: Callable[[str], int], limit: int, warnings: list[str]) -> str:
     if count_tokens(question) <= limit:
         return question

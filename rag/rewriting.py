@@ -109,6 +109,24 @@ def rewrite(question: str, history: Sequence[Message], generator: Generator) -> 
     unresolved = first_line.lower() == question.strip().lower() and _POINTERS.search(question)
     if first_line.endswith("?") and 3 <= len(first_line) <= 3 * len(question) + 200 and not unresolved:
         return first_line
-    previous = next((m["content"] for m in reversed(turns) if m["role"] == "user"), "")
-    log.info("Rewriting gave %r; searching with the previous question joined instead", reply)
-    return f"{previous} {question}".strip()
+    log.info("Rewriting gave %r; searching with the conversation's names added instead", reply)
+    return with_names(question, turns)
+
+
+def with_names(question: str, turns: Sequence[Message]) -> str:
+    """The follow-up with the names of the last turn after it (capitalised words and numbers the
+    question lacks), so retrieval looks for what the follow-up asks about who it is about; not the
+    whole previous question, which would pull the search back to what was already answered.
+
+    >>> with_names("What did he say about nuclear weapons?", [
+    ...     {"role": "user", "content": "Where did Tokayev give a keynote lecture in Tokyo?"},
+    ...     {"role": "assistant", "content": "At the United Nations University [1]."}])
+    'What did he say about nuclear weapons? (Tokayev, Tokyo, United Nations University)'
+    """
+    last = " ".join(strip_markers(m["content"]) for m in list(turns)[-2:])
+    names: list[str] = []
+    for match in re.finditer(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+)*|\b\d[\d.,]*\b", last):
+        name = match.group(0)
+        if name.lower() not in question.lower() and name not in names and name.lower() not in ("i", "the"):
+            names.append(name)
+    return f"{question} ({', '.join(names)})" if names else question

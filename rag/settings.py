@@ -23,7 +23,8 @@ from rag.errors import SettingsError
 
 DEFAULT_MODEL = "qwen2.5-0.5b"
 RETRIEVERS = ("hybrid", "dense", "bm25")
-OPEN_ANSWERS = ("rewrite", "generate", "extract")  # rag.retrieval.MODES, without importing it here
+OPEN_ANSWERS = ("rewrite", "generate", "extract")
+ANSWER_FROM = ("passages", "sentences")  # rag.retrieval.MODES, without importing it here
 EMBEDDER_BACKENDS = ("torch", "onnx", "onnx-int8")  # rag.embedding.BACKENDS, without importing it here
 # (lowest, highest) of each whole-number setting. A context under 1024 tokens cannot hold the
 # instructions, a question and the answer's room; above 32768 no supported model was trained.
@@ -56,6 +57,9 @@ class Settings:
     # (rag/answering.py): a known name or a GGUF path; the judge's model is shared when they are the
     # same; "same" is the answering model.
     repair_model: str = "qwen2.5-1.5b"
+    # What the model reads first for a fact question: "passages" (the best read_k passages, a failed
+    # reply repaired from the best sentences) or "sentences" (only the best sentences).
+    answer_from: str = "passages"
     model_cache_dir: Path = field(default_factory=_default_cache)
     # llama.cpp's CPU variant (rag/llama_build.py): "auto" proves the best one for this CPU works and
     # uses it; a name ("x64", "haswell", "icelake" …) forces that one. x64 runs on any x86-64 CPU.
@@ -67,7 +71,7 @@ class Settings:
     read_k: int = 3  # of those, how many (the best first) the model reads: each one costs prompt time
     retriever: str = "hybrid"  # "hybrid", "dense" or "bm25"
     # How MiniLM runs (rag/embedding.py): "torch", or its ONNX export, "onnx" (same vectors, faster) or
-    # "onnx-int8" (faster still, a little further; docs/benchmarks.md). Without onnxruntime: torch.
+    # "onnx-int8" (faster still, a little further; docs/history/benchmarks.md). Without onnxruntime: torch.
     embedder_backend: str = "onnx"
     answer_tokens: int = 120  # room reserved for the answer to a fact question: one to three sentences
     open_answer_tokens: int = 220  # room for an open question's answer (a summary, the main points …)
@@ -93,6 +97,7 @@ class Settings:
         "model_sha256": "RAG_MODEL_SHA256",
         "judge_model": "RAG_JUDGE_MODEL",
         "repair_model": "RAG_REPAIR_MODEL",
+        "answer_from": "RAG_ANSWER_FROM",
         "open_answers": "RAG_OPEN_ANSWERS",
         "model_cache_dir": "RAG_MODEL_CACHE",
         "llama_cpu": "RAG_LLAMA_CPU",
@@ -116,6 +121,9 @@ class Settings:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
                 raise SettingsError(f"{self.named(name)} is {value!r}: it takes a whole number from {low} to {high}.")
+        if self.answer_from not in ANSWER_FROM:
+            choices = ", ".join(ANSWER_FROM)
+            raise SettingsError(f"{self.named('answer_from')} is {self.answer_from!r}: it takes {choices}.")
         if self.open_answers not in OPEN_ANSWERS:
             choices = ", ".join(OPEN_ANSWERS)
             raise SettingsError(f"{self.named('open_answers')} is {self.open_answers!r}: it takes {choices}.")

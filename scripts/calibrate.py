@@ -64,11 +64,13 @@ class Setup:
     cases: list[Case]
 
 
-def setup(name: str, model: str | None, judge: str | None, repair: str | None, limit: int | None) -> Setup:
+def setup(name: str, model: str | None, judge: str | None, repair: str | None, limit: int | None,
+          answer_from: str | None = None) -> Setup:
     qset = question_set(name, ROOT)
     settings = Settings.from_env(documents_dir=qset.documents, index_dir=qset.index_dir(ROOT), model=model,
-                                 judge_model=judge, repair_model=repair)
+                                 judge_model=judge, repair_model=repair, answer_from=answer_from)
     tag = f"{name}-{Path(settings.model).stem}-{Path(settings.judge_model).stem}-{Path(settings.repair_model).stem}"
+    tag += "" if settings.answer_from == "passages" else f"-from-{settings.answer_from}"
     folder = CACHE / tag
     generator = Recorder(_llama(settings, settings.model, settings.context_size), folder / "generator.pkl")
     recorders = [generator]
@@ -121,9 +123,9 @@ def run(s: Setup, policy: Policy, progress: bool = False) -> list[tuple[Case, An
 
 def grid() -> list[Policy]:
     return [
-        Policy(keep=keep, quote=quote, extract=extract, repair_refusals=refusals)
-        for keep, quote, extract, refusals in itertools.product(
-            (0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95), (0.6, 0.8, 0.9, 2.0), (0.2, 0.35, 0.5), (True, False)
+        Policy(keep=keep, quote=quote, extract=extract, relevant=relevant, margin=margin)
+        for keep, quote, extract, relevant, margin in itertools.product(
+            (0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.8), (0.6, 0.8, 2.0), (0.2, 0.35), (0.0, 0.3), (0.1, 0.2, 1.0)
         )
     ]
 
@@ -153,7 +155,7 @@ def worth(results: Sequence[CaseResult], wrong_cost: float) -> float:
     return (right - wrong_cost * wrong - 0.5 * needless) / max(1, len(results))
 
 
-HEADER = (f"{'policy':<44} | {'right':>5} {'words':>5} {'quote':>5} {'wrong':>5} {'w-ref':>5} "
+HEADER = (f"{'policy':<64} | {'right':>5} {'words':>5} {'quote':>5} {'wrong':>5} {'w-ref':>5} "
           f"{'refus':>5} {'old':>5} {'cites':>5}")
 
 
@@ -161,12 +163,13 @@ def row(label: str, s: Summary) -> str:
     def f(x: float | None) -> str:
         return "  -  " if x is None else f"{x:5.2f}"
 
-    return (f"{label:<44} | {f(s.answer_accuracy)} {f(s.written)} {f(s.quoted)} {f(s.wrong_answer_rate)} "
+    return (f"{label:<64} | {f(s.answer_accuracy)} {f(s.written)} {f(s.quoted)} {f(s.wrong_answer_rate)} "
             f"{f(s.false_refusal_rate)} {f(s.refusal_rate)} {f(s.holds_answer)} {f(s.citation_precision)}")
 
 
 def name(p: Policy) -> str:
-    return f"keep {p.keep} quote {p.quote} extract {p.extract}{'' if p.repair_refusals else ' trust-refusals'}"
+    return (f"keep {p.keep} quote {p.quote} extract {p.extract} relevant {p.relevant} margin {p.margin}"
+            f"{'' if p.repair_refusals else ' trust-refusals'}")
 
 
 def judge_roc(rows: Sequence[tuple[Case, Answer]]) -> str:
@@ -207,6 +210,7 @@ def main() -> None:
     parser.add_argument("--model", help="the answering model (RAG_MODEL)")
     parser.add_argument("--judge", help="the judge model (RAG_JUDGE_MODEL)")
     parser.add_argument("--repair", help="the repair model (RAG_REPAIR_MODEL)")
+    parser.add_argument("--answer-from", help="passages or sentences (RAG_ANSWER_FROM)")
     parser.add_argument("--limit", type=int, help="only the first N cases in collection order")
     parser.add_argument("--collect-only", action="store_true")
     parser.add_argument(
@@ -220,7 +224,8 @@ def main() -> None:
     if args.held_out:
         score_held_out(args)
         return
-    setups = [setup(name, args.model, args.judge, args.repair, args.limit) for name in (args.sets or ["in-house"])]
+    setups = [setup(name, args.model, args.judge, args.repair, args.limit, args.answer_from)
+              for name in (args.sets or ["in-house"])]
     for s in setups:
         started = time.perf_counter()
         rows = run(s, EVERYTHING, progress=True)
@@ -264,7 +269,7 @@ def main() -> None:
 def score_held_out(args: argparse.Namespace) -> None:
     start, _, end = args.held_out.partition(":")
     for set_name in args.sets or ["in-house"]:
-        s = setup(set_name, args.model, args.judge, args.repair, None)
+        s = setup(set_name, args.model, args.judge, args.repair, None, args.answer_from)
         s.cases = s.cases[int(start) : int(end) if end else None]
         started = time.perf_counter()
         policy = s.assistant.policy
