@@ -89,17 +89,19 @@ def test_a_follow_up_is_rewritten_into_a_standalone_question_before_retrieval(se
     assert any("Koike" in hit.chunk.text for hit in reply.passages[:2])
 
 
-def test_a_rewrite_that_is_not_a_question_falls_back_to_the_joined_questions(settings: Settings) -> None:
+def test_a_rewrite_that_is_not_a_question_falls_back_to_the_follow_up_with_the_last_turns_names(
+    settings: Settings,
+) -> None:
     assistant = make_assistant(settings, ["Sure! Here you go", "The articles do not say."])
     reply = assistant.answer("What did they discuss?", history=[("Who met Yuriko Koike?", "Tokayev [1].")])
-    assert reply.standalone_question == "Who met Yuriko Koike? What did they discuss?"
+    assert reply.standalone_question == "What did they discuss? (Yuriko Koike)"
 
 
-def test_a_rewrite_that_leaves_the_follow_up_as_it_was_falls_back_to_the_joined_questions(settings: Settings) -> None:
+def test_a_rewrite_that_leaves_the_follow_up_as_it_was_falls_back_too(settings: Settings) -> None:
     # The 0.5B model often hands the question back untouched; "they" still points nowhere.
     assistant = make_assistant(settings, ["What did they discuss?", "The articles do not say."])
     reply = assistant.answer("What did they discuss?", history=[("Who met Yuriko Koike?", "Tokayev [1].")])
-    assert reply.standalone_question == "Who met Yuriko Koike? What did they discuss?"
+    assert reply.standalone_question == "What did they discuss? (Yuriko Koike)"
     # A follow-up that points back at nothing may come back as it was.
     assistant = make_assistant(settings, ["Who signed the memorandum?", "The articles do not say."])
     reply = assistant.answer("Who signed the memorandum?", history=[("Who met Yuriko Koike?", "Tokayev [1].")])
