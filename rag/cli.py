@@ -12,6 +12,7 @@ import faulthandler
 import json
 import logging
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -97,11 +98,15 @@ _since = click.option("--since", metavar="DATE|SPAN", help="Only articles publis
 _until = click.option("--until", metavar="DATE", help="Only articles published on or before this day (YYYY-MM-DD).")
 _source = click.option("--source", "sources", multiple=True, metavar="NAME",
                        help="Only articles from this source, e.g. 'BBC News' (repeatable).")
+_added = click.option("--added-dates", is_flag=True, help="For articles with no publication date, let the day "
+                      "their file was added count in --since/--until and for 'latest' questions.")
 
 
-def _filters(since: str | None, until: str | None, sources: tuple[str, ...]) -> Filters | None:
-    filters = Filters.parse(since=since, until=until, sources=sources)  # SettingsError says what is wrong
-    return filters if filters.active else None
+def _filters(
+    since: str | None, until: str | None, sources: tuple[str, ...], added_dates: bool = False
+) -> Filters | None:
+    filters = Filters.parse(since=since, until=until, sources=sources, added_dates=added_dates)  # SettingsError
+    return filters if filters.active or added_dates else None
 
 
 @main.command()
@@ -111,15 +116,28 @@ def _filters(since: str | None, until: str | None, sources: tuple[str, ...]) -> 
 @_since
 @_until
 @_source
+@_added
 @click.pass_obj
 def ask(
     settings: Settings, question: str, k: int | None, as_json: bool, since: str | None, until: str | None,
-    sources: tuple[str, ...],
+    sources: tuple[str, ...], added_dates: bool,
 ) -> None:
     """Answer one QUESTION from the articles (all of them, or those --since/--until/--source allow)."""
-    filters = _filters(since, until, sources)
-    reply = _assistant(settings).answer(question, k=k, filters=filters)
-    click.echo(json.dumps(answer_to_dict(reply), ensure_ascii=False, indent=2) if as_json else format_answer(reply))
+    filters = _filters(since, until, sources, added_dates)
+    assistant = _assistant(settings)
+    reply = assistant.answer(question, k=k, filters=filters)
+    if as_json:
+        click.echo(json.dumps(answer_to_dict(reply), ensure_ascii=False, indent=2))
+        return
+    click.echo(format_answer(reply, _entries(assistant)))
+
+
+def _entries(assistant: Any) -> Mapping[str, Mapping[str, Any]]:
+    """The index's entry of each article (to name the sources of a story's other copies)."""
+    try:
+        return dict(assistant.stored.manifest.get("documents", {}))
+    except (RagError, AttributeError):
+        return {}
 
 
 @main.command()
@@ -145,7 +163,7 @@ def chat(settings: Settings, k: int | None) -> None:
                 if isinstance(event, Delta):
                     click.echo(event.text, nl=False)
                 else:
-                    click.echo("\n\n" + format_answer(event))
+                    click.echo("\n\n" + format_answer(event, _entries(assistant)))
                     history += [{"role": "user", "content": question}, {"role": "assistant", "content": event.text}]
         except RagError as err:
             click.echo(f"\nError: {err}", err=True)
@@ -370,7 +388,21 @@ def answer_to_dict(reply: Answer) -> dict[str, Any]:
     return data
 
 
-def format_answer(reply: Answer) -> str:
+def also_in_text(doc_ids: tuple[str, ...], entries: Mapping[str, Mapping[str, Any]] | None = None) -> str:
+    """The other copies of a story, as a reader names them: "Reuters (wire/a.txt), b.txt".
+
+    >>> also_in_text(("wire/a.txt", "b.txt"), {"wire/a.txt": {"source": "Reuters"}})
+    'Reuters (wire/a.txt), b.txt'
+    """
+    parts = []
+    for doc_id in doc_ids:
+        source = (entries or {}).get(doc_id, {}).get("source")
+        parts.append(f"{source} ({doc_id})" if source else doc_id)
+    return ", ".join(parts)
+
+
+def format_answer(reply: Answer, entries: Mapping[str, Mapping[str, Any]] | None = None) -> str:
+    """The answer as `rag ask` prints it; `entries` (the manifest's) name the sources of other copies."""
     lines = [reply.text]
     if reply.abstained and reply.passages:
         lines.append("\nClosest passages:")
@@ -381,6 +413,8 @@ def format_answer(reply: Answer) -> str:
         news = ", ".join(x for x in (c.source, day_of(c.published), c.url) if x)
         lines.append(f"\n[{c.marker}] {c.doc_id}, characters {c.start}-{c.end}{f' ({news})' if news else ''}"
                      f"\n    “{quote}”")
+        if c.also_in:
+            lines.append(f"    The same story is also in: {also_in_text(c.also_in, entries)}")
     t = reply.timings
     lines.append(
         f"\n({t.retrieval_s:.2f} s retrieval, {t.first_token_s:.1f} s to first token, {t.total_s:.1f} s total; "

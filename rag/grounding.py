@@ -516,4 +516,4 @@ def _citation(marker: int, evidence: Evidence, passages: Sequence[Hit]) -> Citat
     chunk = hit.chunk
     quote = chunk.text[evidence.start - chunk.start : evidence.end - chunk.start]
     return Citation(marker, chunk.doc_id, hit.title, evidence.start, evidence.end, quote, chunk.id,
-                    hit.published, hit.source, hit.url)
+                    hit.published, hit.source, hit.url, hit.also_in)

@@ -75,4 +75,4 @@ def test_killing_the_indexer_at_any_moment_loses_nothing(tmp_path: Path) -> None
     for name in on_disk:
         assert stored.documents[name].text == (docs / name).read_text("utf-8").strip()
     names = {s.name for s in stored.segments}
-    assert {p.name for p in index.iterdir()} - {"manifest.json"} == names, "leftovers are cleaned up"
+    assert {p.name for p in index.iterdir()} - {"manifest.json", "stories.npz"} == names, "leftovers are cleaned up"

@@ -103,6 +103,15 @@ def build_app(assistant: Assistant, settings: Settings | None = None, *, k: int 
     return demo
 
 
+NO_SOURCES = ("No indexed article names its source: add `source:` to an article's front matter, or a "
+              "_folder.meta.json with a source to its folder.")
+
+
+def source_info(names: Sequence[str]) -> str:
+    """The line under the Source menu: what choosing none means, or why it is empty."""
+    return "all sources when none is chosen" if names else NO_SOURCES
+
+
 def _chat_tab(chat: Chat, examples: list[dict[str, str]], source_names: list[str]) -> gr.Dropdown:
     """The chat; returns its Source menu, which the Articles tab refreshes."""
     session = gr.State(ChatSession())
@@ -147,7 +156,7 @@ def _chat_tab(chat: Chat, examples: list[dict[str, str]], source_names: list[str
                     value=[],
                     multiselect=True,
                     label="Source",
-                    info="all sources when none is chosen",
+                    info=source_info(source_names),
                     allow_custom_value=True,
                     scale=2,
                     min_width=200,
@@ -287,7 +296,8 @@ def _articles_tab(
         return message, table_html, choices
 
     def sources() -> Any:
-        return gr.update(choices=library.sources())
+        names = library.sources()
+        return gr.update(choices=names, info=source_info(names))
 
     private: dict[str, Any] = {"queue": False, "api_visibility": "private"}
     queued: dict[str, Any] = {"concurrency_limit": 1, "concurrency_id": "index"}
