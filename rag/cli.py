@@ -217,6 +217,9 @@ def serve(
     click.echo(f"Index {settings.index_dir}: {report.summary()}", err=True)
     click.echo("Loading the models…", err=True)
     assistant.warm_up()
+    from rag.feed_refresh import Quiet, Refresher
+
+    quiet = Quiet()
     try:
         app, url = launch(
             assistant,
@@ -227,12 +230,23 @@ def serve(
             open_browser=not no_browser,
             k=k,
             allow_hosts=allow_hosts,
+            quiet=quiet,
         )
     except OSError as err:
         message = f"Cannot serve on {host}:{port} ({err}). Choose another --port or RAG_PORT."
         raise click.ClickException(message) from None
+    refresher = None
+    if settings.feeds_every:
+        refresher = Refresher(assistant, settings.feeds_every * 60, quiet=quiet, allow_hosts=settings.feed_hosts)
+        refresher.start()
+        click.echo(f"Feeds are refreshed every {settings.feeds_every} minutes (RAG_FEEDS_EVERY; 0 turns it off).",
+                   err=True)
     click.echo(f"Chat running on {url}  (Ctrl-C to stop; `rag chat` chats in the terminal instead)")
-    app.block_thread()
+    try:
+        app.block_thread()
+    finally:
+        if refresher is not None:
+            refresher.stop(timeout=1.0)
 
 
 @main.command()
@@ -380,6 +394,92 @@ def add(ctx: click.Context, urls: tuple[str, ...]) -> None:
     if failed:
         click.echo(f"{failed} of {len(urls)} addresses could not be added.", err=True)
         sys.exit(1)
+
+
+@main.group(cls=_Group)
+def feeds() -> None:
+    """Follow RSS and Atom feeds: each entry becomes an article under documents/feeds/."""
+
+
+@feeds.command("add")
+@click.argument("url")
+@click.option("--limit", type=click.IntRange(1, 1000), envvar="RAG_FEED_LIMIT",
+              help="New entries saved per refresh at most [default: 50].")
+@click.pass_context
+def feeds_add(ctx: click.Context, url: str, limit: int | None) -> None:
+    """Follow the feed at URL: fetch it now, save its entries, bring the index up to date."""
+    from rag import feeds as following
+
+    settings: Settings = _settings(ctx)
+    result = following.add(url, settings.documents_dir, limit=limit or settings.feed_limit,
+                           allow_hosts=settings.feed_hosts)
+    click.echo(f"Following {result.feed.url} as {result.feed.title!r}: {len(result.saved)} articles saved in "
+               f"{settings.documents_dir / following.FOLDER / result.feed.slug}")
+    for note in result.notes:
+        click.echo(f"Note: {note}", err=True)
+    if result.saved:
+        ctx.invoke(index)
+
+
+@feeds.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.pass_context
+def feeds_list(ctx: click.Context, as_json: bool) -> None:
+    """List the feeds followed: address, title, last refresh, articles saved, last error."""
+    from rag import feeds as following
+
+    followed = following.load(_settings(ctx).documents_dir)
+    if as_json:
+        rows = [{k: v for k, v in dataclasses.asdict(f).items() if k != "seen"} for f in followed.values()]
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    if not followed:
+        click.echo("No feeds are followed. Add one with `rag feeds add URL`.")
+    for feed in followed.values():
+        state = f"error: {feed.last_error}" if feed.last_error else "ok"
+        click.echo(f"{feed.url}\n  {feed.title or '(no title yet)'}; {feed.saved} articles; last refresh "
+                   f"{feed.last_refresh or 'never'}; {state}")
+
+
+@feeds.command("remove")
+@click.argument("url")
+@click.pass_context
+def feeds_remove(ctx: click.Context, url: str) -> None:
+    """Stop following the feed at URL (the articles it saved stay; delete its folder to drop them)."""
+    from rag import feeds as following
+
+    settings = _settings(ctx)
+    feed = following.remove(url, settings.documents_dir)
+    click.echo(f"No longer following {feed.url}. Its articles stay in "
+               f"{settings.documents_dir / following.FOLDER / feed.slug}.")
+
+
+@feeds.command("update")
+@click.argument("urls", nargs=-1, metavar="[URL]...")
+@click.pass_context
+def feeds_update(ctx: click.Context, urls: tuple[str, ...]) -> None:
+    """Refresh the feeds followed (or only these), save their new entries, bring the index up to date.
+    Exits with status 1 if a feed failed (the others are still saved and indexed)."""
+    from rag import feeds as following
+
+    settings = _settings(ctx)
+    results = following.refresh_all(settings.documents_dir, allow_hosts=settings.feed_hosts, only=urls)
+    if not results:
+        click.echo("No feeds are followed. Add one with `rag feeds add URL`.")
+    for result in results:
+        click.echo(result.line, err=bool(result.error))
+        for note in result.notes:
+            click.echo(f"  Note: {note}", err=True)
+    if any(r.saved for r in results):
+        ctx.invoke(index)
+    if any(r.error for r in results):
+        sys.exit(1)
+
+
+def _settings(ctx: click.Context) -> Settings:
+    root = ctx.find_root().obj
+    assert isinstance(root, Settings)
+    return root
 
 
 def answer_to_dict(reply: Answer) -> dict[str, Any]:

@@ -215,6 +215,7 @@ def _embed_all(
     chunking: ChunkingSettings,
     progress: Progress | None,
     collect: Callable[[Document, list[Chunk], np.ndarray], None] | None = None,
+    batch: int | None = None,
 ) -> tuple[Any, list[Skipped]]:
     """Chunk and embed `to_embed`, a batch of chunks at a time; a document that fails is skipped.
 
@@ -258,7 +259,7 @@ def _embed_all(
             skipped.append(Skipped(str(documents_dir / doc.id), f"it could not be split into passages ({err})"))
             continue
         pending.append((doc, chunks))
-        if sum(len(c) for _, c in pending) >= EMBED_BATCH:
+        if sum(len(c) for _, c in pending) >= (batch or EMBED_BATCH):
             flush()
     if pending:
         flush()
@@ -271,15 +272,18 @@ def prepare(
     embedder: Embedder,
     chunking: ChunkingSettings,
     progress: Progress | None = None,
+    batch: int | None = None,
 ) -> IndexReport:
     """Chunk and embed what `update_index` would, without writing; it then reuses the result.
 
     Safe to run while answers are being given from the current index: it reads, and writes nothing.
+    `batch` chunks (EMBED_BATCH by default) are embedded per call (`progress` is called between documents: a caller that
+    waits there, as the feed refresher does while a question is answered, pauses after a batch).
     """
     scan = _scan(documents_dir, index_dir, embedder, chunking)
     report = scan.report
     to_embed = [scan.documents[i] for i in (*report.added, *report.changed)]
-    done, skipped = _embed_all(to_embed, documents_dir, embedder, chunking, progress)
+    done, skipped = _embed_all(to_embed, documents_dir, embedder, chunking, progress, batch=batch)
     with _prepared_lock:
         _prepared.clear()  # only the latest preparation is kept: memory is bounded by one batch of uploads
         by_id = {d.id: d for d in to_embed}

@@ -344,3 +344,27 @@ def documents_page(page: catalog.Page) -> str:
         head + "<table class='rag-documents'><thead><tr><th>Published</th><th>Source</th><th>Title</th><th>File</th>"
         "<th>Size</th><th>Chunks</th><th>Indexed</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
     )
+
+
+def feeds_html(followed: Sequence[Any]) -> str:
+    """The feeds followed (rag.feeds.Feed records): title linked to the feed, articles saved, when it
+    was last refreshed, and its last error or "ok"."""
+    if not followed:
+        return placeholder_html("No feeds are followed: paste the address of an RSS or Atom feed below.")
+    rows = []
+    for feed in followed:
+        when = (feed.last_refresh or "never")[:16].replace("T", " ")
+        state = (f"<span class='rag-error'>{escape(feed.last_error)}</span>" if feed.last_error else "ok")
+        rows.append(
+            "<tr>"
+            f"<td class='rag-title'>{link(feed.title or feed.url, feed.url)}</td>"
+            f"<td><code>{escape(feed.url)}</code></td>"
+            f"<td class='rag-num'>{feed.saved:,}</td>"
+            f"<td>{escape(when)}</td>"
+            f"<td class='rag-feed-state'>{state}</td>"
+            "</tr>"
+        )
+    return (
+        "<table class='rag-documents rag-feeds'><thead><tr><th>Feed</th><th>Address</th><th>Articles</th>"
+        "<th>Last refresh</th><th>Status</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
+    )
