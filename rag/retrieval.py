@@ -8,8 +8,9 @@
 - hybrid: reciprocal rank fusion of the two candidate lists (score = sum of 1 / (RRF_K + rank)).
 Only live rows (store.py) and the articles `Filters` allow are searched. A question about recency
 ("What is the latest on …?") puts the newest of the passages nearly as relevant as the best first.
-One story, one passage: of articles that are copies of one story (rag/stories.py), only the best
-ranked passage is kept, and its hit names the other copies (`Hit.also_in`).
+One story, one copy: of articles that are copies of one story (rag/stories.py), only the passages
+of the best ranked copy are kept (an article's own passages are never dropped for it), and their
+hits name the other copies (`Hit.also_in`).
 Every hit carries its dense cosine similarity and its BM25 score, whichever list it came from,
 because the refusal decision uses them, and its article's date, source and address.
 Deliberately not here: deciding whether hits are enough.
@@ -98,7 +99,7 @@ class Retriever:
                 ranked = self._newest_first(ranked, filters is not None and filters.added_dates)
 
         hits: list[Hit] = []
-        told: set[str] = set()  # the stories a hit already stands for
+        told: dict[str, str] = {}  # story -> the copy whose passages stand for it
         entries = self.index.manifest["documents"]
         for row, score in ranked:
             if len(hits) == k:
@@ -107,10 +108,8 @@ class Retriever:
             doc_id = segment.doc_ids[int(segment.doc[local])]
             entry = entries[doc_id]
             story = entry.get("story")
-            if story in told:
-                continue  # a copy of a story already found: one passage per story
-            if story:
-                told.add(story)
+            if story and told.setdefault(story, doc_id) != doc_id:
+                continue  # another copy of a story already found: its passages would repeat it
             chunk = self.index.chunk_at(row)
             cosine = dense[row] if row in dense else float(self.index.vector_at(row) @ vector[0])
             also_in = tuple(d for d in self._stories.get(story, ()) if d != doc_id) if story else ()

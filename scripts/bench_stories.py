@@ -8,8 +8,8 @@ On the synthetic archive of scripts/news_archive.py (no copy of the BBC News set
      the hand-checked sample of 50 pairs (tests/fixtures/stories/sample_pairs.json);
   d) the estimated Jaccard similarity of each kind of pair to its original (why THRESHOLD is 0.5);
   e) --index: index the archive (MiniLM, or --embedder random) and ask one question per story that
-     has copies (k=5): how many answers' five passages hold two copies of one story, with the
-     grouping and without it (the true stories, not the predicted ones, are counted).
+     has copies (k=5): how many answers' five passages come from two copies of one story (two
+     articles), with the grouping and without it (the true stories, not the predicted ones, are counted).
 
     PYTHONPATH=. python scripts/bench_stories.py                      # a) to d), seconds
     PYTHONPATH=. flock /tmp/cpu.lock python scripts/bench_stories.py --index   # and e), a few minutes
@@ -174,8 +174,8 @@ def bench_retrieval(archive: news_archive.Archive, work: Path, embedder_name: st
             t = time.perf_counter()
             hits = retriever.search(question, 5)
             seconds.append(time.perf_counter() - t)
-            told = [archive.story[h.chunk.doc_id] for h in hits]
-            count += len(told) != len(set(told))
+            copies = {(archive.story[h.chunk.doc_id], h.chunk.doc_id) for h in hits}  # two passages of one
+            count += len(copies) != len({story for story, _ in copies})  # article are not two copies
         return count, statistics.median(seconds)
 
     grouped, grouped_s = repeats(Retriever(stored, embedder))
