@@ -21,6 +21,7 @@ import argparse
 import dataclasses
 import html
 import json
+import os
 import shutil
 import statistics
 import sys
@@ -76,7 +77,8 @@ def ask_all(assistant: Assistant, asked: list[str], quiet: Quiet | None, busy: t
         totals.append(reply.timings.total_s)
         firsts.append(reply.timings.first_token_s)
         overlapped += bool(busy is not None and busy.is_alive())
-    return {"questions": len(asked), "total_p50_s": round(statistics.median(totals), 2),
+    return {"questions": len(asked), "load_average_1min": round(os.getloadavg()[0], 2),
+            "total_p50_s": round(statistics.median(totals), 2),
             "total_mean_s": round(statistics.mean(totals), 2), "first_token_p50_s": round(statistics.median(firsts), 2),
             "asked_while_refreshing": overlapped}
 
