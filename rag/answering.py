@@ -34,7 +34,7 @@ import re
 import time
 from collections.abc import Generator as Generator_
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from rag import evidence as ev
 from rag.answer_types import expected_type, holds_answer_type
@@ -305,7 +305,7 @@ def _as_hit(unit: Evidence, passages: Sequence[Hit]) -> Hit:
     """A passage sentence as a passage of its own, so a repair's citations point at its exact span."""
     hit = passages[unit.passage - 1]
     chunk = Chunk(f"{hit.chunk.id}@{unit.start}", hit.chunk.doc_id, unit.text, unit.start, unit.end)
-    return Hit(chunk, hit.score, hit.rank, hit.title, hit.dense, hit.lexical, hit.published, hit.source, hit.url)
+    return replace(hit, chunk=chunk)
 
 
 _CLAUSE_END = re.compile(r"[,;:—–()]\s*|\s+-\s+")

@@ -12,6 +12,7 @@ import faulthandler
 import json
 import logging
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -97,11 +98,15 @@ _since = click.option("--since", metavar="DATE|SPAN", help="Only articles publis
 _until = click.option("--until", metavar="DATE", help="Only articles published on or before this day (YYYY-MM-DD).")
 _source = click.option("--source", "sources", multiple=True, metavar="NAME",
                        help="Only articles from this source, e.g. 'BBC News' (repeatable).")
+_added = click.option("--added-dates", is_flag=True, help="For articles with no publication date, let the day "
+                      "their file was added count in --since/--until and for 'latest' questions.")
 
 
-def _filters(since: str | None, until: str | None, sources: tuple[str, ...]) -> Filters | None:
-    filters = Filters.parse(since=since, until=until, sources=sources)  # SettingsError says what is wrong
-    return filters if filters.active else None
+def _filters(
+    since: str | None, until: str | None, sources: tuple[str, ...], added_dates: bool = False
+) -> Filters | None:
+    filters = Filters.parse(since=since, until=until, sources=sources, added_dates=added_dates)  # SettingsError
+    return filters if filters.active or added_dates else None
 
 
 @main.command()
@@ -111,15 +116,28 @@ def _filters(since: str | None, until: str | None, sources: tuple[str, ...]) -> 
 @_since
 @_until
 @_source
+@_added
 @click.pass_obj
 def ask(
     settings: Settings, question: str, k: int | None, as_json: bool, since: str | None, until: str | None,
-    sources: tuple[str, ...],
+    sources: tuple[str, ...], added_dates: bool,
 ) -> None:
     """Answer one QUESTION from the articles (all of them, or those --since/--until/--source allow)."""
-    filters = _filters(since, until, sources)
-    reply = _assistant(settings).answer(question, k=k, filters=filters)
-    click.echo(json.dumps(answer_to_dict(reply), ensure_ascii=False, indent=2) if as_json else format_answer(reply))
+    filters = _filters(since, until, sources, added_dates)
+    assistant = _assistant(settings)
+    reply = assistant.answer(question, k=k, filters=filters)
+    if as_json:
+        click.echo(json.dumps(answer_to_dict(reply), ensure_ascii=False, indent=2))
+        return
+    click.echo(format_answer(reply, _entries(assistant)))
+
+
+def _entries(assistant: Any) -> Mapping[str, Mapping[str, Any]]:
+    """The index's entry of each article (to name the sources of a story's other copies)."""
+    try:
+        return dict(assistant.stored.manifest.get("documents", {}))
+    except (RagError, AttributeError):
+        return {}
 
 
 @main.command()
@@ -146,7 +164,7 @@ def chat(settings: Settings, k: int | None) -> None:
                 if isinstance(event, Status):
                     click.echo(click.style(f"({event.stage}…) ", dim=True), nl=False, err=True)
                 elif isinstance(event, Answer):
-                    click.echo("\n" + format_answer(event))
+                    click.echo("\n" + format_answer(event, _entries(assistant)))
                     history += [{"role": "user", "content": question}, {"role": "assistant", "content": event.text}]
         except RagError as err:
             click.echo(f"\nError: {err}", err=True)
@@ -200,6 +218,9 @@ def serve(
     click.echo(f"Index {settings.index_dir}: {report.summary()}", err=True)
     click.echo("Loading the models…", err=True)
     assistant.warm_up()
+    from rag.feed_refresh import Quiet, Refresher
+
+    quiet = Quiet()
     try:
         app, url = launch(
             assistant,
@@ -210,12 +231,23 @@ def serve(
             open_browser=not no_browser,
             k=k,
             allow_hosts=allow_hosts,
+            quiet=quiet,
         )
     except OSError as err:
         message = f"Cannot serve on {host}:{port} ({err}). Choose another --port or RAG_PORT."
         raise click.ClickException(message) from None
+    refresher = None
+    if settings.feeds_every:
+        refresher = Refresher(assistant, settings.feeds_every * 60, quiet=quiet, allow_hosts=settings.feed_hosts)
+        refresher.start()
+        click.echo(f"Feeds are refreshed every {settings.feeds_every} minutes (RAG_FEEDS_EVERY; 0 turns it off).",
+                   err=True)
     click.echo(f"Chat running on {url}  (Ctrl-C to stop; `rag chat` chats in the terminal instead)")
-    app.block_thread()
+    try:
+        app.block_thread()
+    finally:
+        if refresher is not None:
+            refresher.stop(timeout=1.0)
 
 
 @main.command()
@@ -365,13 +397,113 @@ def add(ctx: click.Context, urls: tuple[str, ...]) -> None:
         sys.exit(1)
 
 
+@main.group(cls=_Group)
+def feeds() -> None:
+    """Follow RSS and Atom feeds: each entry becomes an article under documents/feeds/."""
+
+
+@feeds.command("add")
+@click.argument("url")
+@click.option("--limit", type=click.IntRange(1, 1000), envvar="RAG_FEED_LIMIT",
+              help="New entries saved per refresh at most [default: 50].")
+@click.pass_context
+def feeds_add(ctx: click.Context, url: str, limit: int | None) -> None:
+    """Follow the feed at URL: fetch it now, save its entries, bring the index up to date."""
+    from rag import feeds as following
+
+    settings: Settings = _settings(ctx)
+    result = following.add(url, settings.documents_dir, limit=limit or settings.feed_limit,
+                           allow_hosts=settings.feed_hosts)
+    click.echo(f"Following {result.feed.url} as {result.feed.title!r}: {len(result.saved)} articles saved in "
+               f"{settings.documents_dir / following.FOLDER / result.feed.slug}")
+    for note in result.notes:
+        click.echo(f"Note: {note}", err=True)
+    if result.saved:
+        ctx.invoke(index)
+
+
+@feeds.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.pass_context
+def feeds_list(ctx: click.Context, as_json: bool) -> None:
+    """List the feeds followed: address, title, last refresh, articles saved, last error."""
+    from rag import feeds as following
+
+    followed = following.load(_settings(ctx).documents_dir)
+    if as_json:
+        rows = [{k: v for k, v in dataclasses.asdict(f).items() if k != "seen"} for f in followed.values()]
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    if not followed:
+        click.echo("No feeds are followed. Add one with `rag feeds add URL`.")
+    for feed in followed.values():
+        state = f"error: {feed.last_error}" if feed.last_error else "ok"
+        click.echo(f"{feed.url}\n  {feed.title or '(no title yet)'}; {feed.saved} articles; last refresh "
+                   f"{feed.last_refresh or 'never'}; {state}")
+
+
+@feeds.command("remove")
+@click.argument("url")
+@click.pass_context
+def feeds_remove(ctx: click.Context, url: str) -> None:
+    """Stop following the feed at URL (the articles it saved stay; delete its folder to drop them)."""
+    from rag import feeds as following
+
+    settings = _settings(ctx)
+    feed = following.remove(url, settings.documents_dir)
+    click.echo(f"No longer following {feed.url}. Its articles stay in "
+               f"{settings.documents_dir / following.FOLDER / feed.slug}.")
+
+
+@feeds.command("update")
+@click.argument("urls", nargs=-1, metavar="[URL]...")
+@click.pass_context
+def feeds_update(ctx: click.Context, urls: tuple[str, ...]) -> None:
+    """Refresh the feeds followed (or only these), save their new entries, bring the index up to date.
+    Exits with status 1 if a feed failed (the others are still saved and indexed)."""
+    from rag import feeds as following
+
+    settings = _settings(ctx)
+    results = following.refresh_all(settings.documents_dir, allow_hosts=settings.feed_hosts, only=urls)
+    if not results:
+        click.echo("No feeds are followed. Add one with `rag feeds add URL`.")
+    for result in results:
+        click.echo(result.line, err=bool(result.error))
+        for note in result.notes:
+            click.echo(f"  Note: {note}", err=True)
+    if any(r.saved for r in results):
+        ctx.invoke(index)
+    if any(r.error for r in results):
+        sys.exit(1)
+
+
+def _settings(ctx: click.Context) -> Settings:
+    root = ctx.find_root().obj
+    assert isinstance(root, Settings)
+    return root
+
+
 def answer_to_dict(reply: Answer) -> dict[str, Any]:
     data = dataclasses.asdict(reply)
     data["timings"]["tokens_per_s"] = round(reply.timings.tokens_per_s, 1)
     return data
 
 
-def format_answer(reply: Answer) -> str:
+def also_in_text(doc_ids: tuple[str, ...], entries: Mapping[str, Mapping[str, Any]] | None = None) -> str:
+    """The other copies of a story, as a reader names them: "Reuters (wire/a.txt), b.txt".
+
+    >>> also_in_text(("wire/a.txt", "b.txt"), {"wire/a.txt": {"source": "Reuters"}})
+    'Reuters (wire/a.txt), b.txt'
+    """
+    parts = []
+    for doc_id in doc_ids:
+        source = (entries or {}).get(doc_id, {}).get("source")
+        parts.append(f"{source} ({doc_id})" if source else doc_id)
+    return ", ".join(parts)
+
+
+def format_answer(reply: Answer, entries: Mapping[str, Mapping[str, Any]] | None = None) -> str:
+    """The answer as `rag ask` prints it; `entries` (the manifest's) name the sources of other copies."""
     lines = [reply.text]
     if reply.abstained and reply.passages:
         lines.append("\nClosest passages:")
@@ -382,6 +514,8 @@ def format_answer(reply: Answer) -> str:
         news = ", ".join(x for x in (c.source, day_of(c.published), c.url) if x)
         lines.append(f"\n[{c.marker}] {c.doc_id}, characters {c.start}-{c.end}{f' ({news})' if news else ''}"
                      f"\n    “{quote}”")
+        if c.also_in:
+            lines.append(f"    The same story is also in: {also_in_text(c.also_in, entries)}")
     t = reply.timings
     lines.append(f"\n{HOW_MADE[reply.mode]}")
     lines.append(

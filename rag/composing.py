@@ -83,6 +83,6 @@ def _cite(evidence: Evidence, passages: Sequence[Hit], citations: list[Citation]
             return c.marker
     quote_text = chunk.text[evidence.start - chunk.start : evidence.end - chunk.start]
     citation = Citation(len(citations) + 1, chunk.doc_id, hit.title, evidence.start, evidence.end, quote_text,
-                        chunk.id, hit.published, hit.source, hit.url)
+                        chunk.id, hit.published, hit.source, hit.url, hit.also_in)
     citations.append(citation)
     return citation.marker

@@ -30,3 +30,7 @@ class SettingsError(RagError):
 
 class FetchError(RagError):
     """An article could not be fetched from its address (bad address, not HTML, too slow, too big)."""
+
+
+class FeedError(RagError):
+    """A feed could not be followed or refreshed (not found, not a feed, malformed, too big, too slow)."""

@@ -2,7 +2,9 @@
 
 `Filters` is what the web chat, `rag ask --since/--until/--source` and `answer(..., filters=...)`
 pass down to retrieval. Dates are compared as calendar days (the first ten characters of an ISO
-8601 date or date-time); an article whose date is unknown is left out by a date filter. Sources
+8601 date or date-time); an article whose date is unknown is left out by a date filter, and so is
+one dated only by its file's time (`Document.added`: when it was copied here, not when the news
+appeared) unless `added_dates` says to count that date too. Sources
 match case-insensitively and exactly ("BBC News" matches "bbc news", not "BBC").
 
 >>> f = Filters.parse(since="2024-05-01", sources=["BBC News"])
@@ -30,6 +32,9 @@ class Filters:
     since: str | None = None  # "YYYY-MM-DD", inclusive
     until: str | None = None  # "YYYY-MM-DD", inclusive
     sources: tuple[str, ...] = ()  # folded with str.casefold
+    # Count the date a file was added (its modification time) for an article with no publication
+    # date, in date filters and for "latest" questions. Off: only publication dates count.
+    added_dates: bool = False
 
     @property
     def active(self) -> bool:
@@ -52,12 +57,21 @@ class Filters:
             parts.append("from " + " or ".join(self.sources))
         return ", ".join(parts) or "any article"
 
-    def allows(self, published: str | None, source: str | None) -> bool:
+    def allows(self, published: str | None, source: str | None, added: str | None = None) -> bool:
         if self.dated:
-            day = day_of(published)
+            day = self.day(published, added)
             if day is None or (self.since and day < self.since) or (self.until and day > self.until):
                 return False
         return not self.sources or (source or "").casefold() in self.sources
+
+    def day(self, published: str | None, added: str | None = None) -> str | None:
+        """The day an article counts as dated: its publication day, else (only with `added_dates`)
+        the day its file was added.
+
+        >>> Filters().day(None, "2026-12-06T10:00:00+00:00"), Filters(added_dates=True).day(None, "2026-12-06")
+        (None, '2026-12-06')
+        """
+        return day_of(published) or (day_of(added) if self.added_dates else None)
 
     @classmethod
     def parse(
@@ -66,6 +80,7 @@ class Filters:
         until: str | None = None,
         sources: Iterable[str] = (),
         today: dt.date | None = None,
+        added_dates: bool = False,
     ) -> Filters:
         """From what a person types: a date ("2024-05-01") or a span back from today ("30d", "2w",
         "6m", "1y") for `since`; a date for `until`. Raises SettingsError saying what is wrong."""
@@ -74,7 +89,7 @@ class Filters:
         if start and end and start > end:
             raise SettingsError(f"The date range is empty: since {start} is after until {end}.")
         folded = tuple(sorted({s.strip().casefold() for s in sources if s and s.strip()}))
-        return cls(start, end, folded)
+        return cls(start, end, folded, added_dates)
 
 
 def day_of(published: str | None) -> str | None:

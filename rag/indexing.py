@@ -13,6 +13,13 @@ a few embedder calls, not one each. `prepare` does the slow part (chunking and e
 and changed documents) ahead of `update_index` and remembers the result in this process, so that a
 caller holding a lock for `update_index` (the web app's `Assistant.index`) holds it only briefly.
 
+Each commit also groups the articles into stories (copies of one another, rag/stories.py) and
+writes each one's story in its manifest entry, so documents and stories are committed together.
+A file's signature includes the `_folder.meta.json` files of its folders, so editing one re-reads
+the files it describes. An index written before dates were split into published and added
+(`news_version` below 2) has every file read once more, its entries' dates corrected, nothing
+embedded again.
+
 Deliberately not here: the on-disk format (store.py) and reading files (loading.py). The Milvus
 backend (milvus_index.py) shares `plan` and `_embed_all` and writes to Milvus instead.
 """
@@ -30,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from rag import store
+from rag import metadata, store, stories
 from rag.chunking import ChunkingSettings, chunk_document
 from rag.embedding import Embedder
 from rag.errors import IndexStoreError
@@ -73,6 +80,7 @@ class IndexReport:
         )
 
 
+NEWS_VERSION = 2  # 2: a file's time is `added`, never `published`; entries carry "added" and "story"
 SEGMENT_CHUNKS = 20_000  # a long build commits a segment at least this often: killed, it resumes
 MERGE_FACTOR = 4  # this many segments of about one size are merged into one
 SMALL_SEGMENT = 1_000  # chunks: segments below this are all of the smallest size
@@ -104,11 +112,12 @@ def _previous_manifest(index_dir: Path, embedder: Embedder, chunking: ChunkingSe
     return manifest
 
 
-def _signature(path: Path, maybe_sidecar: bool = True) -> list[int]:
-    """What says a file may have changed without reading it: its size and modification time, and
-    those of its metadata sidecar (`<file>.meta.json`) when it has one."""
+def _signature(path: Path, maybe_sidecar: bool = True, folder_files: tuple[int, ...] = ()) -> list[int]:
+    """What says a file may have changed without reading it: its size and modification time, those
+    of its metadata sidecar (`<file>.meta.json`) when it has one, then `folder_files` (the sizes and
+    times of its folders' `_folder.meta.json`)."""
     stat = path.stat()
-    signature = [stat.st_size, stat.st_mtime_ns]
+    signature = [stat.st_size, stat.st_mtime_ns, *folder_files]
     if not maybe_sidecar:
         return signature
     sidecar = path.with_name(path.name + ".meta.json")
@@ -132,15 +141,19 @@ def _scan(documents_dir: Path, index_dir: Path, embedder: Embedder, chunking: Ch
     documents: dict[str, Document] = {}
     stats: dict[str, list[int]] = {}
     report_notes: list[str] = []
+    folder_files = _folder_files(documents_dir, sidecars)
+    reread = manifest is not None and manifest.get("news_version") != NEWS_VERSION
     for path in files:
         doc_id = path.relative_to(documents_dir).as_posix()
         try:
-            signature = _signature(path, path.with_name(path.name + ".meta.json") in sidecars)
+            signature = _signature(
+                path, path.with_name(path.name + ".meta.json") in sidecars, folder_files(path.parent)
+            )
         except OSError as err:
             skipped.append(Skipped(str(path), f"it cannot be read ({err.strerror})"))
             continue
         stats[doc_id] = signature
-        if doc_id in old_docs and old_docs[doc_id].get("stat") == signature:
+        if doc_id in old_docs and old_docs[doc_id].get("stat") == signature and not reread:
             continue  # unchanged since it was indexed: not read again
         try:
             document, note = read_file(path, doc_id)
@@ -167,6 +180,30 @@ def _scan(documents_dir: Path, index_dir: Path, embedder: Embedder, chunking: Ch
     return _Scan(manifest, documents, stats, report)
 
 
+def _folder_files(documents_dir: Path, sidecars: set[Path]) -> Callable[[Path], tuple[int, ...]]:
+    """folder -> the sizes and times of the `_folder.meta.json` files that describe its files (its
+    own and its parents' up to the documents folder), remembered per folder."""
+    own: dict[Path, tuple[int, ...]] = {}
+    for path in sidecars:
+        if path.name == metadata.FOLDER_SIDECAR:
+            try:
+                stat = path.stat()
+            except OSError:
+                continue
+            own[path.parent] = (stat.st_size, stat.st_mtime_ns)
+    known: dict[Path, tuple[int, ...]] = {}
+
+    def of(folder: Path) -> tuple[int, ...]:
+        if not own:
+            return ()
+        if folder not in known:
+            inside = folder != documents_dir and documents_dir in folder.parents
+            known[folder] = (of(folder.parent) if inside else ()) + own.get(folder, ())
+        return known[folder]
+
+    return of
+
+
 def _key(embedder: Embedder, chunking: ChunkingSettings, doc: Document) -> tuple[str, str, str, str]:
     return embedder.name, repr(sorted(chunking.as_dict().items())), doc.id, doc.hash
 
@@ -178,6 +215,7 @@ def _embed_all(
     chunking: ChunkingSettings,
     progress: Progress | None,
     collect: Callable[[Document, list[Chunk], np.ndarray], None] | None = None,
+    batch: int | None = None,
 ) -> tuple[Any, list[Skipped]]:
     """Chunk and embed `to_embed`, a batch of chunks at a time; a document that fails is skipped.
 
@@ -221,7 +259,7 @@ def _embed_all(
             skipped.append(Skipped(str(documents_dir / doc.id), f"it could not be split into passages ({err})"))
             continue
         pending.append((doc, chunks))
-        if sum(len(c) for _, c in pending) >= EMBED_BATCH:
+        if sum(len(c) for _, c in pending) >= (batch or EMBED_BATCH):
             flush()
     if pending:
         flush()
@@ -234,15 +272,18 @@ def prepare(
     embedder: Embedder,
     chunking: ChunkingSettings,
     progress: Progress | None = None,
+    batch: int | None = None,
 ) -> IndexReport:
     """Chunk and embed what `update_index` would, without writing; it then reuses the result.
 
     Safe to run while answers are being given from the current index: it reads, and writes nothing.
+    `batch` chunks (EMBED_BATCH by default) are embedded per call (`progress` is called between documents: a caller that
+    waits there, as the feed refresher does while a question is answered, pauses after a batch).
     """
     scan = _scan(documents_dir, index_dir, embedder, chunking)
     report = scan.report
     to_embed = [scan.documents[i] for i in (*report.added, *report.changed)]
-    done, skipped = _embed_all(to_embed, documents_dir, embedder, chunking, progress)
+    done, skipped = _embed_all(to_embed, documents_dir, embedder, chunking, progress, batch=batch)
     with _prepared_lock:
         _prepared.clear()  # only the latest preparation is kept: memory is bounded by one batch of uploads
         by_id = {d.id: d for d in to_embed}
@@ -263,23 +304,39 @@ def update_index(
     report = scan.report
     old_docs: dict[str, dict[str, Any]] = dict(scan.manifest.get("documents", {})) if scan.manifest else {}
     touched = [i for i in report.unchanged if old_docs[i].get("stat") != scan.stats[i]]
-    if scan.manifest is not None and not report.wrote and not touched:
+    current = scan.manifest is not None and scan.manifest.get("news_version") == NEWS_VERSION and (
+        scan.manifest.get("stories") == stories.SETTINGS
+    )
+    if scan.manifest is not None and not report.wrote and not touched and current:
         store.remove_unreferenced(index_dir, scan.manifest)
         return store.load(index_dir, embedder.name, embedder.dimension), _finish(report, started)
 
     manifest: dict[str, Any] = {
         "embedder": {"name": embedder.name, "dimension": embedder.dimension},
         "chunking": chunking.as_dict(),
+        "news_version": NEWS_VERSION,
+        "stories": stories.SETTINGS,
         "segments": list(scan.manifest.get("segments", [])) if scan.manifest else [],
         "documents": old_docs,
     }
     now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    signatures = stories.Signatures(index_dir)
     for doc_id in report.removed:
         old_docs.pop(doc_id, None)
     for doc_id in report.unchanged:  # touched or retitled: a new signature or title, the same vectors
         entry = old_docs[doc_id] = {**old_docs[doc_id], "stat": scan.stats[doc_id]}
         if doc_id in scan.documents:
-            entry["title"] = scan.documents[doc_id].title
+            document = scan.documents[doc_id]
+            # The dates too: the file's time is not hashed, and an older index kept it as `published`.
+            entry.update(title=document.title, published=document.published, added=document.added)
+            signatures.add(str(entry["hash"]), document.text)
+
+    def commit() -> None:
+        count = stories.regroup(old_docs, signatures, lambda ids: _texts(index_dir, old_docs, ids))
+        log.info("%d stories of more than one article", count)
+        signatures.save(str(e["hash"]) for e in old_docs.values())
+        manifest["built_at"] = now
+        store.commit(index_dir, manifest)
 
     to_embed = [scan.documents[i] for i in (*report.added, *report.changed)]
     pending: list[tuple[Document, list[Chunk], np.ndarray]] = []
@@ -294,9 +351,9 @@ def update_index(
         manifest["segments"].append({"name": name, "chunks": segment.size})
         for doc, chunks, _ in pending:
             old_docs[doc.id] = _doc_entry(doc, len(chunks), now, name, scan.stats[doc.id])
+            signatures.add(doc.hash, doc.text)
         _drop_empty_segments(manifest)
-        manifest["built_at"] = now
-        store.commit(index_dir, manifest)  # a long build is kept segment by segment
+        commit()  # a long build is kept segment by segment
         pending.clear()
 
     def collect(doc: Document, chunks: list[Chunk], vectors: np.ndarray) -> None:
@@ -320,10 +377,22 @@ def update_index(
         write_pending()
     _drop_empty_segments(manifest)
     _merge(index_dir, manifest, embedder.dimension)
-    manifest["built_at"] = now
-    store.commit(index_dir, manifest)
+    commit()
     report.chunks_embedded = embedded
     return store.load(index_dir, embedder.name, embedder.dimension), _finish(report, started)
+
+
+def _texts(index_dir: Path, entries: dict[str, dict[str, Any]], doc_ids: list[str]) -> dict[str, str]:
+    """The stored texts of these documents, read from their segments (for signatures not cached)."""
+    by_segment: dict[str, list[str]] = {}
+    for doc_id in doc_ids:
+        by_segment.setdefault(str(entries[doc_id]["segment"]), []).append(doc_id)
+    texts: dict[str, str] = {}
+    for segment in store.load_segments(index_dir, sorted(by_segment), entries):
+        wanted = by_segment[segment.name]
+        for document in segment.read_documents([segment.position_of[d] for d in wanted]):
+            texts[document.id] = document.text
+    return texts
 
 
 def _drop_empty_segments(manifest: dict[str, Any]) -> None:
@@ -414,7 +483,7 @@ def _doc_entry(
     return {
         "hash": doc.hash, "title": doc.title, "chars": len(doc.text), "chunks": chunks, "indexed_at": indexed_at,
         "published": doc.published, "source": doc.source, "author": doc.author, "url": doc.url,
-        "segment": segment, "stat": stat,
+        "added": doc.added, "segment": segment, "stat": stat,
     }
 
 

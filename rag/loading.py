@@ -2,10 +2,14 @@
 
 Each document gets a stable id (its path relative to the folder, with forward slashes), a title
 (front matter or sidecar title / first Markdown heading / HTML <title> / a headline-length first
-line / the file name), normalised text, its news metadata (published, source, author, url: from
-trafilatura for HTML, YAML front matter for text and Markdown, a `<file>.meta.json` sidecar for
-any file, which wins; the file's time as `published` when nothing else is known) and a hash of
-the text and the declared metadata (`document_hash`).
+line / the file name; HTML entities decoded, so "&#163;1.8m" reads "£1.8m"), normalised text, its
+news metadata (published, source, author, url: from a `_folder.meta.json` of its folder, then
+trafilatura for HTML or YAML front matter for text and Markdown, then a `<file>.meta.json` sidecar
+for any file, which wins) and a hash of the text and the declared metadata (`document_hash`). When
+nothing says when it was published, the file's time is kept as `added`, never as `published`.
+The headline first line of a plain-text article (short, no full stop, more text after it) is its
+title, and is kept in the text as a Markdown heading ("# Headline"): its words are still searched,
+and it is never quoted as a sentence of the article.
 A file that cannot be used (unreadable, larger than `MAX_FILE_BYTES` or with more text than
 `MAX_TEXT_CHARS`, empty, binary, undecodable, a password-protected PDF or one without a text layer,
 or one any reader fails on) is skipped with a warning naming the file and the reason; the rest
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import html as html_module
 import json
 import logging
 import os
@@ -176,6 +181,36 @@ def _markdown_title(text: str) -> str:
     return match.group(1).strip() if match else ""
 
 
+HEADLINE_CHARS = 100
+HEADLINE_WORDS = 20
+
+
+def headline(text: str) -> str:
+    """The first line of a plain text when it is a headline, else "": at most HEADLINE_CHARS
+    characters and HEADLINE_WORDS words, no full stop, comma, colon or semicolon at its end, not
+    already a Markdown heading, and followed by more text.
+
+    >>> headline("Brown shrugs off economy fears\\n\\nGordon Brown has said..."), headline("It rained.\\nMore.")
+    ('Brown shrugs off economy fears', '')
+    """
+    first, newline, rest = text.partition("\n")
+    first = first.strip()
+    if not newline or not rest.strip() or not first or first.startswith("#"):
+        return ""
+    if len(first) > HEADLINE_CHARS or len(first.split()) > HEADLINE_WORDS or first[-1] in ".,:;":
+        return ""
+    return first if any(c.isalpha() for c in first) else ""
+
+
+def clean_title(title: str) -> str:
+    """A title as a reader should see it: HTML entities decoded, whitespace made single spaces.
+
+    >>> clean_title("Profits up &#163;1.8m &amp; rising"), clean_title("AT&amp;T&nbsp; deal")
+    ('Profits up £1.8m & rising', 'AT&T deal')
+    """
+    return " ".join(html_module.unescape(title).split())
+
+
 def _first_line_title(text: str, limit: int = 100) -> str:
     """The first line, when it is short enough to be a headline rather than a paragraph."""
     first = text.split("\n", 1)[0].strip()
@@ -201,6 +236,11 @@ def read_file(path: Path, doc_id: str) -> tuple[Document, str | None]:
     counts as a change.
     """
     notes: list[str] = []
+    root = path
+    for _ in Path(doc_id).parts:
+        root = root.parent
+    folder, problems = metadata.folder_metadata(path, root)
+    notes += problems
     try:
         sidecar = metadata.read_sidecar(path)
     except metadata.MetadataProblem as why:
@@ -240,7 +280,7 @@ def read_file(path: Path, doc_id: str) -> tuple[Document, str | None]:
         notes.insert(0, how)
     declared, problems = metadata.fields(sidecar)
     notes += [f"in {metadata.sidecar_path(path).name}: {p}" for p in problems]
-    known = {**found, **declared}
+    known = {**folder, **found, **declared}
     text = normalise(raw)
     if not text:
         raise UnusableFile("no text could be extracted from it")
@@ -249,12 +289,16 @@ def read_file(path: Path, doc_id: str) -> tuple[Document, str | None]:
             f"its text is {len(text):,} characters, more than the {MAX_TEXT_CHARS:,} an article may have; "
             "split it into smaller files"
         )
-    title = normalise(known.pop("title", "") or title) or _first_line_title(text) or _name_title(path)
+    title = normalise(known.pop("title", "") or title)
+    if suffix == ".txt" and (first := headline(text)):
+        text = "# " + text  # the headline: a heading, searched but never cited as a sentence
+        title = title or first
+    title = clean_title(title or _first_line_title(text) or _name_title(path)) or _name_title(path)
     news = {key: known.get(key) for key in ("published", "source", "author", "url")}
     digest = document_hash(text, news)
-    if news["published"] is None:
-        news["published"] = metadata.file_time(path)
-    document = Document(id=doc_id, title=title, text=text, hash=digest, **news)
+    # The file's time says when the file was copied here, not when the news appeared: kept apart.
+    added = metadata.file_time(path) if news["published"] is None else None
+    document = Document(id=doc_id, title=title, text=text, hash=digest, **news, added=added)
     return document, "; ".join(notes) or None
 
 

@@ -6,20 +6,28 @@ is `<file>.meta.json` next to any article (`story.pdf.meta.json`). Both use the 
 published (or date), source (or site), author, url (or link); the sidecar may also name the file's
 encoding. `iso_date` turns the dates people write into ISO 8601.
 
+A folder can declare metadata for every article under it in `_folder.meta.json`: `source`,
+`author`, a default `published` day, and a `date_pattern`, a regular expression matched against the
+article's path in the documents folder whose named groups `year`, `month` and `day` (or one group
+`date`, read by `iso_date`) give its date (`folder_metadata`). A folder's file overrides its parent's.
+
 Deliberately not here: reading the article itself, and which source wins (loading.py decides:
-the sidecar over the file, the file over the file's time).
+the sidecar over the file, the file over its folder's file, any of them over the file's time).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import functools
 import json
 import re
 from pathlib import Path
 from typing import Any
 
 FIELDS = ("title", "published", "source", "author", "url")
+FOLDER_SIDECAR = "_folder.meta.json"
+FOLDER_FIELDS = ("published", "source", "author", "date_pattern")
 _ALIASES = {"date": "published", "site": "source", "link": "url"}
 _FRONT = re.compile(r"\A\ufeff?---[ \t]*\r?\n(.*?)^(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.DOTALL | re.MULTILINE)
 _WRITTEN = ("%d %B %Y", "%d %b %Y", "%B %d, %Y", "%b %d, %Y", "%Y/%m/%d", "%d.%m.%Y", "%Y-%m-%d %H:%M", "%Y%m%d")
@@ -137,3 +145,89 @@ def file_time(path: Path) -> str:
     """The file's modification time, as an ISO 8601 date-time in UTC."""
     stamp = dt.datetime.fromtimestamp(path.stat().st_mtime, tz=dt.UTC)
     return stamp.isoformat(timespec="seconds")
+
+
+def folder_metadata(path: Path, root: Path) -> tuple[dict[str, Any], list[str]]:
+    """What the `_folder.meta.json` files between `root` and `path`'s folder declare for `path`
+    (the nearest folder's keys winning), as `fields` gives them, with the date `date_pattern`
+    finds in the path; and a note for each thing that could not be used.
+
+    >>> import tempfile; root = Path(tempfile.mkdtemp()); (root / "bbc" / "2005-01").mkdir(parents=True)
+    >>> _ = (root / "bbc" / FOLDER_SIDECAR).write_text('{"source": "BBC News", '
+    ...     '"date_pattern": "(?P<year>[0-9]{4})-(?P<month>[0-9]{2})/(?P<day>[0-9]{2})"}')
+    >>> folder_metadata(root / "bbc" / "2005-01" / "03-story.txt", root)
+    ({'source': 'BBC News', 'published': '2005-01-03'}, [])
+    """
+    declared: dict[str, Any] = {}
+    notes: list[str] = []
+    try:
+        parents = path.parent.relative_to(root).parts
+    except ValueError:
+        return {}, []
+    folder = root
+    for part in ("", *parents):
+        folder = folder / part if part else folder
+        data, problem = _read_folder_sidecar(folder / FOLDER_SIDECAR)
+        if problem:
+            notes.append(problem)
+        declared.update({k.lower(): v for k, v in data.items() if k.lower() in (*FOLDER_FIELDS, "date")})
+    if "date" in declared and "published" not in declared:
+        declared["published"] = declared.pop("date")
+    declared.pop("date", None)
+    pattern = declared.pop("date_pattern", None)
+    found, problems = fields(declared)
+    notes += [f"in {FOLDER_SIDECAR}: {p}" for p in problems]
+    if pattern:
+        day, problem = date_from_path(str(pattern), path.relative_to(root).as_posix())
+        if problem:
+            notes.append(f"in {FOLDER_SIDECAR}: {problem}")
+        if day:
+            found["published"] = day
+    return found, notes
+
+
+def date_from_path(pattern: str, relative: str) -> tuple[str | None, str | None]:
+    """The date `pattern` finds in a file's path, and a problem when the pattern cannot be used.
+
+    >>> date_from_path("(?P<year>[0-9]{4})(?P<month>[0-9]{2})(?P<day>[0-9]{2})", "wire/20050103-story.txt")
+    ('2005-01-03', None)
+    >>> date_from_path("(?P<date>[0-9]+ [A-Za-z]+ [0-9]{4})", "x/3 January 2005.txt")
+    ('2005-01-03', None)
+    >>> date_from_path("(?P<year>[0-9]{4})", "x/no-date.txt")
+    (None, None)
+    """
+    try:
+        match = re.search(pattern, relative)
+    except re.error as err:
+        return None, f"its date_pattern {pattern!r} is not a regular expression ({err}); it was ignored"
+    if not match:
+        return None, None
+    groups = match.groupdict()
+    if groups.get("date"):
+        return iso_date(groups["date"]), None
+    try:
+        day = dt.date(int(groups["year"]), int(groups.get("month") or 1), int(groups.get("day") or 1))
+    except (KeyError, TypeError, ValueError):
+        return None, (f"its date_pattern {pattern!r} needs groups named year, month and day (or one named "
+                      "date) that make a date")
+    return day.isoformat(), None
+
+
+def _read_folder_sidecar(path: Path) -> tuple[dict[str, Any], str | None]:
+    try:
+        stat = path.stat()
+    except OSError:
+        return {}, None
+    return _folder_sidecar(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=256)
+def _folder_sidecar(path: str, size: int, mtime_ns: int) -> tuple[dict[str, Any], str | None]:
+    """A folder's sidecar, read once per version of it (an archive reads it for every file)."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        return {}, f"the folder's {FOLDER_SIDECAR} cannot be used ({err}); it was ignored"
+    if not isinstance(data, dict):
+        return {}, f"the folder's {FOLDER_SIDECAR} is not a JSON object; it was ignored"
+    return data, None

@@ -106,7 +106,11 @@ class MilvusRetriever:
         if filters is None or not filters.active:
             return ""
         entries = self.index.entries
-        keep = [str(e["hash"]) for e in entries.values() if filters.allows(e.get("published"), e.get("source"))]
+        keep = [
+            str(e["hash"])
+            for e in entries.values()
+            if filters.allows(e.get("published"), e.get("source"), e.get("added"))
+        ]
         if not keep:
             return None
         if len(keep) == len(entries):

@@ -8,6 +8,9 @@
 - hybrid: reciprocal rank fusion of the two candidate lists (score = sum of 1 / (RRF_K + rank)).
 Only live rows (store.py) and the articles `Filters` allow are searched. A question about recency
 ("What is the latest on …?") puts the newest of the passages nearly as relevant as the best first.
+One story, one copy: of articles that are copies of one story (rag/stories.py), only the passages
+of the best ranked copy are kept (an article's own passages are never dropped for it), and their
+hits name the other copies (`Hit.also_in`).
 Every hit carries its dense cosine similarity and its BM25 score, whichever list it came from,
 because the refusal decision uses them, and its article's date, source and address.
 Deliberately not here: deciding whether hits are enough.
@@ -20,9 +23,10 @@ from collections.abc import Callable
 
 import numpy as np
 
+from rag import stories
 from rag.bm25 import SegmentedBM25
 from rag.embedding import Embedder
-from rag.filters import Filters, day_of
+from rag.filters import Filters
 from rag.store import StoredIndex
 from rag.terms import terms
 from rag.types import Hit
@@ -62,6 +66,7 @@ class Retriever:
         self._bm25 = SegmentedBM25(index.segments, index.size)
         self.idf: Callable[[str], float] = self._bm25.idf
         self._doc_allowed_cache: dict[Filters, list[np.ndarray]] = {}
+        self._stories = stories.members(index.manifest.get("documents", {}))
 
     def search(self, query: str, k: int, filters: Filters | None = None) -> list[Hit]:
         if not len(self.index.live_rows) or k <= 0:
@@ -91,16 +96,26 @@ class Retriever:
                     fused[row] = fused.get(row, 0.0) + 1.0 / (RRF_K + rank)
             ranked = sorted(fused.items(), key=lambda item: (-item[1], item[0]))
             if asks_for_recent(query):
-                ranked = self._newest_first(ranked)
+                ranked = self._newest_first(ranked, filters is not None and filters.added_dates)
 
-        hits = []
-        for rank, (row, score) in enumerate(ranked[:k], start=1):
+        hits: list[Hit] = []
+        told: dict[str, str] = {}  # story -> the copy whose passages stand for it
+        entries = self.index.manifest["documents"]
+        for row, score in ranked:
+            if len(hits) == k:
+                break
+            segment, local = self.index.locate(row)
+            doc_id = segment.doc_ids[int(segment.doc[local])]
+            entry = entries[doc_id]
+            story = entry.get("story")
+            if story and told.setdefault(story, doc_id) != doc_id:
+                continue  # another copy of a story already found: its passages would repeat it
             chunk = self.index.chunk_at(row)
             cosine = dense[row] if row in dense else float(self.index.vector_at(row) @ vector[0])
-            entry = self.index.manifest["documents"][chunk.doc_id]
-            hits.append(Hit(chunk, score, rank, str(entry.get("title", "")), dense=cosine,
+            also_in = tuple(d for d in self._stories.get(story, ()) if d != doc_id) if story else ()
+            hits.append(Hit(chunk, score, len(hits) + 1, str(entry.get("title", "")), dense=cosine,
                             lexical=float(lexical_all[row]), published=entry.get("published"),
-                            source=entry.get("source"), url=entry.get("url")))
+                            source=entry.get("source"), url=entry.get("url"), also_in=also_in))
         return hits
 
     def _dense(self, vector: np.ndarray, depth: int, allowed: list[np.ndarray]) -> dict[int, float]:
@@ -123,7 +138,7 @@ class Retriever:
             masks = []
             for segment in self.index.segments:
                 ok = np.array(
-                    [bool(e) and filters.allows(e.get("published"), e.get("source"))
+                    [bool(e) and filters.allows(e.get("published"), e.get("source"), e.get("added"))
                      for e in (entries.get(d) for d in segment.doc_ids)],
                     dtype=bool,
                 )
@@ -131,9 +146,10 @@ class Retriever:
             self._doc_allowed_cache = {filters: masks}  # the last filter only: a chat asks many with one
         return self._doc_allowed_cache[filters]
 
-    def _newest_first(self, ranked: list[tuple[int, float]]) -> list[tuple[int, float]]:
+    def _newest_first(self, ranked: list[tuple[int, float]], added_dates: bool = False) -> list[tuple[int, float]]:
         """For a question about recency: among the passages nearly as relevant as the best one
-        (RECENT_SHARE of its fused score), the newest articles first; the rest after, as ranked."""
+        (RECENT_SHARE of its fused score), the newest articles first; the rest after, as ranked.
+        An article dated only by its file's time counts as undated unless `added_dates`."""
         if not ranked:
             return ranked
         bar = RECENT_SHARE * ranked[0][1]
@@ -143,7 +159,7 @@ class Retriever:
         def day(row: int) -> str:
             segment, local = self.index.locate(row)
             entry = entries.get(segment.doc_ids[int(segment.doc[local])], {})
-            return day_of(entry.get("published")) or ""  # undated: "" sorts last
+            return Filters(added_dates=added_dates).day(entry.get("published"), entry.get("added")) or ""  # "" last
 
         newest = sorted(relevant, key=lambda item: day(item[0]), reverse=True)  # stable: ties keep their rank
         return newest + ranked[len(relevant):]

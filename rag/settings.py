@@ -35,6 +35,8 @@ RANGES = {
     "read_k": (1, 50),
     "answer_tokens": (16, 4096),
     "max_question_tokens": (8, 4096),
+    "feeds_every": (0, 1440),
+    "feed_limit": (1, 1000),
 }
 
 
@@ -89,6 +91,12 @@ class Settings:
     milvus_uri: str | None = None  # a Milvus Lite file ("./milvus.db") or a server ("http://host:19530")
     milvus_token: str | None = field(default=None, repr=False)  # "user:password" or an API key
     milvus_collection: str = "rag"  # prefix of the collections this index uses
+    # Feeds (rag/feeds.py): `rag serve` refreshes them every this many minutes (0: never, only
+    # `rag feeds update`); a feed saves at most `feed_limit` new entries per refresh; feeds served
+    # from these hosts (comma-separated) may be on this machine or a private network.
+    feeds_every: int = 30
+    feed_limit: int = 50
+    feed_allow_hosts: str = ""
 
     ENV: ClassVar[dict[str, str]] = {
         "documents_dir": "RAG_DOCUMENTS",
@@ -114,6 +122,9 @@ class Settings:
         "milvus_uri": "RAG_MILVUS_URI",
         "milvus_token": "RAG_MILVUS_TOKEN",
         "milvus_collection": "RAG_MILVUS_COLLECTION",
+        "feeds_every": "RAG_FEEDS_EVERY",
+        "feed_limit": "RAG_FEED_LIMIT",
+        "feed_allow_hosts": "RAG_FEED_ALLOW_HOSTS",
     }
 
     def __post_init__(self) -> None:
@@ -136,6 +147,11 @@ class Settings:
             path = getattr(self, name)
             if path.exists() and not path.is_dir():
                 raise SettingsError(f"{self.named(name)} is {str(path)!r}, which is a file: it must be a folder.")
+
+    @property
+    def feed_hosts(self) -> tuple[str, ...]:
+        """The hosts of `feed_allow_hosts`, lower-cased."""
+        return tuple(h.strip().lower() for h in self.feed_allow_hosts.split(",") if h.strip())
 
     @classmethod
     def named(cls, name: str) -> str:

@@ -344,6 +344,9 @@ class Documents(Mapping[str, Document]):
         document = segment.read_document(segment.position_of[doc_id])
         if entry.get("title") and entry["title"] != document.title:  # retitled without embedding again
             document = replace(document, title=entry["title"])
+        if "added" in entry and (entry.get("published"), entry["added"]) != (document.published, document.added):
+            # Dates corrected without embedding again (an older index kept the file's time as published).
+            document = replace(document, published=entry.get("published"), added=entry["added"])
         self._cache[doc_id] = document
         if len(self._cache) > self._keep:
             self._cache.popitem(last=False)

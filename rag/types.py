@@ -48,6 +48,9 @@ class Document:
     source: str | None = None
     author: str | None = None
     url: str | None = None
+    # When nothing says when it was published: the file's modification time (ISO 8601), kept apart
+    # from `published` because it is when the file was added or copied, not when the news appeared.
+    added: str | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,9 @@ class Hit:
     published: str | None = None  # the article's, as in Document
     source: str | None = None
     url: str | None = None
+    # The other articles that carry the same story (near-duplicate copies, rag/stories.py), by id;
+    # retrieval returns one passage per story and names the other copies here.
+    also_in: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -84,6 +90,7 @@ class Citation:
     published: str | None = None  # the cited article's, as in Document (None when unknown)
     source: str | None = None
     url: str | None = None
+    also_in: tuple[str, ...] = ()  # the other articles carrying the same story, as in Hit
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,9 @@ def test_killing_the_indexer_at_any_moment_loses_nothing(tmp_path: Path) -> None
     docs.mkdir()
     for n in range(1500):
         (docs / f"n{n:04}.txt").write_text(f"Note {n}: the council met on day {n} about bridge {n % 17}.", "utf-8")
+    copies = {f"n{n:04}.txt": f"copy-n{n:04}.txt" for n in range(0, 1500, 25)}  # one story, two files
+    for original, copy in copies.items():
+        shutil.copy(docs / original, docs / copy)
     index = tmp_path / "index"
     started = time.perf_counter()
     _run(docs, tmp_path / "timing", None)
@@ -65,14 +68,30 @@ def test_killing_the_indexer_at_any_moment_loses_nothing(tmp_path: Path) -> None
             for doc_id in list(stored.documents)[::50]:
                 assert stored.documents[doc_id].text.startswith("Note "), doc_id
             assert all(chunk.text.startswith("Note ") for chunk in stored.chunks[::50])
+            _stories_agree(stored.manifest["documents"], copies)
         if attempt % 3 == 2:  # now and then, an edit and a deletion between runs
             (docs / f"n{attempt:04}.txt").write_text(f"Note {attempt} was corrected.", "utf-8")
             (docs / f"n{1499 - attempt:04}.txt").unlink()
     assert killed_mid_build >= 2, "the drill killed too few runs between their first commit and their last"
     stored, _ = update_index(docs, index, HashEmbedder(), ChunkingSettings())
+    _stories_agree(stored.manifest["documents"], copies)
+    assert sum("story" in e for e in stored.manifest["documents"].values()) == 2 * len(copies)
     on_disk = sorted(p.name for p in docs.iterdir())
     assert sorted(stored.documents) == on_disk and len(stored.chunks) == len(on_disk)
     for name in on_disk:
         assert stored.documents[name].text == (docs / name).read_text("utf-8").strip()
     names = {s.name for s in stored.segments}
-    assert {p.name for p in index.iterdir()} - {"manifest.json"} == names, "leftovers are cleaned up"
+    assert {p.name for p in index.iterdir()} - {"manifest.json", "stories.npz"} == names, "leftovers are cleaned up"
+
+
+def _stories_agree(entries: dict, copies: dict[str, str]) -> None:
+    """The stories a (possibly killed) build committed agree with the documents it committed: both
+    files of a copied note are one story when both are indexed, and no story has one member."""
+    members: dict[str, list[str]] = {}
+    for doc_id, entry in entries.items():
+        if entry.get("story"):
+            members.setdefault(entry["story"], []).append(doc_id)
+    assert all(len(m) > 1 for m in members.values())
+    for original, copy in copies.items():
+        if original in entries and copy in entries:
+            assert entries[original].get("story") == entries[copy].get("story") is not None, original

@@ -81,11 +81,11 @@ def test_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_normalisation_and_hash_are_stable(tmp_path: Path) -> None:
-    (tmp_path / "a.txt").write_bytes("\ufeffLine one  \r\n\r\n\r\n\r\nLine two\r\n".encode())
-    (tmp_path / "b.txt").write_text("Line one\n\nLine two", encoding="utf-8")
+    (tmp_path / "a.txt").write_bytes("\ufeffLine one.  \r\n\r\n\r\n\r\nLine two\r\n".encode())
+    (tmp_path / "b.txt").write_text("Line one.\n\nLine two", encoding="utf-8")
     documents, _ = load_documents(tmp_path)
     a, b = documents
-    assert a.text == "Line one\n\nLine two" and a.hash == b.hash
+    assert a.text == "Line one.\n\nLine two" and a.hash == b.hash
 
 
 def _tiny_pdf(text: str) -> bytes:

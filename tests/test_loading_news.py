@@ -53,7 +53,8 @@ def test_front_matter_is_metadata_and_is_removed_from_the_text(tmp_path: Path) -
 def test_a_text_file_without_front_matter_keeps_its_dashes(tmp_path: Path) -> None:
     (tmp_path / "a.txt").write_text("Headline\n---\nBody after a rule.", encoding="utf-8")
     doc = read_document(tmp_path / "a.txt", "a.txt")
-    assert doc.text == "Headline\n---\nBody after a rule." and doc.source is None
+    # The headline line is kept as a heading (searched, never cited as a sentence); the rule stays text.
+    assert doc.text == "# Headline\n---\nBody after a rule." and doc.source is None and doc.title == "Headline"
 
 
 def test_invalid_front_matter_is_kept_as_text_with_a_note(tmp_path: Path) -> None:
@@ -103,7 +104,8 @@ def test_an_invalid_sidecar_is_named_in_a_warning_and_the_article_still_loads(
 def test_an_unparseable_date_is_left_out_with_a_note(tmp_path: Path) -> None:
     (tmp_path / "a.txt").write_text("---\ndate: last Tuesday\nsource: BBC\n---\nBody.", encoding="utf-8")
     doc, note = read_file(tmp_path / "a.txt", "a.txt")
-    assert doc.source == "BBC" and doc.published is not None and doc.published.endswith("+00:00")  # file time
+    assert doc.source == "BBC" and doc.published is None  # the file's time is not a publication date
+    assert doc.added is not None and doc.added.endswith("+00:00")
     assert note is not None and "'last Tuesday' is not a date" in note
 
 
@@ -118,13 +120,13 @@ def test_html_metadata_comes_from_trafilatura(tmp_path: Path) -> None:
     assert "Fourteen agreements" in doc.text and "Home" not in doc.text
 
 
-def test_the_file_time_is_the_date_when_nothing_else_is_known(tmp_path: Path) -> None:
+def test_the_file_time_is_kept_as_added_not_published_when_nothing_else_is_known(tmp_path: Path) -> None:
     path = tmp_path / "a.txt"
     path.write_text("Body text.", encoding="utf-8")
     stamp = dt.datetime(2023, 3, 4, 5, 6, 7, tzinfo=dt.UTC).timestamp()
     os.utime(path, (stamp, stamp))
     doc = read_document(path, "a.txt")
-    assert doc.published == "2023-03-04T05:06:07+00:00"
+    assert doc.published is None and doc.added == "2023-03-04T05:06:07+00:00"
     assert doc.hash == content_hash(doc.text), "the file time is not hashed: touching a file changes nothing"
 
 

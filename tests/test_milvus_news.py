@@ -67,7 +67,7 @@ def test_documents_keep_their_news_metadata(folder: Path, milvus_file: str) -> N
         "A. Writer",
         "https://kazinform.example/1",
     )
-    assert tokyo.text.startswith("Tokayev arrives in Tokyo"), "the stored text still checks out"
+    assert tokyo.text.startswith("# Tokayev arrives in Tokyo"), "the stored text still checks out"
     lecture = loaded.documents["lecture.md"]
     assert (lecture.title, lecture.published, lecture.source, lecture.url) == (
         "A lecture in Tokyo",

@@ -3,7 +3,8 @@
 The chat has a row of filters (Published, Source) under its input; the Source menu lists the
 sources in the index and is refreshed whenever articles are added or removed. The articles view
 shows one page of the table at a time, searched and ordered per session, and adds articles from
-uploads or from their addresses.
+uploads or from their addresses; under it, the feeds followed (ui/feeds.py), with their last refresh
+and error, to follow, stop following or refresh now.
 
 One `Assistant` serves every browser session (the models load once per process). Answers go
 through gradio's queue one at a time (`concurrency_id="model"`): other sessions wait their turn and
@@ -29,11 +30,13 @@ from gradio.utils import get_upload_folder
 from starlette.middleware import Middleware
 
 from rag.errors import RagError
+from rag.feed_refresh import Quiet
 from rag.pipeline import Assistant
 from rag.settings import Settings
 from ui import catalog, render, scope
 from ui import chat as chat_logic
 from ui.chat import EMPTY_PANEL, Chat, ChatSession
+from ui.feeds import FeedsPanel
 from ui.library import MAX_FILES, Library
 from ui.security import HostCheck, LoginThrottle, allowed_hosts
 from ui.theme import CSS, theme
@@ -83,8 +86,12 @@ def _selected(session: ChatSession, evt: gr.SelectData) -> tuple[str, ChatSessio
     return chat_logic.select(session, index if isinstance(index, int) else None)
 
 
-def build_app(assistant: Assistant, settings: Settings | None = None, *, k: int | None = None) -> gr.Blocks:
-    """The page around `assistant`; `settings` defaults to the assistant's own."""
+def build_app(
+    assistant: Assistant, settings: Settings | None = None, *, k: int | None = None, quiet: Quiet | None = None,
+    feeds_panel: FeedsPanel | None = None,
+) -> gr.Blocks:
+    """The page around `assistant`; `settings` defaults to the assistant's own. `quiet` is told while
+    an answer is given (the feed refresher waits meanwhile); `feeds_panel` is for tests."""
     settings = settings or assistant.settings
     with gr.Blocks(title="Ask the articles", analytics_enabled=False, delete_cache=CACHE_CLEANING) as demo:
         gr.HTML(
@@ -96,11 +103,21 @@ def build_app(assistant: Assistant, settings: Settings | None = None, *, k: int 
         library = Library(assistant, Path(get_upload_folder()))
         with gr.Tabs():
             with gr.Tab("Chat", id="chat"):
-                source_filter = _chat_tab(Chat(assistant, k), _examples(assistant), library.sources())
+                source_filter = _chat_tab(Chat(assistant, k, quiet), _examples(assistant), library.sources())
             with gr.Tab("Articles", id="articles") as articles_tab:
                 _articles_tab(library, settings, articles_tab, demo, source_filter)
+                _feeds_section(feeds_panel or FeedsPanel(library), articles_tab, demo)
     demo.queue(default_concurrency_limit=4)
     return demo
+
+
+NO_SOURCES = ("No indexed article names its source: add `source:` to an article's front matter, or a "
+              "_folder.meta.json with a source to its folder.")
+
+
+def source_info(names: Sequence[str]) -> str:
+    """The line under the Source menu: what choosing none means, or why it is empty."""
+    return "all sources when none is chosen" if names else NO_SOURCES
 
 
 def _chat_tab(chat: Chat, examples: list[dict[str, str]], source_names: list[str]) -> gr.Dropdown:
@@ -147,7 +164,7 @@ def _chat_tab(chat: Chat, examples: list[dict[str, str]], source_names: list[str
                     value=[],
                     multiselect=True,
                     label="Source",
-                    info="all sources when none is chosen",
+                    info=source_info(source_names),
                     allow_custom_value=True,
                     scale=2,
                     min_width=200,
@@ -287,7 +304,8 @@ def _articles_tab(
         return message, table_html, choices
 
     def sources() -> Any:
-        return gr.update(choices=library.sources())
+        names = library.sources()
+        return gr.update(choices=names, info=source_info(names))
 
     private: dict[str, Any] = {"queue": False, "api_visibility": "private"}
     queued: dict[str, Any] = {"concurrency_limit": 1, "concurrency_id": "index"}
@@ -316,6 +334,51 @@ def _articles_tab(
     demo.load(show, current, shown_page, **private).then(sources, None, [source_filter], **private)
 
 
+def _feeds_section(panel: FeedsPanel, tab: gr.Tab, demo: gr.Blocks) -> None:
+    """Under the articles: the feeds followed, follow one, stop following one, refresh them now."""
+    first = panel.show()
+    gr.Markdown("### Feeds", elem_id="rag-feeds-head")
+    table = gr.HTML(first.table, elem_id="rag-feeds", js_on_load=None)
+    with gr.Row(equal_height=True):
+        address = gr.Textbox(
+            label="Follow a feed", placeholder="https://… (an RSS or Atom feed)", scale=4, elem_id="rag-feed-url"
+        )
+        follow = gr.Button("Follow", scale=1, elem_id="rag-feed-add")
+        refresh = gr.Button("Refresh feeds now", scale=1, elem_id="rag-feed-refresh")
+    with gr.Row(equal_height=True):
+        choice = gr.Dropdown(first.choices, value=None, label="Stop following a feed (its articles stay)",
+                             allow_custom_value=True, scale=4, elem_id="rag-feed-choice")
+        unfollow = gr.Button("Stop following", variant="stop", scale=1, elem_id="rag-feed-remove")
+    status = gr.HTML("", elem_id="rag-feed-status", js_on_load=None)
+
+    def shown() -> tuple[Any, ...]:
+        now = panel.show()
+        return now.table, gr.update(choices=now.choices, value=None)
+
+    def add(url: str | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+        message = panel.add(url, lambda done, what: progress(done, desc=what))
+        return (message, *shown(), "")
+
+    def remove(url: str | None) -> tuple[Any, ...]:
+        return (panel.remove(url), *shown())
+
+    def refresh_now(progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+        return (panel.refresh(lambda done, what: progress(done, desc=what)), *shown())
+
+    queued: dict[str, Any] = {"concurrency_limit": 1, "concurrency_id": "index"}
+    private: dict[str, Any] = {"queue": False, "api_visibility": "private"}
+    follow.click(add, [address], [status, table, choice, address], api_name="add_feed", **queued)
+    address.submit(add, [address], [status, table, choice, address], **queued, api_visibility="private")
+    unfollow.click(remove, [choice], [status, table, choice], api_name="remove_feed", **queued)
+    refresh.click(refresh_now, None, [status, table, choice], api_name="refresh_feeds", **queued)
+    gr.on([tab.select, demo.load], shown, None, [table, choice], **private)
+    # The background refresher changes the table too: an API to read it (the page reads it on load).
+    def listed() -> str:
+        return panel.show().table
+
+    gr.api(listed, api_name="feeds")
+
+
 def launch(
     assistant: Assistant,
     settings: Settings | None = None,
@@ -326,6 +389,7 @@ def launch(
     open_browser: bool = False,
     k: int | None = None,
     allow_hosts: Sequence[str] = (),
+    quiet: Quiet | None = None,
 ) -> tuple[gr.Blocks, str]:
     """Serve the page on host:port in a background thread; return it and its URL.
 
@@ -335,7 +399,7 @@ def launch(
     """
     if host not in LOOPBACK and auth is None:
         log.warning("Listening on %s without --auth: anyone who can reach this machine can use the chat.", host)
-    demo = build_app(assistant, settings, k=k)
+    demo = build_app(assistant, settings, k=k, quiet=quiet)
     host_check = Middleware(HostCheck, allowed=allowed_hosts(host, allow_hosts))
     _, url, _ = demo.launch(
         server_name=host,

@@ -39,6 +39,7 @@ class Row:
     chars: int = 0
     chunks: int = 0
     indexed_at: str = ""
+    added: str = ""  # with no publication day: the day the file was added (its time), YYYY-MM-DD
     haystack: str = field(default="", repr=False, compare=False)  # what a search looks in, casefolded
 
     def __post_init__(self) -> None:
@@ -109,6 +110,7 @@ def rows(entries: Mapping[str, Mapping[str, Any]], documents: Mapping[str, Docum
                 chars=_int(entry.get("chars")),
                 chunks=_int(entry.get("chunks")),
                 indexed_at=_text(entry.get("indexed_at")),
+                added=day_of(_text(entry.get("added"))) or "",
             )
         )
     return out

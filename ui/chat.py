@@ -16,6 +16,7 @@ Deliberately not here: gradio itself (ui/app.py wires this to the page) and HTML
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
 from rag.errors import RagError
+from rag.feed_refresh import Quiet
 from rag.pipeline import Assistant
 from rag.types import Answer, Delta, Document, Draft, Stage, Status
 from ui import render, scope
@@ -82,9 +84,10 @@ def _assistant(markdown: str) -> dict[str, str]:
 
 
 class Chat:
-    def __init__(self, assistant: Assistant, k: int | None = None) -> None:
+    def __init__(self, assistant: Assistant, k: int | None = None, quiet: Quiet | None = None) -> None:
         self.assistant = assistant
         self.k = k
+        self.quiet = quiet  # told while an answer is given: the feed refresher waits meanwhile
 
     def entries(self) -> Mapping[str, Mapping[str, Any]]:
         """The manifest's entry of each indexed article: title, date, source … without its text."""
@@ -135,7 +138,9 @@ class Chat:
         events = self.assistant.stream(
             question, k=self.k, history=list(session.history), filters=filters if filters.active else None
         )
+        answering = self.quiet.answering() if self.quiet is not None else contextlib.nullcontext()
         try:
+            answering.__enter__()
             for event in events:
                 if signal:
                     yield _stopped(session, asked, final, signal.clear)
@@ -164,6 +169,7 @@ class Chat:
                 session, asked, f"Something went wrong while answering ({type(err).__name__}: {err}). Try again."
             )
         finally:
+            answering.__exit__(None, None, None)
             close = getattr(events, "close", None)
             if close is not None:
                 close()  # a stopped answer releases the model at once

@@ -83,13 +83,17 @@ def link(text: str, url: str | None) -> str:
     return f"<a href='{escape(href, quote=True)}' target='_blank' rel='noopener noreferrer'>{escape(text)}</a>"
 
 
-def news_line(published: str | None, source: str | None, url: str | None) -> str:
+def news_line(published: str | None, source: str | None, url: str | None, added: str | None = None) -> str:
     """The article's day, source and a link to it, as a line under a citation ("" when none is known).
+    With no publication day, the day its file was added is shown as such.
 
     >>> news_line("2024-05-01T09:30:00+00:00", "BBC <News>", None)
     "<div class='rag-news'>2024-05-01 · BBC &lt;News&gt;</div>"
+    >>> news_line(None, None, None, "2026-12-06T10:00:00+00:00")
+    "<div class='rag-news'>added 2026-12-06 (no publication date)</div>"
     """
-    parts = [escape(p) for p in (day_of(published) or "", " ".join((source or "").split())) if p]
+    day = day_of(published) or (f"added {day_of(added)} (no publication date)" if day_of(added) else "")
+    parts = [escape(p) for p in (day, " ".join((source or "").split())) if p]
     href = safe_url(url)
     if href is not None:
         host = (urlsplit(href).hostname or href).removeprefix("www.")
@@ -102,9 +106,28 @@ def _news(
 ) -> str:
     """The news line from what the citation or hit carries, completed from the document."""
     document = documents.get(doc_id)
+    added = None
     if document is not None:
         published, source, url = published or document.published, source or document.source, url or document.url
-    return news_line(published, source, url)
+        added = document.added
+    return news_line(published, source, url, added)
+
+
+def also_in_html(also_in: Sequence[str], documents: Mapping[str, Document]) -> str:
+    """The other articles that carry the same story, by source (and file), under a passage.
+
+    >>> also_in_html(["wire/a.txt"], {"wire/a.txt": Document("wire/a.txt", "A", "x", "h", source="Reuters")})
+    "<div class='rag-also'>Same story also in: Reuters (<code>wire/a.txt</code>)</div>"
+    """
+    if not also_in:
+        return ""
+    named = []
+    for doc_id in also_in:
+        document = documents.get(doc_id)
+        source = " ".join((document.source or "").split()) if document is not None else ""
+        code = f"<code>{escape(doc_id)}</code>"
+        named.append(f"{escape(source)} ({code})" if source else code)
+    return f"<div class='rag-also'>Same story also in: {', '.join(named)}</div>"
 
 
 def passage_for(citation: Citation, passages: Sequence[Hit]) -> Chunk | None:
@@ -191,6 +214,7 @@ def _citation_html(citation: Citation, answer: Answer, documents: Mapping[str, D
         f"<div class='rag-source-head'><span class='rag-marker'>[{citation.marker}]</span> "
         f"<span class='rag-title'>{escape(citation.title or citation.doc_id)}</span></div>"
         f"{_news(citation.doc_id, documents, citation.published, citation.source, citation.url)}"
+        f"{also_in_html(citation.also_in, documents)}"
         f"<div class='rag-place'>{escape(citation.doc_id)} · {escape(place)}</div>"
         f"<blockquote class='rag-passage'>{passage}</blockquote>{article}</li>"
     )
@@ -206,6 +230,7 @@ def _hit_html(hit: Hit, documents: Mapping[str, Document]) -> str:
         "<li class='rag-source rag-uncited'>"
         f"<div class='rag-source-head'><span class='rag-title'>{escape(hit.title or chunk.doc_id)}</span></div>"
         f"{_news(chunk.doc_id, documents, hit.published, hit.source, hit.url)}"
+        f"{also_in_html(hit.also_in, documents)}"
         f"<div class='rag-place'>{escape(chunk.doc_id)} · {escape(place)} · score {hit.score:.2f}</div>"
         f"<blockquote class='rag-passage'>{escape(chunk.text)}</blockquote></li>"
     )
@@ -315,6 +340,14 @@ def documents_table(entries: Mapping[str, Mapping[str, Any]]) -> str:
     return documents_page(catalog.page_of(catalog.rows(entries), catalog.View()))
 
 
+def _day_cell(row: catalog.Row) -> str:
+    """The publication day; with none, the day the file was added, marked as such."""
+    if row.published or not row.added:
+        return escape(row.published)
+    tip = "No publication date: the day the file was added"
+    return f"<span class='rag-added' title='{tip}'>added {escape(row.added)}</span>"
+
+
 def documents_page(page: catalog.Page) -> str:
     """One page of the articles table: published, source, title (linked to its address), file, size,
     chunks and when it was indexed, under a line saying which rows of how many these are."""
@@ -331,7 +364,7 @@ def documents_page(page: catalog.Page) -> str:
         when = row.indexed_at[:16].replace("T", " ")
         rows.append(
             "<tr>"
-            f"<td class='rag-day'>{escape(row.published)}</td>"
+            f"<td class='rag-day'>{_day_cell(row)}</td>"
             f"<td class='rag-outlet'>{escape(row.source)}</td>"
             f"<td class='rag-title'>{link(row.title, row.url)}</td>"
             f"<td><code>{escape(row.doc_id)}</code></td>"
@@ -343,4 +376,28 @@ def documents_page(page: catalog.Page) -> str:
     return (
         head + "<table class='rag-documents'><thead><tr><th>Published</th><th>Source</th><th>Title</th><th>File</th>"
         "<th>Size</th><th>Chunks</th><th>Indexed</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
+    )
+
+
+def feeds_html(followed: Sequence[Any]) -> str:
+    """The feeds followed (rag.feeds.Feed records): title linked to the feed, articles saved, when it
+    was last refreshed, and its last error or "ok"."""
+    if not followed:
+        return placeholder_html("No feeds are followed: paste the address of an RSS or Atom feed below.")
+    rows = []
+    for feed in followed:
+        when = (feed.last_refresh or "never")[:16].replace("T", " ")
+        state = (f"<span class='rag-error'>{escape(feed.last_error)}</span>" if feed.last_error else "ok")
+        rows.append(
+            "<tr>"
+            f"<td class='rag-title'>{link(feed.title or feed.url, feed.url)}</td>"
+            f"<td><code>{escape(feed.url)}</code></td>"
+            f"<td class='rag-num'>{feed.saved:,}</td>"
+            f"<td>{escape(when)}</td>"
+            f"<td class='rag-feed-state'>{state}</td>"
+            "</tr>"
+        )
+    return (
+        "<table class='rag-documents rag-feeds'><thead><tr><th>Feed</th><th>Address</th><th>Articles</th>"
+        "<th>Last refresh</th><th>Status</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
     )

@@ -44,7 +44,7 @@ def parse(published: str | None, sources: Iterable[str] | None) -> Filters:
 
 def any_allowed(entries: Mapping[str, Mapping[str, Any]], filters: Filters) -> bool:
     """Whether any indexed article passes `filters`, from the manifest's entries (no article is read)."""
-    return any(filters.allows(e.get("published"), e.get("source")) for e in entries.values())
+    return any(filters.allows(e.get("published"), e.get("source"), e.get("added")) for e in entries.values())
 
 
 def nothing_left(filters: Filters) -> str:
