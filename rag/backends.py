@@ -31,6 +31,7 @@ def make_generator(settings: Settings) -> Generator:
             api_key=settings.llm_api_key,
             context_size=settings.context_size,
             timeout_s=float(settings.llm_timeout),
+            reply_timeout_s=float(settings.llm_reply_timeout),
             name=settings.model,
         )
     path = models.resolve(settings.model, settings.model_cache_dir, settings.model_sha256)
