@@ -206,7 +206,7 @@ def read_file(path: Path, doc_id: str) -> tuple[Document, str | None]:
     except metadata.MetadataProblem as why:
         notes.append(str(why))
         sidecar = {}
-    encoding = sidecar.get("encoding") if isinstance(sidecar.get("encoding"), str) else None
+    encoding = metadata.as_text(sidecar.get("encoding"), "encoding", notes) if "encoding" in sidecar else None
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
