@@ -342,7 +342,10 @@ def eval_command(
 @click.pass_context
 def add(ctx: click.Context, urls: tuple[str, ...]) -> None:
     """Fetch the articles at these web addresses into the documents folder (web/<site>/), then bring
-    the index up to date as `rag index` does. Exits with status 1 if any address failed."""
+    the index up to date as `rag index` does. Exits with status 1 if any address failed.
+
+    Only public addresses are fetched: a host on this machine or a private network is refused
+    unless RAG_FETCH_ALLOW_HOSTS names it."""
     from rag.errors import FetchError
     from rag.fetching import fetch_article
 
@@ -350,7 +353,7 @@ def add(ctx: click.Context, urls: tuple[str, ...]) -> None:
     failed = 0
     for url in urls:
         try:
-            article = fetch_article(url, settings.documents_dir)
+            article = fetch_article(url, settings.documents_dir, allow_hosts=settings.fetch_allow_hosts)
         except FetchError as err:
             failed += 1
             click.echo(f"Not added: {err}", err=True)

@@ -159,7 +159,7 @@ class Library:
         if not urls:
             return render.notice_html("Paste the address of an article (https://…), one per line.", "info"), ""
         try:
-            fetch = self._fetch or addresses.default_fetch()
+            fetch = self._fetch or addresses.default_fetch(self.assistant.settings.fetch_allow_hosts)
         except ImportError:
             log.exception("rag.fetching cannot be imported")
             message = "Adding articles by address is not available in this installation."
