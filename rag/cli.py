@@ -196,6 +196,8 @@ def serve(
     report = assistant.index(progress)
     for skipped in report.skipped:
         click.echo(f"Skipped {skipped.path}: {skipped.reason}", err=True)
+    for note in report.notes:
+        click.echo(f"Note: {note}", err=True)
     click.echo(f"Index {settings.index_dir}: {report.summary()}", err=True)
     click.echo("Loading the models…", err=True)
     assistant.warm_up()

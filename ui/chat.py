@@ -5,7 +5,8 @@ messages the chat shows (escaped Markdown), the plain question/answer turns give
 history, and the sources panel of every answer. `Chat.ask` streams one answer as a series of
 `Update`s: the question at once, the text token by token, then the checked `Answer` text replacing
 the streamed one, with its sources panel. Errors become a message in the chat and the session
-carries on: a failed or stopped turn is shown but not given to the model as history. The chat's
+carries on: a failed or stopped turn is shown but not given to the model as history. An error's
+message never shows the server's paths (ui/errors.py). The chat's
 filters (ui/scope.py) go to `Assistant.stream`; a date it cannot read, or filters no indexed article
 passes, is said in the chat instead of asking, and the question stays in the box.
 
@@ -23,7 +24,7 @@ from typing import Any, NamedTuple
 from rag.errors import RagError
 from rag.pipeline import Assistant
 from rag.types import Answer, Delta, Document
-from ui import render, scope
+from ui import errors, render, scope
 
 log = logging.getLogger(__name__)
 
@@ -140,16 +141,18 @@ class Chat:
                 elif isinstance(event, Answer):
                     yield self._finish(question, event, session, asked, filters.describe() if filters.active else "")
         except RagError as err:
-            yield self._failed(session, asked, str(err))
+            log.warning("Answering %r failed: %s", question, err)
+            yield self._failed(session, asked, errors.public_message(str(err), self._folders()))
         except Exception as err:  # the page must survive any failure of the model or the index
             log.exception("Answering %r failed", question)
-            yield self._failed(
-                session, asked, f"Something went wrong while answering ({type(err).__name__}: {err}). Try again."
-            )
+            yield self._failed(session, asked, errors.unexpected(err, "answering"))
         finally:
             close = getattr(events, "close", None)
             if close is not None:
                 close()  # a stopped answer releases the model at once
+
+    def _folders(self) -> dict[Any, str]:
+        return errors.folders(self.assistant.settings)
 
     def _finish(self, question: str, answer: Answer, session: ChatSession, asked: tuple, scoped: str = "") -> Update:
         panel = render.sources_html(answer, question, self.documents(), scoped)
