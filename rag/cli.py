@@ -216,7 +216,22 @@ def serve(
         message = f"Cannot serve on {host}:{port} ({err}). Choose another --port or RAG_PORT."
         raise click.ClickException(message) from None
     click.echo(f"Chat running on {url}  (Ctrl-C to stop; `rag chat` chats in the terminal instead)")
-    app.block_thread()
+    _stop_on_sigterm()
+    try:
+        app.block_thread()  # until Ctrl-C, or SIGTERM from a service manager
+    finally:
+        app.close()
+
+
+def _stop_on_sigterm() -> None:
+    """Stop on SIGTERM as on Ctrl-C: the server shuts down in order, and gradio deletes the uploads
+    it still holds (a refused one included). Python's default for SIGTERM ends the process at once."""
+    import signal
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
 
 
 @main.command()

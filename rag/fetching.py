@@ -97,6 +97,8 @@ def fetch_article(
         raise FetchError(f"{address} could not be read as a web page: {why}.") from None
     raw, meta = loading.html_article(html, url=final_url)
     text = loading.normalise(raw)
+    if not text and (too_much := loading.html_too_much(html)):
+        raise FetchError(f"No article text could be read at {address}: {too_much}.")
     if len(text) < MIN_TEXT_CHARS:
         raise FetchError(
             f"No article text was found at {address}: the page may need JavaScript, a login or a cookie "
