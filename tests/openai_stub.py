@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import re
+import select
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -33,6 +35,8 @@ class Script:
     endless: str = ""  # "", "pieces", "keepalive" or "trickle": how the reply never ends
     interval_s: float = 0.0  # between two pieces, keep-alives or bytes of an endless reply
     hung_up: threading.Event = field(default_factory=threading.Event)  # the client closed an endless reply
+    began_at: float = 0.0  # time.monotonic() when the last endless reply began…
+    hung_up_at: float = 0.0  # …and when its client hung up
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -93,6 +97,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(b"data: [DONE]\n\n")
 
     def _endless(self, script: Script) -> None:
+        script.began_at = time.monotonic()
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.end_headers()
@@ -109,11 +114,22 @@ class _Handler(BaseHTTPRequestHandler):
                     for byte in piece:
                         self.wfile.write(bytes([byte]))
                         self.wfile.flush()
-                        time.sleep(script.interval_s)
+                        self._pause(script.interval_s)
                 self.wfile.flush()
-                time.sleep(script.interval_s or 0.001)
+                self._pause(script.interval_s or 0.001)
         except OSError:  # the client hung up: as it should
+            script.hung_up_at = time.monotonic()
             script.hung_up.set()
+
+    def _pause(self, seconds: float) -> None:
+        """Wait, but notice at once (within 50 ms) when the client closes the connection."""
+        end = time.monotonic() + seconds
+        while True:
+            readable, _, _ = select.select([self.connection], [], [], max(0.0, min(0.05, end - time.monotonic())))
+            if readable and not self.connection.recv(1, socket.MSG_PEEK):
+                raise ConnectionResetError("the client closed the connection")
+            if time.monotonic() >= end:
+                return
 
     def _complete(self, body: dict[str, Any]) -> None:
         alternatives = self.script.logprobs
