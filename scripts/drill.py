@@ -2,13 +2,14 @@
 
     flock /tmp/cpu.lock env PYTHONPATH=. .venv/bin/python scripts/drill.py [--writers 20] [--uploads 10]
 
-1. Two writers: two `rag index` processes at once, `--writers` rounds (the second starts 0-3 s after
-   the first, each with an article of its own to add). After every round the index must load with
-   every article readable, and no run may say "damaged".
+1. Two writers: two `rag index` processes at once, `--writers` rounds (the second starts 0-1.5 s
+   after the first, each with three articles of its own to add). After every round the index must
+   load with every article readable, and no run may say "damaged".
 2. Upload against the CLI: a real `rag serve` (the real embedder; the model is a scripted
    OpenAI-compatible stub, the judge off) takes an upload through its web API while a `rag index`
-   adds three other articles, `--uploads` rounds. The upload must be indexed, the index whole, and
-   the next question in the chat must find the CLI's article (the server sees what the CLI added).
+   adds six other articles (the upload starts 0-2 s after it), `--uploads` rounds. The upload must
+   be indexed, the index whole, and the next question in the chat must find the CLI's article (the
+   server sees what the CLI added).
 3. Internal addresses: `rag add` and the Articles tab's address field, with every spelling of this
    machine and of private networks, and a redirect from an allowed host to localhost. All must be
    refused, and the internal server must receive no request.
@@ -23,6 +24,8 @@ At the end, SIGTERM stops the server, which must leave no upload in gradio's cac
 Only the embedder loads (MiniLM on onnxruntime): the answering model is the stub and the judge is
 off, since none of the attacks is about what a model says. Prints a Markdown table of the results;
 exits 1 if any misses its target. Everything runs in a temporary folder (`--work` to keep it).
+`--code DIR` runs the CLI and the server of another checkout (the code before a fix, say) and
+`--only writers,uploads,addresses,bomb,stream` some of the attacks.
 """
 
 from __future__ import annotations
@@ -92,7 +95,8 @@ def article(name: str, n: int) -> str:
 
 
 class Drill:
-    def __init__(self, work: Path, writers: int, uploads: int) -> None:
+    def __init__(self, work: Path, writers: int, uploads: int, code: Path = ROOT) -> None:
+        self.code = code  # the repository whose `rag` the CLI and the server run
         self.work = work
         self.writers = writers
         self.uploads = uploads
@@ -113,7 +117,7 @@ class Drill:
     def env(self, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
         env.update(
-            PYTHONPATH=str(ROOT), RAG_DOCUMENTS=str(self.docs), RAG_INDEX=str(self.index), RAG_JUDGE_MODEL="none",
+            PYTHONPATH=str(self.code), RAG_DOCUMENTS=str(self.docs), RAG_INDEX=str(self.index), RAG_JUDGE_MODEL="none",
             GRADIO_TEMP_DIR=str(self.work / "gradio"), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
         )
         env.update(extra)
@@ -175,11 +179,13 @@ class Drill:
         missing: set[str] = set()
         rng = random.Random(21)
         for r in range(self.writers):
-            self.add("cron", r)
+            for k in range(3):
+                self.add(f"cron{r:02}", k)
             started = time.monotonic()
             cron = self.start("index")
-            time.sleep(rng.uniform(0, 3))
-            self.add("person", r)
+            time.sleep(rng.uniform(0, 1.5))
+            for k in range(3):
+                self.add(f"person{r:02}", k)
             person = self.start("index")
             runs = [self.finish(*cron, started), self.finish(*person, started)]
             failed += sum(run.code != 0 for run in runs)
@@ -234,10 +240,10 @@ class Drill:
         missing: set[str] = set()
         overlapped = 0
         for r in range(self.uploads):
-            cli_docs = [self.add(f"cli{r:02}", k) for k in range(3)]
+            cli_docs = [self.add(f"cli{r:02}", k) for k in range(6)]
             started = time.monotonic()
             cli = self.start("index")
-            time.sleep(rng.uniform(0.5, 4.0))
+            time.sleep(rng.uniform(0.0, 2.0))
             upload = self.work / "outgoing" / f"web-{r:02}.txt"
             upload.parent.mkdir(exist_ok=True)
             upload.write_text(article("web", r), encoding="utf-8")
@@ -470,28 +476,41 @@ def table(results: list[Result], header: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+ATTACKS = ("writers", "uploads", "addresses", "bomb", "stream")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--writers", type=int, default=20, help="rounds of two `rag index` at once")
     parser.add_argument("--uploads", type=int, default=10, help="rounds of an upload against a `rag index`")
     parser.add_argument("--work", type=Path, help="keep everything in this folder (default: a temporary one)")
+    parser.add_argument("--code", type=Path, default=ROOT, help="the checkout whose rag to run (default: this one)")
+    parser.add_argument("--only", default=",".join(ATTACKS), help=f"some of {','.join(ATTACKS)}")
     args = parser.parse_args()
+    only = set(args.only.split(","))
     work = args.work or Path(tempfile.mkdtemp(prefix="rag-drill-"))
-    drill = Drill(work, args.writers, args.uploads)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    drill = Drill(work, args.writers, args.uploads, args.code.resolve())
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=args.code, capture_output=True, text=True)
     header = {
-        "commit": commit.stdout.strip(), "date": dt.datetime.now().astimezone().isoformat(timespec="minutes"),
-        "cores": os.cpu_count(), "work": str(work),
+        "commit": commit.stdout.strip() or str(args.code),
+        "date": dt.datetime.now().astimezone().isoformat(timespec="minutes"), "cores": os.cpu_count(),
+        "work": str(work),
     }
     started = time.monotonic()
     try:
-        drill.two_writers()
-        with drill.server() as (url, server, script):
-            drill.upload_against_cli(url, server)
-            drill.internal_addresses(url)
-            drill.alias_bomb(url, server)
-            drill.endless(url, script)
-            drill.sigterm(server)
+        if "writers" in only:
+            drill.two_writers()
+        if only & {"uploads", "addresses", "bomb", "stream"}:
+            with drill.server() as (url, server, script):
+                if "uploads" in only:
+                    drill.upload_against_cli(url, server)
+                if "addresses" in only:
+                    drill.internal_addresses(url)
+                if "bomb" in only:
+                    drill.alias_bomb(url, server)
+                if "stream" in only:
+                    drill.endless(url, script)
+                drill.sigterm(server)
         drill.final_check()
     finally:
         header["minutes"] = f"{(time.monotonic() - started) / 60:.1f}"
