@@ -13,7 +13,8 @@ otherwise not global, in every spelling (`127.1`, `0x7f000001`, `2130706433`, `[
 not on the text. Every redirect hop (at most `MAX_REDIRECTS`) opens its connection the same way.
 Hosts named in `allow_hosts` (RAG_FETCH_ALLOW_HOSTS, for a news server on your own network) may be
 private. Credentials in an address (`user:pw@`) are dropped: never sent, stored or shown. Proxy
-variables (HTTP_PROXY …) are not used: a proxy would resolve and connect where this cannot check.
+variables (HTTP_PROXY …) and .netrc are not used: a proxy would resolve and connect where this
+cannot check (SSL_CERT_FILE and SSL_CERT_DIR are).
 The timeout applies to connecting and to each read, the whole body must come within four times
 it, and it is abandoned past `max_bytes`.
 
@@ -300,9 +301,11 @@ def fetch(
     hops: list[str] = []
     limit_mb = f"{max_bytes / 1_000_000:g} MB"
     transport = httpx.HTTPTransport(trust_env=False)
-    # httpx offers no way to give a transport its network backend, so its pool is made here.
+    # httpx offers no way to give a transport its network backend, so its pool is made here. The
+    # certificates may come from SSL_CERT_FILE / SSL_CERT_DIR (a company's own authority): that
+    # changes what is trusted, not where a connection goes.
     transport._pool = httpcore.ConnectionPool(
-        ssl_context=httpx.create_ssl_context(trust_env=False), network_backend=_guarded_backend(allow_hosts)
+        ssl_context=httpx.create_ssl_context(trust_env=True), network_backend=_guarded_backend(allow_hosts)
     )
     try:
         with (
