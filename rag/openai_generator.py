@@ -289,7 +289,8 @@ class OpenAIGenerator:
         what = "the first piece of its reply" if not pieces else "the next piece of its reply"
         return ServerError(
             f"{where} sent {what} not within {limits.silence_s:g} s"
-            f"{' (only keep-alives or empty events came)' if begun else ''}: it may be overloaded. "
+            f"{' (the response began, but no text: keep-alives, empty or unfinished events)' if begun else ''}: "
+            "it may be overloaded. "
             "Try again, or raise RAG_LLM_TIMEOUT."
         )
 
