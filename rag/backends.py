@@ -31,6 +31,7 @@ def make_generator(settings: Settings) -> Generator:
             api_key=settings.llm_api_key,
             context_size=settings.context_size,
             timeout_s=float(settings.llm_timeout),
+            reply_timeout_s=float(settings.llm_reply_timeout),
             name=settings.model,
         )
     path = models.resolve(settings.model, settings.model_cache_dir, settings.model_sha256)
@@ -68,24 +69,44 @@ def index_exists(settings: Settings) -> bool:
     return store.exists(settings.index_dir)
 
 
-def load_index(settings: Settings, embedder: Embedder) -> IndexView:
+def load_index(settings: Settings, embedder: Embedder, previous: IndexView | None = None) -> IndexView:
+    """The index as it is now; the segments of `previous` (an earlier snapshot) are reused."""
     if settings.milvus_uri:
         from rag import milvus_index
 
         return milvus_index.load(settings.milvus_uri, settings.milvus_collection, embedder.name, embedder.dimension,
                                  settings.milvus_token)
-    return store.load(settings.index_dir, embedder.name, embedder.dimension)
+    return store.load(settings.index_dir, embedder.name, embedder.dimension, reuse=_segments(previous))
 
 
-def update_index(settings: Settings, embedder: Embedder, progress: Progress | None = None
-                 ) -> tuple[IndexView, IndexReport]:
-    """Bring the index up to date with the documents folder (only changed documents are embedded)."""
+def index_changed(index: IndexView) -> bool:
+    """Whether another index was committed since `index` was loaded (by a `rag index` in another
+    process, say). Milvus serves its current data to every query, so never for Milvus."""
+    return isinstance(index, store.StoredIndex) and store.changed(index)
+
+
+def update_index(settings: Settings, embedder: Embedder, progress: Progress | None = None,
+                 previous: IndexView | None = None) -> tuple[IndexView, IndexReport]:
+    """Bring the index up to date with the documents folder (only changed documents are embedded),
+    waiting up to settings.index_wait for another writer; `previous`: the snapshot this process
+    serves, whose open segments are reused."""
     if settings.milvus_uri:
         from rag import milvus_index
 
         return milvus_index.update_index(settings.documents_dir, settings.milvus_uri, settings.milvus_collection,
                                          embedder, settings.chunking, progress, settings.milvus_token)
-    return indexing.update_index(settings.documents_dir, settings.index_dir, embedder, settings.chunking, progress)
+    return indexing.update_index(settings.documents_dir, settings.index_dir, embedder, settings.chunking, progress,
+                                 wait_s=settings.index_wait, reuse=_segments(previous))
+
+
+def tidy(settings: Settings) -> None:
+    """Delete the replaced segments no reader holds any more, if no writer is busy (then it will)."""
+    if not settings.milvus_uri:
+        store.tidy(settings.index_dir)
+
+
+def _segments(index: IndexView | None) -> Mapping[str, store.Segment] | None:
+    return index.segment_named if isinstance(index, store.StoredIndex) else None
 
 
 def make_retriever(index: IndexView, embedder: Embedder, settings: Settings) -> Searcher:

@@ -215,6 +215,8 @@ def serve(
     report = assistant.index(progress)
     for skipped in report.skipped:
         click.echo(f"Skipped {skipped.path}: {skipped.reason}", err=True)
+    for note in report.notes:
+        click.echo(f"Note: {note}", err=True)
     click.echo(f"Index {settings.index_dir}: {report.summary()}", err=True)
     click.echo("Loading the models…", err=True)
     assistant.warm_up()
@@ -243,11 +245,24 @@ def serve(
         click.echo(f"Feeds are refreshed every {settings.feeds_every} minutes (RAG_FEEDS_EVERY; 0 turns it off).",
                    err=True)
     click.echo(f"Chat running on {url}  (Ctrl-C to stop; `rag chat` chats in the terminal instead)")
+    _stop_on_sigterm()
     try:
-        app.block_thread()
+        app.block_thread()  # until Ctrl-C, or SIGTERM from a service manager
     finally:
         if refresher is not None:
             refresher.stop(timeout=1.0)
+        app.close()
+
+
+def _stop_on_sigterm() -> None:
+    """Stop on SIGTERM as on Ctrl-C: the server shuts down in order, and gradio deletes the uploads
+    it still holds (a refused one included). Python's default for SIGTERM ends the process at once."""
+    import signal
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
 
 
 @main.command()
@@ -375,7 +390,10 @@ def eval_command(
 @click.pass_context
 def add(ctx: click.Context, urls: tuple[str, ...]) -> None:
     """Fetch the articles at these web addresses into the documents folder (web/<site>/), then bring
-    the index up to date as `rag index` does. Exits with status 1 if any address failed."""
+    the index up to date as `rag index` does. Exits with status 1 if any address failed.
+
+    Only public addresses are fetched: a host on this machine or a private network is refused
+    unless RAG_FETCH_ALLOW_HOSTS names it."""
     from rag.errors import FetchError
     from rag.fetching import fetch_article
 
@@ -383,7 +401,7 @@ def add(ctx: click.Context, urls: tuple[str, ...]) -> None:
     failed = 0
     for url in urls:
         try:
-            article = fetch_article(url, settings.documents_dir)
+            article = fetch_article(url, settings.documents_dir, allow_hosts=settings.fetch_allow_hosts)
         except FetchError as err:
             failed += 1
             click.echo(f"Not added: {err}", err=True)

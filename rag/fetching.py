@@ -1,15 +1,35 @@
-"""Add an article by its address: fetch the page, keep its text and metadata as a Markdown file.
+"""Add an article by its address: fetch the page, keep its text and metadata as a Markdown file;
+and `fetch`, the one way this program fetches anything from the web.
 
-`fetch_article(url, documents_dir)` downloads one web page over http or https with httpx (redirects
-followed, at most `MAX_REDIRECTS`; the timeout applies to connecting and to each read; the body is
-streamed and abandoned past `max_bytes`), extracts the article text and metadata with trafilatura
-(loading.html_article, as for saved HTML files) and writes `web/<host>/<slug>-<digest>.md` in the
-documents folder: YAML front matter (title, published, source, author, url, fetched) and the text.
-The name comes from the page's final address, so fetching it again replaces the file. Every
-failure is a `FetchError` naming the address, what went wrong and what to do.
+`fetch(url, max_bytes=…, accept=…)` downloads one address over http or https with httpx and
+returns a `Fetched` (its final address, status, content type, charset, headers and body), or
+raises a `FetchError` naming the address, what went wrong and what to do. It fetches only public
+addresses: every host is resolved when a connection is opened, and the connection is made to the
+very address that was checked (no second lookup a DNS rebinding could answer differently). It is
+refused, with a `Refused` (one line), when any address the host resolves to is loopback, private,
+link-local (169.254.169.254 is the cloud metadata service), multicast, unspecified, reserved or
+otherwise not global, in every spelling (`127.1`, `0x7f000001`, `2130706433`, `[::1]`,
+`[::ffff:127.0.0.1]`, `0.0.0.0`, names that resolve there): the check is on the resolved address,
+not on the text. Every redirect hop (at most `MAX_REDIRECTS`) opens its connection the same way.
+Hosts named in `allow_hosts` (RAG_FETCH_ALLOW_HOSTS, for a news server on your own network) may be
+private. Credentials in an address (`user:pw@`) are dropped: never sent, stored or shown. Proxy
+variables (HTTP_PROXY …) and .netrc are not used: a proxy would resolve and connect where this
+cannot check (SSL_CERT_FILE and SSL_CERT_DIR are).
+The timeout applies to connecting and to each read, the whole body must come within four times
+it, and it is abandoned past `max_bytes`.
+
+Feeds (and anything else that fetches) should call `fetch` too, e.g. for a feed with a
+conditional request: `fetch(url, max_bytes=2_000_000, accept=FEED_TYPES, headers={"If-None-Match":
+etag}, allow_hosts=settings.fetch_allow_hosts)`; a 304 comes back as `Fetched.not_modified`.
+
+`fetch_article(url, documents_dir)` fetches a page with `fetch`, extracts the article text and
+metadata with trafilatura (loading.html_article, as for saved HTML files) and writes
+`web/<host>/<slug>-<digest>.md` in the documents folder: YAML front matter (title, published,
+source, author, url, fetched) and the text. The name comes from the page's final address, so
+fetching it again replaces the file.
 
 Deliberately not here: indexing the saved file (the caller brings the index up to date, as `rag
-add` does), and pages that need JavaScript or a login.
+add` does), pages that need JavaScript or a login, and reading feeds.
 """
 
 from __future__ import annotations
@@ -17,11 +37,15 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import ipaddress
+import logging
 import os
 import re
+import socket
 import tempfile
 import time
 import urllib.parse
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,8 +53,11 @@ from typing import Any
 from rag import loading
 from rag.errors import FetchError
 
+log = logging.getLogger(__name__)
+
 MAX_REDIRECTS = 5
 HTML_TYPES = ("text/html", "application/xhtml+xml")
+ALLOW_SETTING = "RAG_FETCH_ALLOW_HOSTS"
 USER_AGENT = "local-rag/0.1 (a private reader fetching one article)"
 MIN_TEXT_CHARS = 40  # less is a cookie wall or an empty shell, not an article
 
@@ -47,17 +74,32 @@ class FetchedArticle:
 
 
 def fetch_article(
-    url: str, documents_dir: Path, *, timeout_s: float = 15.0, max_bytes: int = 5_000_000
+    url: str,
+    documents_dir: Path,
+    *,
+    timeout_s: float = 15.0,
+    max_bytes: int = 5_000_000,
+    allow_hosts: Sequence[str] = (),
 ) -> FetchedArticle:
-    """Fetch the page at `url`, save its article into `documents_dir`; FetchError on any failure."""
+    """Fetch the page at `url`, save its article into `documents_dir`; FetchError on any failure.
+    `allow_hosts`: hosts that may be on this machine or a private network (Settings.fetch_allow_hosts)."""
     address = check_address(url)
-    data, final_url, charset = _download(address, timeout_s, max_bytes)
+    try:
+        page = fetch(address, max_bytes=max_bytes, accept=HTML_TYPES, timeout_s=timeout_s, allow_hosts=allow_hosts)
+    except WrongType as err:
+        raise FetchError(
+            f"{address} is not a web page but {err.content_type}: only HTML articles can be added by address. "
+            "Download the file and put it in the documents folder instead."
+        ) from None
+    data, final_url, charset = page.body, page.final_url, page.charset
     try:
         html, _ = loading.decode(data, charset or loading.declared_charset(data))
     except loading.UnusableFile as why:
         raise FetchError(f"{address} could not be read as a web page: {why}.") from None
     raw, meta = loading.html_article(html, url=final_url)
     text = loading.normalise(raw)
+    if not text and (too_much := loading.html_too_much(html)):
+        raise FetchError(f"No article text could be read at {address}: {too_much}.")
     if len(text) < MIN_TEXT_CHARS:
         raise FetchError(
             f"No article text was found at {address}: the page may need JavaScript, a login or a cookie "
@@ -81,7 +123,12 @@ def fetch_article(
 
 
 def check_address(url: str) -> str:
-    """The address, stripped, if it is an http or https URL with a host; FetchError if not."""
+    """The address, stripped and without credentials, if it is an http or https URL with a host;
+    FetchError if not.
+
+    >>> check_address("  https://user:secret@News.example:8443/a?b#c ")
+    'https://News.example:8443/a?b#c'
+    """
     address = url.strip()
     try:
         parts = urllib.parse.urlsplit(address)
@@ -96,34 +143,187 @@ def check_address(url: str) -> str:
         )
     if not parts.hostname:
         raise FetchError(f"{address!r} has no host name: give a whole address such as https://example.com/story.")
-    return address
+    return without_credentials(address)
 
 
-def _download(address: str, timeout_s: float, max_bytes: int) -> tuple[bytes, str, str | None]:
-    """The body, the final address after redirects, and the charset the server names."""
-    import httpx  # lazy: only `rag add` and the Articles tab fetch
+def without_credentials(url: str) -> str:
+    """`url` without a `user:password@` part (the rest as written).
 
-    headers = {"User-Agent": USER_AGENT, "Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1"}
+    >>> without_credentials("http://user:pw@127.0.0.1:8765/x"), without_credentials("https://a.example/")
+    ('http://127.0.0.1:8765/x', 'https://a.example/')
+    """
+    parts = urllib.parse.urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
+# -- fetching only public addresses ------------------------------------------------------------
+@dataclass(frozen=True)
+class Fetched:
+    """What `fetch` got from an address."""
+
+    url: str  # the address asked for, without credentials
+    final_url: str  # where the redirects ended
+    status: int  # 2xx, or 304 when `headers` made the request conditional
+    content_type: str  # lower case, without parameters; "" when the server named none
+    charset: str | None  # the charset the server named, if any
+    headers: Mapping[str, str]  # the response's headers, names in lower case (etag, last-modified …)
+    body: bytes  # b"" for a 304
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+class Refused(FetchError):
+    """An address this program will not fetch: it is on this machine or a private network."""
+
+
+class WrongType(FetchError):
+    """The address answered with a content type the caller does not accept (`content_type`)."""
+
+    def __init__(self, message: str, content_type: str) -> None:
+        super().__init__(message)
+        self.content_type = content_type
+
+
+def not_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    """Why `ip` is not a public address (a phrase), or None when it is one. An IPv4 address
+    inside an IPv6 one (mapped, 6to4, Teredo, NAT64) is judged as that IPv4 address.
+
+    >>> for address in ("127.0.0.1", "::ffff:10.0.0.1", "169.254.169.254"):
+    ...     print(not_public(ipaddress.ip_address(address)))
+    a loopback address (this machine)
+    a private network address
+    a link-local address (such as the cloud metadata service)
+    >>> not_public(ipaddress.ip_address("93.184.216.34")) is None
+    True
+    """
+    if isinstance(ip, ipaddress.IPv6Address):
+        inner = ip.ipv4_mapped or (ip.sixtofour if ip.sixtofour else None) or (ip.teredo[1] if ip.teredo else None)
+        if inner is None and ip in _NAT64:
+            inner = ipaddress.IPv4Address(ip.packed[-4:])
+        if inner is not None:
+            return not_public(inner)
+    if ip.is_unspecified:
+        return "the unspecified address (this machine)"
+    if ip.is_loopback:
+        return "a loopback address (this machine)"
+    if ip.is_link_local:
+        return "a link-local address (such as the cloud metadata service)"
+    if ip.is_multicast:
+        return "a multicast address"
+    if ip.is_private:
+        return "a private network address"
+    if ip.is_reserved or not ip.is_global:
+        return "not a public address"
+    return None
+
+
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+
+
+def _host_key(host: str) -> str:
+    return host.strip().strip("[]").rstrip(".").lower()
+
+
+def _resolve(host: str, port: int) -> list[tuple[int, str]]:
+    """(family, IP address) of each address `host` resolves to (an IP literal in any spelling the
+    system accepts resolves to itself)."""
+    found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys((family, str(sockaddr[0]).split("%")[0]) for family, _, _, _, sockaddr in found))
+
+
+def _connect(backend: Any, ip: str, port: int, **options: Any) -> Any:
+    """Open the TCP connection to the IP address already checked (no name to resolve again)."""
+    return backend.connect_tcp(ip, port, **options)
+
+
+def _guarded_backend(allow_hosts: Sequence[str]) -> Any:
+    """httpcore's network backend, with each connection checked (`not_public`) and made to the
+    address that was checked."""
+    import httpcore
+
+    allowed = {_host_key(h) for h in allow_hosts}
+
+    class GuardedBackend(httpcore.SyncBackend):  # type: ignore[misc]
+        def connect_tcp(self, host: str, port: int, timeout: float | None = None, **options: Any) -> Any:  # type: ignore[override]
+            try:
+                addresses = _resolve(host, port)
+            except (OSError, UnicodeError) as err:
+                raise httpcore.ConnectError(f"Name or service not known ({err})") from None
+            if _host_key(host) not in allowed:
+                for _, ip in addresses:
+                    why = not_public(ipaddress.ip_address(ip))
+                    if why:
+                        raise _Blocked(host, ip, why)
+            failure: Exception | None = None
+            for _, ip in addresses:
+                try:
+                    return _connect(super(), ip, port, timeout=timeout, **options)
+                except (httpcore.ConnectError, httpcore.ConnectTimeout) as err:
+                    failure = err
+            raise failure or httpcore.ConnectError("no address to connect to")
+
+    return GuardedBackend()
+
+
+class _Blocked(Exception):
+    """Raised inside the connection, turned into `Refused` by `fetch` (which knows the address)."""
+
+    def __init__(self, host: str, ip: str, why: str) -> None:
+        super().__init__(host, ip, why)
+        self.host, self.ip, self.why = host, ip, why
+
+
+def fetch(
+    url: str,
+    *,
+    max_bytes: int,
+    accept: Sequence[str] | None = HTML_TYPES,
+    timeout_s: float = 15.0,
+    headers: Mapping[str, str] | None = None,
+    allow_hosts: Sequence[str] = (),
+) -> Fetched:
+    """GET `url` (http or https, a public address unless its host is in `allow_hosts`).
+
+    `accept`: the content types taken (any when None; a response naming none is taken);
+    another is a `WrongType`. `headers` are sent as well (e.g. If-None-Match, If-Modified-Since:
+    a 304 answer is returned, not raised). Errors: `Refused` for an address not fetched,
+    `FetchError` for the rest (HTTP 4xx/5xx, too big, too slow, unreachable …), each one line.
+    """
+    import httpcore
+    import httpx  # lazy: only `rag add`, the Articles tab and feeds fetch
+
+    address = check_address(url)
+    sent = {"User-Agent": USER_AGENT, "Accept": ", ".join(accept) if accept else "*/*", **(headers or {})}
+    hops: list[str] = []
     limit_mb = f"{max_bytes / 1_000_000:g} MB"
+    transport = httpx.HTTPTransport(trust_env=False)
+    # httpx offers no way to give a transport its network backend, so its pool is made here. The
+    # certificates may come from SSL_CERT_FILE / SSL_CERT_DIR (a company's own authority): that
+    # changes what is trusted, not where a connection goes.
+    transport._pool = httpcore.ConnectionPool(
+        ssl_context=httpx.create_ssl_context(trust_env=True), network_backend=_guarded_backend(allow_hosts)
+    )
     try:
         with (
             httpx.Client(
-                follow_redirects=True, max_redirects=MAX_REDIRECTS, timeout=timeout_s, headers=headers
+                transport=transport, trust_env=False, follow_redirects=True, max_redirects=MAX_REDIRECTS,
+                timeout=timeout_s, headers=sent, event_hooks={"request": [lambda r: hops.append(str(r.url))]},
             ) as client,
             client.stream("GET", address) as response,
         ):
-            final = str(response.url)
+            final = without_credentials(str(response.url))
             if response.status_code >= 400:
                 raise FetchError(
                     f"{address} answered HTTP {response.status_code} {response.reason_phrase}"
                     f"{'' if final == address else f' (at {final})'}: check the address in a browser."
                 )
             kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
-            if kind and kind not in HTML_TYPES:
-                raise FetchError(
-                    f"{address} is not a web page but {kind}: only HTML articles can be added by address. "
-                    "Download the file and put it in the documents folder instead."
-                )
+            if response.status_code != 304 and accept and kind and kind not in accept:
+                raise WrongType(f"{address} is {kind}, not {' or '.join(accept)}.", kind)
             declared = response.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > max_bytes:
                 raise FetchError(
@@ -137,7 +337,22 @@ def _download(address: str, timeout_s: float, max_bytes: int) -> tuple[bytes, st
                     raise FetchError(f"{address} is larger than the {limit_mb} a page may have; it was not saved.")
                 if time.monotonic() > deadline:
                     raise httpx.ReadTimeout("the whole page took too long")
-            return bytes(body), final, response.charset_encoding
+            return Fetched(
+                url=address, final_url=final, status=response.status_code, content_type=kind,
+                charset=response.charset_encoding, headers={k.lower(): v for k, v in response.headers.items()},
+                body=bytes(body),
+            )
+    except _Blocked as blocked:
+        hop = without_credentials(hops[-1]) if hops else address
+        led = "" if _host_key(blocked.host) == _host_key(urllib.parse.urlsplit(address).hostname or "") else (
+            f"it redirects to {hop}, and "
+        )
+        named = blocked.host if blocked.host == blocked.ip else f"{blocked.host} is {blocked.ip}"
+        log.warning("Refused to fetch %s: %s%s, %s", address, led, named, blocked.why)
+        raise Refused(
+            f"{address} was not fetched: {led}{named}, {blocked.why}. Only public addresses are fetched; "
+            f"to allow a host on your own network, add it to {ALLOW_SETTING}."
+        ) from None
     except httpx.TimeoutException:
         raise FetchError(
             f"{address} did not answer within {timeout_s:g} seconds: the site may be slow or down; try again later."

@@ -20,8 +20,15 @@ the files it describes. An index written before dates were split into published 
 (`news_version` below 2) has every file read once more, its entries' dates corrected, nothing
 embedded again.
 
+`update_index` is one writer (store.writer_lock, across processes) from reading the manifest to
+the commit, so what it plans (what changed, what to merge) is planned from the manifest it commits
+against; another writer is waited for up to `wait_s`. A damaged index is never a dead end: an
+unreadable or foreign manifest is rebuilt from the documents, and a segment that is missing or
+unreadable is repaired by embedding its articles again; the report's notes say which was done.
+
 Deliberately not here: the on-disk format (store.py) and reading files (loading.py). The Milvus
-backend (milvus_index.py) shares `plan` and `_embed_all` and writes to Milvus instead.
+backend (milvus_index.py) shares `plan` and `_embed_all` and writes to Milvus instead (without the
+writer lock: Milvus is its own server).
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,6 +88,7 @@ class IndexReport:
 
 
 NEWS_VERSION = 2  # 2: a file's time is `added`, never `published`; entries carry "added" and "story"
+WAIT_S = 120.0  # how long a writer waits for another one by default (Settings.index_wait)
 SEGMENT_CHUNKS = 20_000  # a long build commits a segment at least this often: killed, it resumes
 MERGE_FACTOR = 4  # this many segments of about one size are merged into one
 SMALL_SEGMENT = 1_000  # chunks: segments below this are all of the smallest size
@@ -95,21 +103,89 @@ class _Scan:
     documents: dict[str, Document]  # the files read: new or modified since the last build
     stats: dict[str, list[int]]  # doc id -> the file's signature (size, mtime, sidecar's), for every file
     report: IndexReport
+    previous: _Previous | None = None  # the previous index's segments, checked and open
 
 
-def _previous_manifest(index_dir: Path, embedder: Embedder, chunking: ChunkingSettings) -> dict[str, Any] | None:
+@dataclass
+class _Previous:
+    """The segments of the previous manifest, checked by opening them: those opened here (`owned`,
+    closed by whoever is done with them) and those borrowed from a reader's snapshot."""
+
+    segments: dict[str, store.Segment]
+    owned: set[str]
+    repaired: bool = False  # articles of a missing or unreadable segment were dropped: write a new manifest
+
+    def release(self, keep: Mapping[str, store.Segment]) -> None:
+        """Close what this opened and `keep` (the new snapshot) does not use."""
+        for name in self.owned - set(keep):
+            self.segments[name].close()
+        self.owned &= set(keep)
+
+
+def _previous_manifest(
+    index_dir: Path, embedder: Embedder, chunking: ChunkingSettings, notes: list[str],
+    verify: bool = True, reuse: Mapping[str, store.Segment] | None = None,
+) -> tuple[dict[str, Any] | None, _Previous | None]:
+    """The previous manifest to build on, or None to build from nothing (a note says why). With
+    `verify`, each segment it names is opened (or taken from `reuse`): the articles of one that is
+    missing or unreadable are dropped from it, so they are embedded again, and a note says so."""
     if not store.exists(index_dir):
-        return None
+        return None, None
     try:
         manifest = store.read_manifest(index_dir)
         store.check_compatible(manifest, embedder.name, embedder.dimension, index_dir)
     except IndexStoreError as err:
+        notes.append(f"{err.args[0].split(' Run `rag index`')[0]} The index was rebuilt from the documents.")
         log.warning("Rebuilding the whole index: %s", err)
-        return None
+        return None, None
     if manifest.get("chunking") != chunking.as_dict():
+        notes.append("The chunking settings changed since the last build: the index was rebuilt.")
         log.warning("Chunking settings changed since the last build: rebuilding the whole index.")
-        return None
-    return manifest
+        return None, None
+    if not verify:
+        return manifest, None
+    return _checked(index_dir, manifest, notes, reuse or {})
+
+
+def _checked(
+    index_dir: Path, manifest: dict[str, Any], notes: list[str], reuse: Mapping[str, store.Segment]
+) -> tuple[dict[str, Any], _Previous]:
+    documents: dict[str, dict[str, Any]] = manifest.get("documents", {})
+    previous = _Previous({}, set())
+    broken: dict[str, str] = {}
+    for entry in manifest.get("segments", []):
+        name = str(entry["name"])
+        held = reuse.get(name)
+        if held is not None and held.path == index_dir / name and held.path.is_dir():
+            previous.segments[name] = held
+            continue
+        try:
+            previous.segments[name] = store.Segment(index_dir, name, 0, documents)
+            previous.owned.add(name)
+        except FileNotFoundError:
+            broken[name] = "missing"
+        except Exception as err:  # any way a segment can be unreadable: it is rebuilt, not fatal
+            broken[name] = f"unreadable: {type(err).__name__}"
+    lost = sorted(
+        doc_id for doc_id, entry in documents.items()
+        if entry.get("segment") not in previous.segments
+        or doc_id not in previous.segments[entry["segment"]].position_of
+    )
+    if broken or lost:
+        what = ", ".join(f"{name} is {why}" for name, why in sorted(broken.items())) or "articles are in no segment"
+        message = (
+            f"The index in {index_dir} was damaged ({what}): repaired by embedding its "
+            f"{len(lost)} article{'' if len(lost) == 1 else 's'} again."
+        )
+        notes.append(message)
+        log.warning("%s", message)
+        previous.repaired = True
+        manifest = {
+            **manifest,
+            "segments": [e for e in manifest.get("segments", []) if e["name"] in previous.segments],
+            "documents": {d: e for d, e in documents.items() if d not in set(lost)},
+        }
+    return manifest, previous
 
 
 def _signature(path: Path, maybe_sidecar: bool = True, folder_files: tuple[int, ...] = ()) -> list[int]:
@@ -129,10 +205,14 @@ def _signature(path: Path, maybe_sidecar: bool = True, folder_files: tuple[int, 
     return signature
 
 
-def _scan(documents_dir: Path, index_dir: Path, embedder: Embedder, chunking: ChunkingSettings) -> _Scan:
+def _scan(
+    documents_dir: Path, index_dir: Path, embedder: Embedder, chunking: ChunkingSettings,
+    verify: bool = True, reuse: Mapping[str, store.Segment] | None = None,
+) -> _Scan:
     """Read only the files that are new or whose size or time changed; the report says what changed."""
     require_folder(documents_dir)
-    manifest = _previous_manifest(index_dir, embedder, chunking)
+    repairs: list[str] = []
+    manifest, previous = _previous_manifest(index_dir, embedder, chunking, repairs, verify, reuse)
     old_docs: dict[str, dict[str, Any]] = manifest.get("documents", {}) if manifest else {}
     sidecars: set[Path] = set()
     files, skipped = list_folder(documents_dir, sidecars)
@@ -171,13 +251,13 @@ def _scan(documents_dir: Path, index_dir: Path, embedder: Embedder, chunking: Ch
         documents[doc_id] = document
     read_before = {i: old_docs[i] for i in documents if i in old_docs}
     report, _ = plan(list(documents.values()), read_before, skipped)
-    report.notes.extend(report_notes)
+    report.notes.extend([*repairs, *report_notes])
     report.unchanged.extend(i for i in stats if i in old_docs and i not in documents)
     report.unchanged.sort()
     # A file that can no longer be read leaves the index: its old text is no longer what the folder holds.
     report.removed = sorted(i for i in old_docs if i not in documents and old_docs[i].get("stat") != stats.get(i))
     report.unchanged = [i for i in report.unchanged if i not in report.removed]
-    return _Scan(manifest, documents, stats, report)
+    return _Scan(manifest, documents, stats, report, previous)
 
 
 def _folder_files(documents_dir: Path, sidecars: set[Path]) -> Callable[[Path], tuple[int, ...]]:
@@ -280,7 +360,7 @@ def prepare(
     `batch` chunks (EMBED_BATCH by default) are embedded per call (`progress` is called between documents: a caller that
     waits there, as the feed refresher does while a question is answered, pauses after a batch).
     """
-    scan = _scan(documents_dir, index_dir, embedder, chunking)
+    scan = _scan(documents_dir, index_dir, embedder, chunking, verify=False)
     report = scan.report
     to_embed = [scan.documents[i] for i in (*report.added, *report.changed)]
     done, skipped = _embed_all(to_embed, documents_dir, embedder, chunking, progress, batch=batch)
@@ -298,18 +378,41 @@ def update_index(
     embedder: Embedder,
     chunking: ChunkingSettings,
     progress: Progress | None = None,
+    *,
+    wait_s: float = WAIT_S,
+    reuse: Mapping[str, store.Segment] | None = None,
 ) -> tuple[store.StoredIndex, IndexReport]:
+    """Bring the index in `index_dir` up to date with `documents_dir`, as its only writer (waiting
+    up to `wait_s` for another one); `reuse`: the segments of a snapshot this process holds
+    (StoredIndex.segment_named), used instead of opening them again."""
     started = time.perf_counter()
-    scan = _scan(documents_dir, index_dir, embedder, chunking)
+    with store.writer_lock(index_dir, wait_s):
+        scan = _scan(documents_dir, index_dir, embedder, chunking, reuse=reuse)
+        stored: store.StoredIndex | None = None
+        try:
+            stored, report = _update(scan, documents_dir, index_dir, embedder, chunking, progress)
+        finally:
+            if scan.previous is not None:
+                scan.previous.release(keep=stored.segment_named if stored is not None else {})
+        # Once this process no longer holds them, the segments the commit replaced can go.
+        store.remove_unreferenced(index_dir, stored.manifest)
+    return stored, _finish(report, started)
+
+
+def _update(
+    scan: _Scan, documents_dir: Path, index_dir: Path, embedder: Embedder, chunking: ChunkingSettings,
+    progress: Progress | None,
+) -> tuple[store.StoredIndex, IndexReport]:
     report = scan.report
+    held = scan.previous.segments if scan.previous is not None else {}
     old_docs: dict[str, dict[str, Any]] = dict(scan.manifest.get("documents", {})) if scan.manifest else {}
     touched = [i for i in report.unchanged if old_docs[i].get("stat") != scan.stats[i]]
     current = scan.manifest is not None and scan.manifest.get("news_version") == NEWS_VERSION and (
         scan.manifest.get("stories") == stories.SETTINGS
     )
-    if scan.manifest is not None and not report.wrote and not touched and current:
-        store.remove_unreferenced(index_dir, scan.manifest)
-        return store.load(index_dir, embedder.name, embedder.dimension), _finish(report, started)
+    repaired = scan.previous is not None and scan.previous.repaired
+    if scan.manifest is not None and not report.wrote and not touched and current and not repaired:
+        return store.load(index_dir, embedder.name, embedder.dimension, reuse=held), report
 
     manifest: dict[str, Any] = {
         "embedder": {"name": embedder.name, "dimension": embedder.dimension},
@@ -376,10 +479,10 @@ def update_index(
     if pending:
         write_pending()
     _drop_empty_segments(manifest)
-    _merge(index_dir, manifest, embedder.dimension)
+    _merge(index_dir, manifest, embedder.dimension, held)
     commit()
     report.chunks_embedded = embedded
-    return store.load(index_dir, embedder.name, embedder.dimension), _finish(report, started)
+    return store.load(index_dir, embedder.name, embedder.dimension, reuse=held), report
 
 
 def _texts(index_dir: Path, entries: dict[str, dict[str, Any]], doc_ids: list[str]) -> dict[str, str]:
@@ -389,9 +492,12 @@ def _texts(index_dir: Path, entries: dict[str, dict[str, Any]], doc_ids: list[st
         by_segment.setdefault(str(entries[doc_id]["segment"]), []).append(doc_id)
     texts: dict[str, str] = {}
     for segment in store.load_segments(index_dir, sorted(by_segment), entries):
-        wanted = by_segment[segment.name]
-        for document in segment.read_documents([segment.position_of[d] for d in wanted]):
-            texts[document.id] = document.text
+        try:
+            wanted = by_segment[segment.name]
+            for document in segment.read_documents([segment.position_of[d] for d in wanted]):
+                texts[document.id] = document.text
+        finally:
+            segment.close()
     return texts
 
 
@@ -425,36 +531,54 @@ def _merge_candidates(manifest: dict[str, Any]) -> list[str]:
     return dead
 
 
-def _merge(index_dir: Path, manifest: dict[str, Any], dimension: int) -> None:
+def _merge(
+    index_dir: Path, manifest: dict[str, Any], dimension: int, held: Mapping[str, store.Segment] | None = None
+) -> None:
     """Merge the segments the policy picks until none is left to merge: each chunk is rewritten
     about log(size) times over the life of an index, and a search reads a few segments, not one
-    per update. Nothing is embedded again: vectors and term counts are copied."""
+    per update. Nothing is embedded again: vectors and term counts are copied. `held`: segments
+    already open (their liveness is taken from `manifest`, not from when they were opened)."""
+    held = held or {}
     while names := _merge_candidates(manifest):
         entries = manifest["documents"]
-        loaded = store.load_segments(index_dir, names, entries)
-        documents: list[Document] = []
-        chunks: list[Chunk] = []
-        vectors: list[np.ndarray] = []
-        counts: list[tuple[Any, list[str]]] = []
-        for segment in loaded:
-            texts: dict[str, str] = {}
-            for document in segment.read_documents([int(p) for p in np.flatnonzero(segment.live_docs)]):
-                documents.append(document)
-                texts[document.id] = document.text
-            keep = np.flatnonzero(segment.live)
-            for local in keep:
-                doc_id = segment.doc_ids[int(segment.doc[local])]
-                start, end = int(segment.start[local]), int(segment.end[local])
-                chunks.append(Chunk(segment.ids[local].decode(), doc_id, texts[doc_id][start:end], start, end))
-            vectors.append(np.asarray(segment.vectors[keep], dtype=np.float32))
-            counts.append((segment.terms.tocsr()[keep], segment.words))
-        merged = store.SegmentInput(documents, chunks, np.vstack(vectors), store.merged_terms(counts))
-        name = store.write_segment(index_dir, merged, dimension)
-        log.info("Merged %d segments (%d live chunks) into %s", len(names), merged.size, name)
-        for doc in documents:
-            entries[doc.id]["segment"] = name
-        manifest["segments"] = [s for s in manifest["segments"] if s["name"] not in names]
-        manifest["segments"].append({"name": name, "chunks": merged.size})
+        opened = store.load_segments(index_dir, [n for n in names if n not in held], entries)
+        try:
+            _merge_once(index_dir, manifest, dimension, names, held, opened)
+        finally:
+            for segment in opened:
+                segment.close()
+
+
+def _merge_once(
+    index_dir: Path, manifest: dict[str, Any], dimension: int, names: list[str],
+    held: Mapping[str, store.Segment], opened: list[store.Segment],
+) -> None:
+    entries = manifest["documents"]
+    by_name = {s.name: s for s in opened}
+    loaded = [held[n].relive(0, entries) if n in held else by_name[n] for n in names]
+    documents: list[Document] = []
+    chunks: list[Chunk] = []
+    vectors: list[np.ndarray] = []
+    counts: list[tuple[Any, list[str]]] = []
+    for segment in loaded:
+        texts: dict[str, str] = {}
+        for document in segment.read_documents([int(p) for p in np.flatnonzero(segment.live_docs)]):
+            documents.append(document)
+            texts[document.id] = document.text
+        keep = np.flatnonzero(segment.live)
+        for local in keep:
+            doc_id = segment.doc_ids[int(segment.doc[local])]
+            start, end = int(segment.start[local]), int(segment.end[local])
+            chunks.append(Chunk(segment.ids[local].decode(), doc_id, texts[doc_id][start:end], start, end))
+        vectors.append(np.asarray(segment.vectors[keep], dtype=np.float32))
+        counts.append((segment.terms.tocsr()[keep], segment.words))
+    merged = store.SegmentInput(documents, chunks, np.vstack(vectors), store.merged_terms(counts))
+    name = store.write_segment(index_dir, merged, dimension)
+    log.info("Merged %d segments (%d live chunks) into %s", len(names), merged.size, name)
+    for doc in documents:
+        entries[doc.id]["segment"] = name
+    manifest["segments"] = [s for s in manifest["segments"] if s["name"] not in names]
+    manifest["segments"].append({"name": name, "chunks": merged.size})
 
 
 def plan(

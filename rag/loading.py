@@ -153,6 +153,54 @@ def html_article(html: str, url: str | None = None) -> tuple[str, dict[str, str]
     return text, {key: value.strip() for key, value in found.items() if isinstance(value, str) and value.strip()}
 
 
+# libxml2, which reads HTML for trafilatura, gives up on elements nested deeper than about 255 levels
+# (trafilatura's own wrapping takes a few) and on a text node over 10,000,000 bytes: the page then
+# has no text, and "no text could be extracted" would not say why.
+HTML_MAX_DEPTH = 250
+HTML_MAX_TEXT_RUN = 10_000_000
+_TAG = re.compile(r"<(/?)([A-Za-z][\w:-]*)[^>]*?(/?)>")
+_VOID = frozenset(
+    "area base br col embed hr img input link meta param source track wbr basefont bgsound frame keygen".split()
+)
+
+
+def html_too_much(html: str) -> str | None:
+    """Why the HTML reader finds no text in `html`, when it is one of its limits: elements nested
+    too deeply, or a run of text without markup too long; None otherwise. (Counted roughly: a tag
+    left open counts as nested.)
+
+    >>> html_too_much("<div>" * 300 + "Text" + "</div>" * 300)
+    'its HTML is nested 300 levels deep, more than the 250 the HTML reader handles; save the article as text instead'
+    >>> html_too_much("<p>Text</p>") is None
+    True
+    """
+    depth = deepest = longest = last = 0
+
+    def run(start: int, end: int) -> int:  # in bytes, as libxml2 counts; only long runs are encoded
+        return end - start if end - start <= HTML_MAX_TEXT_RUN // 4 else len(html[start:end].encode("utf-8"))
+
+    for tag in _TAG.finditer(html):
+        longest = max(longest, run(last, tag.start()))
+        last = tag.end()
+        closing, name, self_closing = tag.group(1), tag.group(2).lower(), tag.group(3)
+        if name in _VOID or self_closing:
+            continue
+        depth = max(depth - 1, 0) if closing else depth + 1
+        deepest = max(deepest, depth)
+    longest = max(longest, run(last, len(html)))
+    if deepest > HTML_MAX_DEPTH:
+        return (
+            f"its HTML is nested {deepest:,} levels deep, more than the {HTML_MAX_DEPTH} the HTML reader handles; "
+            "save the article as text instead"
+        )
+    if longest > HTML_MAX_TEXT_RUN:
+        return (
+            f"it holds {longest:,} bytes of text without any markup, more than the {HTML_MAX_TEXT_RUN:,} the HTML "
+            "reader takes in one piece; split it into paragraphs or save it as text"
+        )
+    return None
+
+
 def _read_pdf(data: bytes, path: Path) -> tuple[str, str]:
     import io
 
@@ -246,7 +294,7 @@ def read_file(path: Path, doc_id: str) -> tuple[Document, str | None]:
     except metadata.MetadataProblem as why:
         notes.append(str(why))
         sidecar = {}
-    encoding = sidecar.get("encoding") if isinstance(sidecar.get("encoding"), str) else None
+    encoding = metadata.as_text(sidecar.get("encoding"), "encoding", notes) if "encoding" in sidecar else None
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
@@ -262,6 +310,8 @@ def read_file(path: Path, doc_id: str) -> tuple[Document, str | None]:
     if suffix in (".html", ".htm"):
         html, how = decode(data, encoding or declared_charset(data))
         raw, found = html_article(html)
+        if not raw.strip() and (too_much := html_too_much(html)):
+            raise UnusableFile(too_much)
     elif suffix == ".pdf":
         raw, title = _read_pdf(data, path)
         how = None

@@ -11,6 +11,16 @@ A folder can declare metadata for every article under it in `_folder.meta.json`:
 article's path in the documents folder whose named groups `year`, `month` and `day` (or one group
 `date`, read by `iso_date`) give its date (`folder_metadata`). A folder's file overrides its parent's.
 
+Front matter and sidecars come from files anyone can write (an upload, a fetched page's sidecar), so
+both are bounded
+before they are parsed: front matter at most `MAX_FRONT_MATTER_CHARS`, parsed without aliases
+(`*name`, the "billion laughs" blow-up: nine levels of nine aliases took 19 s and 1.2 GB) and at
+most `MAX_DEPTH` levels deep; a sidecar at most `MAX_SIDECAR_BYTES` and `MAX_DEPTH` deep (a JSON
+nesting of 200,000 raised RecursionError). `fields` keeps only text: a string, a number, a date or
+a list of them (joined by commas, nulls dropped), each at most `MAX_CHARS` of its field; a mapping,
+a yes/no or an over-long value is left out with a note, never stored as a Python repr. A block
+that cannot be used is a `MetadataProblem`: the caller notes it and indexes the article without it.
+
 Deliberately not here: reading the article itself, and which source wins (loading.py decides:
 the sidecar over the file, the file over its folder's file, any of them over the file's time).
 """
@@ -28,6 +38,13 @@ from typing import Any
 FIELDS = ("title", "published", "source", "author", "url")
 FOLDER_SIDECAR = "_folder.meta.json"
 FOLDER_FIELDS = ("published", "source", "author", "date_pattern")
+MAX_FRONT_MATTER_CHARS = 64 * 1024  # a news article's front matter is a few hundred characters
+MAX_SIDECAR_BYTES = 64 * 1024
+MAX_DEPTH = 16  # levels of lists and mappings in a front matter block or sidecar
+# The longest value each field keeps; a longer one is left out with a note (not cut: a value this
+# long is not what the field means). The encoding is a sidecar's name for the file's charset.
+MAX_CHARS = {"title": 1_000, "published": 100, "source": 300, "author": 1_000, "url": 2_048, "encoding": 40}
+MAX_ITEMS = 50  # of a list (of authors, say)
 _ALIASES = {"date": "published", "site": "source", "link": "url"}
 _FRONT = re.compile(r"\A\ufeff?---[ \t]*\r?\n(.*?)^(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.DOTALL | re.MULTILINE)
 _WRITTEN = ("%d %B %Y", "%d %b %Y", "%B %d, %Y", "%b %d, %Y", "%Y/%m/%d", "%d.%m.%Y", "%Y-%m-%d %H:%M", "%Y%m%d")
@@ -40,18 +57,27 @@ class MetadataProblem(Exception):
 def split_front_matter(raw: str) -> tuple[dict[str, Any], str]:
     """(the front matter's keys, the text after it); ({}, raw) when the text has none.
 
+    MetadataProblem when there is a block that cannot be used: not YAML, not `key: value` lines,
+    longer than MAX_FRONT_MATTER_CHARS, with an alias or nested deeper than MAX_DEPTH.
+
     >>> split_front_matter("---\\ntitle: Visit\\ndate: 2024-05-01\\n---\\nBody.")
     ({'title': 'Visit', 'date': datetime.date(2024, 5, 1)}, 'Body.')
     """
-    match = _FRONT.match(raw)
+    if not _OPENING.match(raw):
+        return {}, raw
+    match = _FRONT.match(raw[: MAX_FRONT_MATTER_CHARS + 16])
     if not match:
+        if _FRONT.match(raw):  # linear: the lazy match stops at the first closing line
+            raise MetadataProblem(f"its front matter is longer than {MAX_FRONT_MATTER_CHARS:,} characters")
         return {}, raw
     import yaml  # lazy: only for files with front matter
 
     try:
-        data = yaml.safe_load(match.group(1))
+        data = yaml.load(match.group(1), Loader=_loader())  # a SafeLoader without aliases
     except yaml.YAMLError as err:
         raise MetadataProblem(f"its front matter is not valid YAML ({str(err).splitlines()[0]})") from None
+    except RecursionError:
+        raise MetadataProblem(f"its front matter is nested more than {MAX_DEPTH} levels deep") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -59,49 +85,162 @@ def split_front_matter(raw: str) -> tuple[dict[str, Any], str]:
     return data, raw[match.end() :]
 
 
+_OPENING = re.compile(r"\A\ufeff?---[ \t]*\r?\n")
+
+
+@functools.cache
+def _loader() -> type:
+    """yaml.SafeLoader that refuses aliases and deep nesting while it composes the document, before
+    anything is built: an alias is where the exponential blow-up of "billion laughs" comes from."""
+    import yaml
+
+    class BoundedLoader(yaml.SafeLoader):
+        depth = 0
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                raise MetadataProblem("its front matter uses a YAML alias (*name), which is not accepted")
+            self.depth += 1
+            try:
+                if self.depth > MAX_DEPTH:
+                    raise MetadataProblem(f"its front matter is nested more than {MAX_DEPTH} levels deep")
+                return super().compose_node(parent, index)
+            finally:
+                self.depth -= 1
+
+    return BoundedLoader
+
+
 def read_sidecar(path: Path) -> dict[str, Any]:
-    """The keys of `<path>.meta.json`, {} when there is none; MetadataProblem when it is unusable."""
+    """The keys of `<path>.meta.json`, {} when there is none; MetadataProblem when it is unusable
+    (unreadable, larger than MAX_SIDECAR_BYTES, nested deeper than MAX_DEPTH, not a JSON object)."""
     sidecar = sidecar_path(path)
     try:
+        size = sidecar.stat().st_size
+        if size > MAX_SIDECAR_BYTES:
+            raise MetadataProblem(
+                f"its sidecar {sidecar.name} is {size:,} bytes, more than the {MAX_SIDECAR_BYTES:,} a sidecar "
+                "may have; it was ignored"
+            )
         text = sidecar.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         return {}
     except (OSError, UnicodeDecodeError) as err:
         raise MetadataProblem(f"its sidecar {sidecar.name} cannot be read ({err})") from None
+    if json_depth(text) > MAX_DEPTH:
+        raise MetadataProblem(f"its sidecar {sidecar.name} is nested more than {MAX_DEPTH} levels deep; it was ignored")
     try:
         data = json.loads(text)
-    except json.JSONDecodeError as err:
+    except (json.JSONDecodeError, RecursionError) as err:
         raise MetadataProblem(f"its sidecar {sidecar.name} is not valid JSON ({err}); it was ignored") from None
     if not isinstance(data, dict):
         raise MetadataProblem(f"its sidecar {sidecar.name} is not a JSON object; it was ignored")
     return data
 
 
+# A JSON string (its closing quote optional, so an unclosed one is consumed once, not retried from
+# every quote inside it) or a bracket: one pass over the text.
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[\]{}]')
+
+
+def json_depth(text: str) -> int:
+    """How deeply the arrays and objects of a JSON text nest, without parsing it (linear, no
+    recursion). Brackets inside strings do not count.
+
+    >>> json_depth('{"a": [1, {"b": "[[["}]}'), json_depth("[" * 200_000 + "]" * 200_000), json_depth("7")
+    (3, 200000, 0)
+    """
+    depth = deepest = 0
+    for token in _JSON_TOKEN.findall(text):
+        if token in ("[", "{"):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif token in ("]", "}"):
+            depth -= 1
+    return deepest
+
+
 def sidecar_path(path: Path) -> Path:
     return path.with_name(path.name + ".meta.json")
 
 
-def fields(data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """The known keys of a front matter block or sidecar, aliases resolved and values made strings
+def fields(data: dict[Any, Any]) -> tuple[dict[str, str], list[str]]:
+    """The known keys of a front matter block or sidecar, aliases resolved and values made text
     (a list of authors joined by commas; `published` as ISO 8601), and a note for each value that
-    could not be used."""
-    out: dict[str, Any] = {}
+    could not be used.
+
+    >>> fields({"Title": "Visit", "author": ["Ann", None, "Bob"], "source": {"name": "BBC"}})
+    ({'title': 'Visit', 'author': 'Ann, Bob'}, ['its source is a mapping, not text; it was left out'])
+    """
+    out: dict[str, str] = {}
     notes: list[str] = []
     for key, value in data.items():
-        name = _ALIASES.get(str(key).lower(), str(key).lower())
-        if name not in FIELDS or value is None or (name in out and str(key).lower() != name):
+        if not isinstance(key, str):
+            continue
+        name = _ALIASES.get(key.lower(), key.lower())
+        if name not in FIELDS or value is None or (name in out and key.lower() != name):
             continue  # the canonical key wins over its alias
         if name == "published":
             date = iso_date(value)
             if date is None:
-                notes.append(f"its date {value!r} is not a date it understands (use YYYY-MM-DD); it was left out")
+                notes.append(f"its date {_shown(value)} is not a date it understands (use YYYY-MM-DD); it was left out")
                 continue
             out[name] = date
-        elif isinstance(value, list | tuple):
-            out[name] = ", ".join(str(v).strip() for v in value if str(v).strip()) or None
-        else:
-            out[name] = str(value).strip() or None
-    return {k: v for k, v in out.items() if v is not None}, notes
+            continue
+        text = as_text(value, name, notes)
+        if text is not None:
+            out[name] = text
+    return out, notes
+
+
+def as_text(value: object, name: str, notes: list[str]) -> str | None:
+    """`value` as the text of field `name`, or None with a note saying why it was left out.
+
+    >>> notes = []; [as_text(v, "author", notes) for v in ("  Ann ", 1843, [None, "Bob", 2], True, "x" * 2000)]
+    ['Ann', '1843', 'Bob, 2', None, None]
+    >>> print(*notes, sep="\\n")
+    its author is yes/no, not text; it was left out
+    its author is 2,000 characters, more than 1,000; it was left out
+    """
+    if isinstance(value, list | tuple):
+        items = [_scalar(v) for v in value[: MAX_ITEMS + 1] if v is not None]
+        if len(value) > MAX_ITEMS or any(i is None for i in items):
+            what = f"more than {MAX_ITEMS} items" if len(value) > MAX_ITEMS else "a list of more than text"
+            notes.append(f"its {name} is {what}; it was left out")
+            return None
+        text = ", ".join(i for i in items if i)
+    else:
+        single = _scalar(value)
+        if single is None:
+            kind = "yes/no, not text" if isinstance(value, bool) else "a mapping, not text" if isinstance(
+                value, dict) else "not text"
+            notes.append(f"its {name} is {kind}; it was left out")
+            return None
+        text = single
+    limit = MAX_CHARS.get(name, 1_000)
+    if len(text) > limit:
+        notes.append(f"its {name} is {len(text):,} characters, more than {limit:,}; it was left out")
+        return None
+    return text or None
+
+
+def _scalar(value: object) -> str | None:
+    """A string, a number or a date as text (stripped); None for anything else (yes/no included:
+    YAML reads `yes` as True, and "True" is not what anyone wrote)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, dt.date):  # datetime too
+        return value.isoformat()
+    return None
+
+
+def _shown(value: object) -> str:
+    text = repr(value) if isinstance(value, str) else type(value).__name__
+    return text if len(text) <= 60 else text[:59] + "…"
 
 
 def iso_date(value: object) -> str | None:
@@ -116,7 +255,7 @@ def iso_date(value: object) -> str | None:
         return value.isoformat(timespec="seconds")
     if isinstance(value, dt.date):
         return value.isoformat()
-    if not isinstance(value, str) or not value.strip():
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_CHARS["published"]:
         return None
     text = value.strip()
     if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):

@@ -20,6 +20,7 @@ from rag.answering import Answering, Outcome
 from rag.backends import make_generator
 from rag.checking import Policy, policy_for
 from rag.embedding import Embedder, MiniLMEmbedder, RememberedVectors
+from rag.errors import RagError
 from rag.filters import Filters
 from rag.generation import Generator, LlamaGenerator, Message
 from rag.indexing import IndexReport, Progress
@@ -56,10 +57,12 @@ class Assistant:
         self._judge_generator = judge
         self.policy = policy or policy_for(self.settings.model)
         self._retriever: backends.Searcher | None = None
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # guards the models and the retriever; held only briefly
+        self._writing = threading.Lock()  # one index update at a time in this process
         self._remembered: RememberedVectors | None = None
         self._judge: Judge | None = None
         self._repairer: Generator | None = None
+        self._unreadable = ""  # the error of a newer index that could not be loaded, said once
 
     # -- components, loaded on first use -------------------------------------------------------
     @property
@@ -119,25 +122,54 @@ class Assistant:
             self.repairer.count_tokens("warm up")  # loaded now (the judge's model, unless set apart)
 
     # -- index ---------------------------------------------------------------------------------
+    # Questions are answered from a snapshot of the index (store.py) while it is updated: here
+    # (an upload, say) or by another process (`rag index`, `rag add`). An update here holds no lock
+    # a question needs (store.writer_lock orders it with other writers); the next question after
+    # any update is answered from the new index, and one already running finishes on its own.
     def index(self, progress: Progress | None = None) -> IndexReport:
         """Bring the index up to date with the documents folder."""
-        with self._lock:
-            stored, report = backends.update_index(self.settings, self.embedder, progress)
-            self._retriever = backends.make_retriever(stored, self.remembered, self.settings)
+        with self._writing:
+            previous = self._retriever.index if self._retriever is not None else None
+            stored, report = backends.update_index(self.settings, self.embedder, progress, previous)
+            retriever = backends.make_retriever(stored, self.remembered, self.settings)
+            with self._lock:
+                self._retriever = retriever
+            del previous
+            backends.tidy(self.settings)  # what the update replaced, now that this process let go of it
             return report
 
     def retriever(self) -> backends.Searcher:
+        """The retriever over the index as it is now: a newer index committed by anyone since the
+        last question is loaded first (its unchanged segments reused)."""
+        s = self.settings
         with self._lock:
-            if self._retriever is None:
-                s = self.settings
-                if backends.index_exists(s):
-                    stored = backends.load_index(s, self.embedder)
-                    self._retriever = backends.make_retriever(stored, self.remembered, s)
-                else:
-                    log.info("No index in %s yet: building it from %s", s.milvus_uri or s.index_dir, s.documents_dir)
-                    self.index()
-            assert self._retriever is not None
-            return self._retriever
+            if self._retriever is not None:
+                if backends.index_changed(self._retriever.index):
+                    self._refresh()
+                return self._retriever
+            if backends.index_exists(s):
+                stored = backends.load_index(s, self.embedder)
+                self._retriever = backends.make_retriever(stored, self.remembered, s)
+                return self._retriever
+        log.info("No index in %s yet: building it from %s", s.milvus_uri or s.index_dir, s.documents_dir)
+        self.index()  # not under self._lock: index() takes it to put the new index in place
+        assert self._retriever is not None
+        return self._retriever
+
+    def _refresh(self) -> None:
+        """Load the index another writer committed; if it cannot be read, keep answering from the
+        snapshot in use (it stays whole: its segments are held) and say so once."""
+        assert self._retriever is not None
+        current = self._retriever
+        try:
+            stored = backends.load_index(self.settings, self.embedder, current.index)
+        except RagError as err:
+            if str(err) != self._unreadable:
+                log.warning("Answering from the index as it was loaded: the newer one cannot be read (%s)", err)
+                self._unreadable = str(err)
+            return
+        self._unreadable = ""
+        self._retriever = backends.make_retriever(stored, self.remembered, self.settings)
 
     @property
     def stored(self) -> backends.IndexView:

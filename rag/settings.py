@@ -13,6 +13,7 @@ rag.errors.SettingsError: RAG_K (k) is 'abc': it takes a whole number from 1 to 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -22,9 +23,9 @@ from rag.chunking import ChunkingSettings
 from rag.errors import SettingsError
 
 DEFAULT_MODEL = "qwen2.5-0.5b"
-RETRIEVERS = ("hybrid", "dense", "bm25")
+RETRIEVERS = ("hybrid", "dense", "bm25")  # rag.retrieval.MODES, without importing it here
 OPEN_ANSWERS = ("rewrite", "generate", "extract")
-ANSWER_FROM = ("passages", "sentences")  # rag.retrieval.MODES, without importing it here
+ANSWER_FROM = ("passages", "sentences")
 EMBEDDER_BACKENDS = ("torch", "onnx", "onnx-int8")  # rag.embedding.BACKENDS, without importing it here
 # (lowest, highest) of each whole-number setting. A context under 1024 tokens cannot hold the
 # instructions, a question and the answer's room; above 32768 no supported model was trained.
@@ -33,10 +34,17 @@ RANGES = {
     "threads": (1, 256),
     "k": (1, 50),
     "read_k": (1, 50),
+    "open_k": (1, 50),
     "answer_tokens": (16, 4096),
+    "open_answer_tokens": (16, 4096),
     "max_question_tokens": (8, 4096),
     "feeds_every": (0, 1440),
     "feed_limit": (1, 1000),
+    # Seconds. A model server gets at least one second; an hour is more than any reply should take.
+    "llm_timeout": (1, 3600),
+    "llm_reply_timeout": (1, 3600),
+    # Seconds an index writer waits for another one to finish; 0: give up at once.
+    "index_wait": (0, 86_400),
 }
 
 
@@ -87,7 +95,10 @@ class Settings:
     llm_url: str | None = None  # an OpenAI-compatible server, e.g. "http://127.0.0.1:8000/v1"
     llm_model: str | None = None  # the model name the server expects; unset: the first it lists
     llm_api_key: str | None = field(default=None, repr=False)
-    llm_timeout: int = 120  # seconds to wait for the server, per request and between streamed pieces
+    # Seconds to wait for the server: to connect, for each response, and for the first piece of a reply
+    # (keep-alive comments do not count as a piece).
+    llm_timeout: int = 120
+    llm_reply_timeout: int = 300  # seconds a whole reply may take, first piece to last, however it trickles
     milvus_uri: str | None = None  # a Milvus Lite file ("./milvus.db") or a server ("http://host:19530")
     milvus_token: str | None = field(default=None, repr=False)  # "user:password" or an API key
     milvus_collection: str = "rag"  # prefix of the collections this index uses
@@ -97,6 +108,13 @@ class Settings:
     feeds_every: int = 30
     feed_limit: int = 50
     feed_allow_hosts: str = ""
+    # How long `rag index`, `rag add` or an upload waits for another process writing the same index
+    # (rag/store.py's writer lock) before giving up with a message naming it.
+    index_wait: int = 120
+    # Hosts `rag add` and the Articles tab may fetch from although they are on this machine or a
+    # private network (rag/fetching.py refuses those by default): names or IP addresses as written
+    # in the address, e.g. ("news.lan", "10.0.0.5").
+    fetch_allow_hosts: tuple[str, ...] = ()
 
     ENV: ClassVar[dict[str, str]] = {
         "documents_dir": "RAG_DOCUMENTS",
@@ -119,12 +137,15 @@ class Settings:
         "llm_model": "RAG_LLM_MODEL",
         "llm_api_key": "RAG_LLM_API_KEY",
         "llm_timeout": "RAG_LLM_TIMEOUT",
+        "llm_reply_timeout": "RAG_LLM_REPLY_TIMEOUT",
         "milvus_uri": "RAG_MILVUS_URI",
         "milvus_token": "RAG_MILVUS_TOKEN",
         "milvus_collection": "RAG_MILVUS_COLLECTION",
         "feeds_every": "RAG_FEEDS_EVERY",
         "feed_limit": "RAG_FEED_LIMIT",
         "feed_allow_hosts": "RAG_FEED_ALLOW_HOSTS",
+        "index_wait": "RAG_INDEX_WAIT",
+        "fetch_allow_hosts": "RAG_FETCH_ALLOW_HOSTS",
     }
 
     def __post_init__(self) -> None:
@@ -143,6 +164,21 @@ class Settings:
         if self.embedder_backend not in EMBEDDER_BACKENDS:
             choices = ", ".join(EMBEDDER_BACKENDS)
             raise SettingsError(f"{self.named('embedder_backend')} is {self.embedder_backend!r}: it takes {choices}.")
+        if self.llm_url is not None and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", self.llm_url):
+            raise SettingsError(
+                f"{self.named('llm_url')} is {self.llm_url!r}: it takes the server's address, "
+                "e.g. http://127.0.0.1:8000/v1."
+            )
+        if self.model_sha256 is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", self.model_sha256):
+            sha = self.model_sha256
+            raise SettingsError(f"{self.named('model_sha256')} is {sha!r}: it takes 64 hexadecimal digits.")
+        if not isinstance(self.fetch_allow_hosts, tuple) or not all(
+            isinstance(h, str) and re.fullmatch(r"[\w.:\[\]-]+", h) for h in self.fetch_allow_hosts
+        ):
+            raise SettingsError(
+                f"{self.named('fetch_allow_hosts')} is {self.fetch_allow_hosts!r}: it takes host names or IP "
+                "addresses separated by commas, e.g. news.lan,10.0.0.5."
+            )
         for name in ("documents_dir", "index_dir", "model_cache_dir"):
             path = getattr(self, name)
             if path.exists() and not path.is_dir():
@@ -184,4 +220,6 @@ def _convert(name: str, kind: Any, raw: str) -> Any:
             raise SettingsError(
                 f"{Settings.named(name)} is {raw!r}: it takes a whole number from {low} to {high}."
             ) from None
+    if kind.startswith("tuple"):
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
     return raw

@@ -3,14 +3,18 @@
 It speaks the real protocol (JSON, server-sent events) so the real `openai` client is exercised,
 but answers from a script: the reply text, the first token's log-probabilities (or none), whether
 it has a `/tokenize` endpoint, how long it waits before answering, and how many requests fail
-first. It records every request body it was sent. The real server is tested in
-tests/test_llm_server.py.
+first. It records every request body it was sent. A script can also misbehave as a server that
+never ends its reply (`endless`): pieces of text forever, ignoring `max_tokens`; only SSE
+keep-alive comments; or one byte at a time; each every `interval_s`, until the client hangs up
+(`hung_up` is then set). The real server is tested in tests/test_llm_server.py.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import select
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -28,6 +32,11 @@ class Script:
     delay_s: float = 0.0  # wait before answering a chat request
     fail_first: int = 0  # answer this many chat requests with HTTP 503 first
     requests: list[dict[str, Any]] = field(default_factory=list)
+    endless: str = ""  # "", "pieces", "keepalive" or "trickle": how the reply never ends
+    interval_s: float = 0.0  # between two pieces, keep-alives or bytes of an endless reply
+    hung_up: threading.Event = field(default_factory=threading.Event)  # the client closed an endless reply
+    began_at: float = 0.0  # time.monotonic() when the last endless reply began…
+    hung_up_at: float = 0.0  # …and when its client hung up
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -66,7 +75,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(503, {"error": {"message": "busy"}})
             return
         time.sleep(script.delay_s)
-        if body.get("stream"):
+        if body.get("stream") and script.endless:
+            self._endless(script)
+        elif body.get("stream"):
             self._stream(re.findall(r"\S+\s*", script.reply))
         else:
             self._complete(body)
@@ -84,6 +95,41 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
             self.wfile.flush()
         self.wfile.write(b"data: [DONE]\n\n")
+
+    def _endless(self, script: Script) -> None:
+        script.began_at = time.monotonic()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
+        event = {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "stub-model",
+                 "choices": [{"index": 0, "delta": {"content": "more "}, "finish_reason": None}]}
+        piece = f"data: {json.dumps(event)}\n\n".encode()
+        try:
+            while True:
+                if script.endless == "pieces":
+                    self.wfile.write(piece)
+                elif script.endless == "keepalive":
+                    self.wfile.write(b": keep-alive\n\n")
+                else:
+                    for byte in piece:
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                        self._pause(script.interval_s)
+                self.wfile.flush()
+                self._pause(script.interval_s or 0.001)
+        except OSError:  # the client hung up: as it should
+            script.hung_up_at = time.monotonic()
+            script.hung_up.set()
+
+    def _pause(self, seconds: float) -> None:
+        """Wait, but notice at once (within 50 ms) when the client closes the connection."""
+        end = time.monotonic() + seconds
+        while True:
+            readable, _, _ = select.select([self.connection], [], [], max(0.0, min(0.05, end - time.monotonic())))
+            if readable and not self.connection.recv(1, socket.MSG_PEEK):
+                raise ConnectionResetError("the client closed the connection")
+            if time.monotonic() >= end:
+                return
 
     def _complete(self, body: dict[str, Any]) -> None:
         alternatives = self.script.logprobs

@@ -1,4 +1,7 @@
-"""`fetch_article` and `rag add` against a real HTTP server on 127.0.0.1 serving saved pages."""
+"""`fetch_article` and `rag add` against a real HTTP server on 127.0.0.1 serving saved pages.
+
+The server is on this machine, which fetching refuses unless told otherwise (tests/test_fetch_guard.py):
+these tests allow 127.0.0.1, as RAG_FETCH_ALLOW_HOSTS=127.0.0.1 does."""
 
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ from rag.settings import Settings
 from tests.conftest import make_assistant
 from tests.test_loading_news import NEWS_PAGE
 
+LOCAL = ("127.0.0.1",)  # the test site's host, allowed although it is this machine
 SLOW_S = 2.0  # the slow page answers after this; the tests' timeout is shorter
 HUGE_BYTES = 300_000  # the huge page's size; the tests' limit is smaller
 
@@ -100,7 +104,7 @@ def _closed_port() -> int:
 
 
 def test_an_article_is_saved_with_front_matter_and_loads_back(site: str, tmp_path: Path) -> None:
-    article = fetch_article(f"{site}/world/tokayev-tokyo", tmp_path, timeout_s=5)
+    article = fetch_article(f"{site}/world/tokayev-tokyo", tmp_path, timeout_s=5, allow_hosts=LOCAL)
     assert isinstance(article, FetchedArticle)
     assert article.path.parent == tmp_path.resolve() / "web" / f"127.0.0.1_{site.rsplit(':', 1)[1]}"
     assert article.path.name.startswith("tokayev-tokyo-") and article.path.suffix == ".md"
@@ -129,16 +133,16 @@ def test_an_article_is_saved_with_front_matter_and_loads_back(site: str, tmp_pat
 
 
 def test_fetching_the_same_address_again_replaces_the_file(site: str, tmp_path: Path) -> None:
-    first = fetch_article(f"{site}/world/tokayev-tokyo", tmp_path, timeout_s=5)
-    again = fetch_article(f"{site}/world/tokayev-tokyo", tmp_path, timeout_s=5)
+    first = fetch_article(f"{site}/world/tokayev-tokyo", tmp_path, timeout_s=5, allow_hosts=LOCAL)
+    again = fetch_article(f"{site}/world/tokayev-tokyo", tmp_path, timeout_s=5, allow_hosts=LOCAL)
     assert first.path == again.path
     documents, _ = load_documents(tmp_path)
     assert [d.id for d in documents] == [first.doc_id], "one file, no temporary left behind"
 
 
 def test_a_redirect_is_followed_and_the_final_address_names_the_file(site: str, tmp_path: Path) -> None:
-    direct = fetch_article(f"{site}/world/tokayev-tokyo", tmp_path, timeout_s=5)
-    moved = fetch_article(f"{site}/old-address", tmp_path, timeout_s=5)
+    direct = fetch_article(f"{site}/world/tokayev-tokyo", tmp_path, timeout_s=5, allow_hosts=LOCAL)
+    moved = fetch_article(f"{site}/old-address", tmp_path, timeout_s=5, allow_hosts=LOCAL)
     assert moved.path == direct.path and moved.title == direct.title
 
 
@@ -154,26 +158,26 @@ def test_a_redirect_is_followed_and_the_final_address_names_the_file(site: str, 
 )
 def test_pages_that_cannot_be_added_say_why(site: str, tmp_path: Path, path: str, message: str) -> None:
     with pytest.raises(FetchError, match=message) as failed:
-        fetch_article(f"{site}{path}", tmp_path, timeout_s=5)
+        fetch_article(f"{site}{path}", tmp_path, timeout_s=5, allow_hosts=LOCAL)
     assert f"{site}{path}" in str(failed.value), "the message names the address"
     assert not any(tmp_path.rglob("*")), "nothing is saved"
 
 
 def test_a_slow_page_times_out(site: str, tmp_path: Path) -> None:
     with pytest.raises(FetchError, match=r"did not answer within 0\.5 seconds"):
-        fetch_article(f"{site}/slow", tmp_path, timeout_s=0.5)
+        fetch_article(f"{site}/slow", tmp_path, timeout_s=0.5, allow_hosts=LOCAL)
 
 
 def test_a_huge_page_is_abandoned_while_streaming(site: str, tmp_path: Path) -> None:
     with pytest.raises(FetchError, match=r"larger than the 0\.1 MB a page may have"):
-        fetch_article(f"{site}/huge", tmp_path, timeout_s=5, max_bytes=100_000)
+        fetch_article(f"{site}/huge", tmp_path, timeout_s=5, max_bytes=100_000, allow_hosts=LOCAL)
     assert not any(tmp_path.rglob("*"))
 
 
 def test_a_closed_port_is_a_connection_refused(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{_closed_port()}/story"
     with pytest.raises(FetchError, match="cannot be reached") as failed:
-        fetch_article(url, tmp_path, timeout_s=5)
+        fetch_article(url, tmp_path, timeout_s=5, allow_hosts=LOCAL)
     assert url in str(failed.value)
 
 
@@ -189,7 +193,7 @@ def test_a_closed_port_is_a_connection_refused(tmp_path: Path) -> None:
 )
 def test_bad_addresses_are_refused_before_any_request(tmp_path: Path, url: str, message: str) -> None:
     with pytest.raises(FetchError, match=message):
-        fetch_article(url, tmp_path)
+        fetch_article(url, tmp_path, allow_hosts=LOCAL)
 
 
 @pytest.fixture
@@ -197,6 +201,7 @@ def runner(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     monkeypatch.setattr(cli, "_assistant", lambda s: make_assistant(s))
     monkeypatch.setenv("RAG_DOCUMENTS", str(settings.documents_dir))
     monkeypatch.setenv("RAG_INDEX", str(settings.index_dir))
+    monkeypatch.setenv("RAG_FETCH_ALLOW_HOSTS", "127.0.0.1")
     return CliRunner()
 
 

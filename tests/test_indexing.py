@@ -162,7 +162,7 @@ def test_a_crash_in_the_middle_of_writing_leaves_the_previous_index_usable(
     _, report = _build(docs_dir, index_dir, embedder)
     assert report.added == ["new.txt"]
     referenced = {s["name"] for s in json.loads((index_dir / "manifest.json").read_text())["segments"]}
-    on_disk = {p.name for p in index_dir.iterdir()} - {"manifest.json", "stories.npz"}
+    on_disk = {p.name for p in index_dir.iterdir()} - {"manifest.json", "stories.npz", store.LOCK}
     assert on_disk == referenced, "leftovers of the crashed write are cleaned up by the next one"
 
 
@@ -232,7 +232,7 @@ def test_a_clean_up_killed_after_a_save_is_finished_by_the_next_run(docs_dir: Pa
     _, report = _build(docs_dir, index_dir, embedder)
     assert not report.wrote
     referenced = {s["name"] for s in json.loads((index_dir / "manifest.json").read_text())["segments"]}
-    assert {p.name for p in index_dir.iterdir()} - {"manifest.json", "stories.npz"} == referenced
+    assert {p.name for p in index_dir.iterdir()} - {"manifest.json", "stories.npz", store.LOCK} == referenced
 
 
 def test_prepared_documents_are_not_embedded_again(docs_dir: Path, tmp_path: Path) -> None:

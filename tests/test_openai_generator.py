@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import math
 import socket
+import threading
 
 import pytest
 
 from rag import Settings
 from rag.backends import make_generator
 from rag.generation import LlamaGenerator
-from rag.openai_generator import OpenAIGenerator, ServerError, estimate_tokens
+from rag.openai_generator import Limits, OpenAIGenerator, ServerError, _pieces, estimate_tokens
 from tests.conftest import make_assistant
 from tests.fakes import ScriptedGenerator
 from tests.openai_stub import Script, stub_server
@@ -127,3 +128,67 @@ def test_the_scripted_generator_judges_with_its_scripted_value() -> None:
     assert ScriptedGenerator().yes_probability(QUESTION) is None
     judge = ScriptedGenerator(yes=0.8)
     assert judge.yes_probability(QUESTION) == 0.8 and judge.judged == [QUESTION]
+
+
+def _drain(generator: OpenAIGenerator, max_tokens: int = 20) -> tuple[list[str], BaseException | None]:
+    """Read a whole reply in a thread: the pieces and the error, or a failure if it never ends
+    (the code before issue #21 read an endless reply forever)."""
+    pieces: list[str] = []
+    failed: list[BaseException] = []
+
+    def read() -> None:
+        try:
+            for piece in generator.stream(QUESTION, max_tokens):
+                pieces.append(piece)
+        except BaseException as err:
+            failed.append(err)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(60)  # a bound on liveness, not a measure of speed: the limits below are 1-3 s
+    assert not reader.is_alive(), f"the reply never ended ({len(pieces)} pieces read)"
+    return pieces, failed[0] if failed else None
+
+
+def test_a_server_that_ignores_max_tokens_and_streams_forever_is_cut_at_the_length() -> None:
+    script = Script(endless="pieces")
+    with stub_server(script) as url:
+        pieces, error = _drain(OpenAIGenerator(url, timeout_s=5, reply_timeout_s=30), max_tokens=20)
+        assert error is None, "a reply cut at its length is a reply, as when a model stops there"
+        assert 20 <= len(pieces) <= Limits.for_reply(20, 5, 30).pieces
+        assert script.hung_up.wait(10), "the connection is closed, so the server stops generating"
+
+
+def test_keep_alive_comments_are_not_progress() -> None:
+    script = Script(endless="keepalive", interval_s=0.2)
+    with stub_server(script) as url:
+        pieces, error = _drain(OpenAIGenerator(url, timeout_s=1, reply_timeout_s=60))
+        assert pieces == [] and isinstance(error, ServerError)
+        assert "sent the first piece of its reply not within 1 s (the response began, but no text" in str(error)
+        assert "RAG_LLM_TIMEOUT" in str(error) and "\n" not in str(error)
+        assert script.hung_up.wait(10)
+
+
+def test_a_reply_trickling_one_byte_at_a_time_ends_at_the_reply_limit() -> None:
+    script = Script(endless="trickle", interval_s=0.002)
+    with stub_server(script) as url:
+        pieces, error = _drain(OpenAIGenerator(url, timeout_s=2, reply_timeout_s=3), max_tokens=2000)
+        assert pieces, "each piece came in time, so only the whole reply's limit can end it"
+        assert isinstance(error, ServerError) and "did not finish its reply within 3 s" in str(error)
+        assert "RAG_LLM_REPLY_TIMEOUT" in str(error)
+
+
+def test_the_reply_limit_comes_from_the_settings(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    settings = Settings.from_env({"RAG_LLM_URL": "http://127.0.0.1:9/v1", "RAG_LLM_TIMEOUT": "7",
+                                  "RAG_LLM_REPLY_TIMEOUT": "40"}, model_cache_dir=tmp_path)
+    generator = make_generator(settings)
+    assert isinstance(generator, OpenAIGenerator)
+    assert (generator.timeout_s, generator.reply_timeout_s) == (7, 40)
+
+
+def test_an_error_event_in_the_middle_of_a_reply_is_a_server_error() -> None:
+    chunks = iter([b'data: {"choices":[{"delta":{"content":"Four"}}]}\n\n', b'data: {"error": {"message": "oom"}}\n\n'])
+    reply = _pieces(chunks, threading.Event())
+    assert next(reply) == "Four"
+    with pytest.raises(ServerError, match="reported an error in the middle of a reply: oom"):
+        next(reply)

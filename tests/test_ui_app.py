@@ -245,7 +245,8 @@ def test_an_unexpected_crash_is_a_message_too(settings: Settings) -> None:
     generator = ArticleGenerator(fail_first=RuntimeError("llama_decode returned -3"))
     with serving(Assistant(settings, embedder=HashEmbedder(), generator=generator)) as url:
         chat, _, _ = Client(url, verbose=False).predict(SIGNED, api_name="/ask")
-    assert "Something went wrong while answering (RuntimeError: llama_decode returned -3)" in shown(chat[-1])
+    # Its kind only: an unforeseen error's text may hold a server path (#21); the log has it.
+    assert "Something went wrong while answering (RuntimeError). Try again" in shown(chat[-1])
 
 
 def test_uploaded_articles_are_indexed_and_answered_from(url: str, tmp_path: Path, docs_dir: Path) -> None:

@@ -186,11 +186,14 @@ class FakeFetcher:
 
     def __init__(self) -> None:
         self.asked: list[str] = []
+        self.allowed: list[tuple[str, ...]] = []
 
     def __call__(
-        self, url: str, documents_dir: Path, *, timeout_s: float = 15.0, max_bytes: int = 5_000_000
+        self, url: str, documents_dir: Path, *, timeout_s: float = 15.0, max_bytes: int = 5_000_000,
+        allow_hosts: tuple[str, ...] = (),
     ) -> FakeFetched:
         self.asked.append(url)
+        self.allowed.append(allow_hosts)
         if "timeout" in url:
             raise FetchError(f"{url} did not answer within {timeout_s:.0f} s: try again later.")
         if not url.startswith("https://"):
@@ -241,6 +244,7 @@ def test_the_fetcher_is_rag_fetching_imported_when_first_used(
     monkeypatch.setitem(sys.modules, "rag.fetching", module)
     status, _ = Library(assistant).add_addresses("https://coast.example/news/hull")
     assert fetcher.asked == ["https://coast.example/news/hull"] and "as hull.md." in status
+    assert fetcher.allowed == [()], "no private host is allowed unless RAG_FETCH_ALLOW_HOSTS names it"
 
 
 def test_without_rag_fetching_the_page_says_so(assistant: Assistant, monkeypatch: pytest.MonkeyPatch) -> None:

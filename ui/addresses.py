@@ -3,9 +3,10 @@
 `split` reads what was pasted into the field (one address per line; blank lines and repeats are
 dropped). `fetch_all` fetches them one after the other with `rag.fetching.fetch_article`, which
 keeps the article text and its metadata as a Markdown file in the documents folder, and returns
-what became of each: the saved title and file, or the `FetchError` message (a bad address, a page
-that is not HTML, a timeout, a page too large). One failure does not stop the others. The fetcher
-is imported when first used, so the page loads even where fetching is not installed.
+what became of each: the saved title and file, or the `FetchError` message (a bad address, an
+address on this machine or a private network, a page that is not HTML, a timeout, a page too
+large). One failure does not stop the others. The fetcher is imported when first used, so the page
+loads even where fetching is not installed.
 
 >>> split("https://a.example/1\\n\\n  https://a.example/1 \\nhttps://b.example/2")
 ['https://a.example/1', 'https://b.example/2']
@@ -15,9 +16,10 @@ Deliberately not here: indexing (ui/library.py runs it afterwards), HTML, gradio
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,9 +60,11 @@ def split(text: str | None) -> list[str]:
     return list(seen)
 
 
-def default_fetch() -> Fetch:
-    """`rag.fetching.fetch_article`, imported now; ImportError when this installation lacks it."""
-    return importlib.import_module("rag.fetching").fetch_article  # type: ignore[no-any-return]
+def default_fetch(allow_hosts: Sequence[str] = ()) -> Fetch:
+    """`rag.fetching.fetch_article`, imported now, allowing the private hosts `allow_hosts`
+    (Settings.fetch_allow_hosts); ImportError when this installation lacks it."""
+    fetch_article = importlib.import_module("rag.fetching").fetch_article
+    return functools.partial(fetch_article, allow_hosts=tuple(allow_hosts))
 
 
 def fetch_all(urls: list[str], folder: Path, fetch: Fetch, progress: Progress = no_progress) -> list[Fetched]:

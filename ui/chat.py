@@ -7,7 +7,8 @@ history, and the sources panel of every answer. `Chat.ask` streams one answer as
 sources panel cleared; the model's draft marked as a draft being checked (a draft that is not kept
 is struck through, never left to look like the answer); then the checked answer with its sources.
 Errors become a message in the chat and the session carries on: a failed or stopped turn is shown
-but not given to the model as history. The chat's filters (ui/scope.py) go to `Assistant.stream`;
+but not given to the model as history; an error's message never shows the server's paths
+(ui/errors.py). The chat's filters (ui/scope.py) go to `Assistant.stream`;
 a date it cannot read, or filters no indexed article passes, is said in the chat instead of
 asking, and the question stays in the box.
 
@@ -27,7 +28,7 @@ from rag.errors import RagError
 from rag.feed_refresh import Quiet
 from rag.pipeline import Assistant
 from rag.types import Answer, Delta, Document, Draft, Stage, Status
-from ui import render, scope
+from ui import errors, render, scope
 
 log = logging.getLogger(__name__)
 
@@ -162,17 +163,19 @@ class Chat:
                 elif isinstance(event, Answer):
                     yield self._finish(question, event, session, asked, filters.describe() if filters.active else "")
         except RagError as err:
-            yield self._failed(session, asked, str(err))
+            log.warning("Answering %r failed: %s", question, err)
+            yield self._failed(session, asked, errors.public_message(str(err), self._folders()))
         except Exception as err:  # the page must survive any failure of the model or the index
             log.exception("Answering %r failed", question)
-            yield self._failed(
-                session, asked, f"Something went wrong while answering ({type(err).__name__}: {err}). Try again."
-            )
+            yield self._failed(session, asked, errors.unexpected(err, "answering"))
         finally:
             answering.__exit__(None, None, None)
             close = getattr(events, "close", None)
             if close is not None:
                 close()  # a stopped answer releases the model at once
+
+    def _folders(self) -> dict[Any, str]:
+        return errors.folders(self.assistant.settings)
 
     def _finish(self, question: str, answer: Answer, session: ChatSession, asked: tuple, scoped: str = "") -> Update:
         panel = render.sources_html(answer, question, self.documents(), scoped)

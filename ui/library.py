@@ -8,7 +8,9 @@ other sessions are answered meanwhile from the current index; `Assistant.index` 
 Each action returns an escaped status message, a summary first; a refused file or address does not
 stop the others. At most `MAX_FILES` files are taken per upload, `MAX_ADDRESSES` addresses per
 request, and at most `MAX_NOTES` notices are shown. The uploaded copies gradio keeps in its cache
-(`uploads_dir`) are deleted once handled, added or not.
+(`uploads_dir`) are deleted once handled, added or not. Another process writing the index (a
+`rag index` run) is waited for (RAG_INDEX_WAIT); if it takes longer, the files stay saved and the
+notice says they will be indexed next time. Errors never show the server's paths (ui/errors.py).
 
 Deliberately not here: name and size checks (ui/uploads.py), fetching (ui/addresses.py), searching
 and paging the table (ui/catalog.py), gradio (ui/app.py), HTML (ui/render.py).
@@ -27,8 +29,9 @@ from rag import indexing
 from rag.errors import RagError
 from rag.indexing import IndexReport
 from rag.pipeline import Assistant
+from rag.store import IndexBusy
 from rag.types import Document
-from ui import addresses, catalog, render, uploads
+from ui import addresses, catalog, errors, render, uploads
 from ui.addresses import MAX_ADDRESSES, Fetch
 from ui.progress import Indexing, Progress, no_progress
 
@@ -77,7 +80,7 @@ class Library:
         try:
             page = catalog.page_of(self.rows(), view)
         except RagError as err:
-            return Shown(render.notice_html(str(err), "error"), [], 1)
+            return Shown(render.notice_html(self._public(err), "error"), [], 1)
         return Shown(
             render.documents_page(page), [(f"{r.title} ({r.doc_id})", r.doc_id) for r in page.rows], page.number
         )
@@ -159,7 +162,7 @@ class Library:
         if not urls:
             return render.notice_html("Paste the address of an article (https://…), one per line.", "info"), ""
         try:
-            fetch = self._fetch or addresses.default_fetch()
+            fetch = self._fetch or addresses.default_fetch(self.assistant.settings.fetch_allow_hosts)
         except ImportError:
             log.exception("rag.fetching cannot be imported")
             message = "Adding articles by address is not available in this installation."
@@ -189,6 +192,9 @@ class Library:
         retry = [r.url for r in results if r.error] + urls[MAX_ADDRESSES:]
         return _notices(notes, head=(head + ".", kind)), "\n".join(retry)
 
+    def _public(self, err: Exception) -> str:
+        return errors.public_message(str(err), errors.folders(self.assistant.settings))
+
     def _discard(self, files: Sequence[str | Path]) -> None:
         """Delete gradio's copies of these uploads (never anything outside its upload folder)."""
         if self.uploads_dir is None:
@@ -209,7 +215,7 @@ class Library:
         try:
             uploads.remove_document(self.folder, doc_id, self.entries())
         except RagError as err:
-            return render.notice_html(str(err), "error")
+            return render.notice_html(self._public(err), "error")
         notes = [(f"Removed {doc_id}.", "ok"), *self._reindex(progress)[0]]
         return _notices(notes)
 
@@ -217,11 +223,17 @@ class Library:
         """Index the folder: the notices, and which of the `expect`ed new files were not indexed."""
         try:
             report = self._index(progress)
+        except IndexBusy as err:
+            later = (
+                " The files are saved in the documents folder: they will be indexed by that run if it reads them, "
+                "or the next time articles are added or removed."
+            )
+            return [(self._public(err) + (later if expect else ""), "error")], set(expect)
         except RagError as err:
-            return [(str(err), "error")], set(expect)
+            return [(self._public(err), "error")], set(expect)
         except Exception as err:  # a broken file or model must not take the page down
             log.exception("Indexing failed")
-            return [(f"Indexing failed ({type(err).__name__}: {err}).", "error")], set(expect)
+            return [(errors.unexpected(err, "indexing"), "error")], set(expect)
         notes = [(f"Index updated: {report.summary()}.", "info")]
         skipped = {Path(s.path).name: s.reason for s in report.skipped}
         missed = {name for name in expect if Path(name).name in skipped}

@@ -2,7 +2,8 @@
 
 A browser-supplied file name is untrusted. `safe_name` keeps only its last path component, turns
 anything but letters, digits, `.`, `_` and `-` into `-`, drops leading dots (the loader skips hidden
-files) and refuses types the loader cannot read. `save_upload` refuses empty files, files over the
+files), keeps at most `MAX_STEM` characters and `MAX_STEM_BYTES` bytes of UTF-8 before the suffix
+(file systems count bytes), and refuses types the loader cannot read. `save_upload` refuses empty files, files over the
 size limit and files the loader cannot use (binary, not UTF-8, a PDF without text), each with a
 message saying why. It never writes outside the folder and never overwrites: the same content
 already in the folder is reported and not added again; a different file under a taken name is
@@ -12,6 +13,8 @@ saved as `name-2.txt`, and the message says so. `remove_document` deletes one in
 'passwd.txt'
 >>> safe_name("C:\\\\Users\\\\me\\\\Tokyo visit (final).MD")
 'Tokyo-visit-final.md'
+>>> len(safe_name("東京" * 50 + ".txt").encode("utf-8"))  # 100 characters, 300 bytes: cut to whole characters
+202
 
 Deliberately not here: indexing (the caller runs `Assistant.index`) and anything about gradio.
 """
@@ -33,7 +36,10 @@ from rag.loading import MAX_FILE_BYTES, SUPPORTED_SUFFIXES, UnusableFile, iter_f
 log = logging.getLogger(__name__)
 
 MAX_UPLOAD_BYTES = MAX_FILE_BYTES  # the loader skips larger files, so refusing them here is clearer
-MAX_STEM = 100
+MAX_STEM = 100  # characters of a saved name before its suffix…
+# …and bytes: file systems count bytes (at most 255 in a name), and a name of 100 CJK characters is
+# 300 bytes in UTF-8. 200 leaves room for "-99", the suffix and a `.meta.json` sidecar's name.
+MAX_STEM_BYTES = 200
 KINDS = ".txt, .md, .html or .pdf"
 
 
@@ -77,7 +83,8 @@ def safe_name(name: str) -> str:
     if suffix not in SUPPORTED_SUFFIXES:
         raise UploadError(f"“{_shown(base)}” is a {suffix} file: only {KINDS} files can be added.")
     stem = re.sub(r"[^\w.-]+", "-", stem)
-    stem = re.sub(r"-{2,}", "-", stem).strip(".-_")[:MAX_STEM].rstrip(".-_")
+    stem = re.sub(r"-{2,}", "-", stem).strip(".-_")[:MAX_STEM]
+    stem = stem.encode("utf-8")[:MAX_STEM_BYTES].decode("utf-8", "ignore").rstrip(".-_")  # whole characters
     return (stem or "article") + suffix
 
 
