@@ -262,10 +262,11 @@ class Answering:
         for unit in shown:
             if not holds_answer_type(unit.text, wanted, question):
                 continue
-            if self.judge is not None:
-                probability = self.judge.answers(unit.text, question)
-                if probability is not None and probability < self.policy.quote:
-                    continue
+            # A sentence is quoted only on the judge's word: without it (a model that gives no
+            # probabilities), a sentence that merely resembles the question is not an answer.
+            probability = self.judge.answers(unit.text, question) if self.judge is not None else None
+            if probability is None or probability < self.policy.quote:
+                continue
             return short_span(unit, question)
         return None
 

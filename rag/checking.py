@@ -39,17 +39,17 @@ class Policy:
     """The thresholds of the checker. Chosen with scripts/calibrate.py on one half of xquad-dev and
     of the in-house set, and reported on the other half (docs/checking.md)."""
 
-    keep: float = 0.5  # the judge's P(yes) at which a claim is kept
+    keep: float = 0.6  # the judge's P(yes) at which a claim is kept
     # A fact claim must rest on a sentence that matches the question (its question score, rag/evidence.py):
     # at least `relevant`, and at most `margin` below the passage sentence that matches it best. A
     # claim true of its sentence but about something else ("He warned that conflicts are rising" for
     # "On what can security not be based?") is off the question.
-    relevant: float = 0.0
-    margin: float = 1.0
-    quote: float = 0.5  # P(yes) that the best sentence answers the question, to quote it as the last resort
+    relevant: float = 0.3
+    margin: float = 0.1
+    quote: float = 0.6  # P(yes) that the best sentence answers the question, to quote it as the last resort
     candidate: float = 0.3  # share of a claim's content terms a sentence needs to be judged as its evidence
     min_coverage: float = 0.6  # without a judge: share of a claim's content terms one sentence must hold
-    extract: float = 0.35  # question score the best passage sentence needs for a repair or a quote to be tried
+    extract: float = 0.2  # question score the best passage sentence needs for a repair or a quote to be tried
     repair_refusals: bool = True  # ask again when the model said the passages do not hold the answer
     summary: float = 0.15  # question score a passage sentence needs to be extracted for an open question
 
@@ -166,7 +166,22 @@ def check_reply(
         )
         return ReplyCheck(reply, off, False, False, f"the reply does not state the {wanted} the question asks for",
                           judged)
-    return ReplyCheck(reply, checks, True, False, "", judged)
+    return ReplyCheck(reply, tuple(_focused(c, units, question) for c in checks), True, False, "", judged)
+
+
+def _focused(check: ClaimCheck, units: Sequence[Evidence], question: str) -> ClaimCheck:
+    """A kept claim judged on a run of sentences is cited to the sentences of the run that hold what
+    it adds to the question: "The first director of the Riverton Museum was Margaret Holloway" was
+    judged on "The Riverton Museum opened in 1899. Its first director was Margaret Holloway." (the
+    first sentence says what "Its" is) and cites the second."""
+    run = check.evidence
+    if run is None:
+        return check
+    inside = [u for u in units if u.passage == run.passage and run.start <= u.start and u.end <= run.end]
+    if len(inside) < 2:
+        return check
+    cited = ev.narrow(ev.claim_terms(check.sentence).needed, run.passage, inside, set(terms(question)))
+    return ClaimCheck(check.sentence, check.cited, check.status, cited, check.support, check.tried)
 
 
 def check_claim(

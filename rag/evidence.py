@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Sequence, Set
 from dataclasses import dataclass
 
 import numpy as np
@@ -171,18 +171,33 @@ def candidates(
     return ranked
 
 
-def narrow(needed: set[str], passage: int, units: Sequence[Evidence]) -> Evidence:
+def narrow(needed: set[str], passage: int, units: Sequence[Evidence], known: Set[str] = frozenset()) -> Evidence:
     """The shortest run of consecutive sentences of the passage (up to three) that holds most of
-    the claim's terms."""
+    the claim's terms. With `known` (the question's terms), what the claim adds to the question
+    counts first: "The first director of the Riverton Museum was Margaret Holloway" cites the sentence
+    naming Holloway, not also the one before that names the museum the question already named.
+
+    >>> from rag.types import Chunk, Hit
+    >>> text = "The Riverton Museum opened in 1899. Its first director was Margaret Holloway."
+    >>> units = sentences([Hit(Chunk("c", "d", text, 0, len(text)), 1.0, 1)])
+    >>> claim = claim_terms("The first director of the Riverton Museum was Margaret Holloway.")
+    >>> narrow(claim.needed, 1, units).text
+    'The Riverton Museum opened in 1899. Its first director was Margaret Holloway.'
+    >>> narrow(claim.needed, 1, units, set(terms("Who was the first director of the Riverton Museum?"))).text
+    'Its first director was Margaret Holloway.'
+    """
     own = [u for u in units if u.passage == passage]
     bags = [set(terms(u.text)) | numbers(u.text) for u in own]
-    best: tuple[float, int, int] = (-1.0, 0, 0)
+    new = needed - set(known)
+    best: tuple[tuple[float, float], int, int] = ((-1.0, -1.0), 0, 0)
     for i in range(len(own)):
         covered: set[str] = set()
         for j in range(i, min(i + 3, len(own))):
             covered |= bags[j]
-            score = len(needed & covered) / max(1, len(needed)) - 0.05 * (j - i)
-            if score > best[0] + 1e-9:
+            share = len(needed & covered) / max(1, len(needed))
+            added = len(new & covered) / len(new) if new else share
+            score = (round(added - 0.05 * (j - i), 9), round(share - 0.05 * (j - i), 9))
+            if score > best[0]:
                 best = (score, i, j)
     _, i, j = best
     first, last = own[i], own[j]

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from rag import Assistant, Settings
+from dataclasses import replace
+
+from rag import Assistant, Settings, checking, pipeline
 from tests.fakes import HashEmbedder, ScriptedGenerator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -14,6 +16,19 @@ ARTICLES = ROOT / "documents"
 VISIT = "tokayev-state-visit-to-japan.txt"
 LECTURE = "tokayev-lecture-at-un-university.txt"
 SMALL_MODEL = "smollm2-135m"  # the integration tests' model
+
+
+@pytest.fixture(autouse=True)
+def _no_question_gate_with_fakes(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Outside the integration tests, an Assistant checks claims without the question-relevance gate
+    (Policy.relevant, margin): the hash embedder's question scores mean nothing, so the gate would
+    turn away right claims at random. The gate is tested on its own in tests/test_checking.py, and
+    with MiniLM in the integration tests, which keep the real policy."""
+    if request.node.get_closest_marker("integration"):
+        return
+    monkeypatch.setattr(
+        pipeline, "policy_for", lambda model: replace(checking.policy_for(model), relevant=0.0, margin=1.0)
+    )
 
 
 @pytest.fixture

@@ -216,3 +216,23 @@ def test_an_open_reply_keeps_every_claim_the_judge_finds_said_judged_as_statemen
     result = check_reply("Summarize the article.", reply, passages(LECTURE), "open", POLICY, judge)
     assert result.answers and statuses(result) == ["supported", "supported", "unsupported"]
     assert {question for _, _, question in judge.calls} == {None}
+
+
+def test_a_claim_judged_on_two_sentences_cites_the_one_that_holds_its_answer() -> None:
+    # "Its" needs the sentence before it to be judged; the citation is the sentence naming Holloway.
+    museum = ("The Riverton Museum of Industry opened its doors in 1899 in a former textile mill. "
+              "Its first director was the engineer Margaret Holloway, who ran the museum until 1921.")
+    hits = [Hit(Chunk("c1", "museum.txt", museum, 0, len(museum)), 1.0, 1, "Museum")]
+    seen: list[str] = []
+
+    def judge(evidence: str, claim: str, question: str | None = None) -> float:
+        seen.append(evidence)
+        return 0.9
+
+    reply = "The first director of the Riverton Museum of Industry was Margaret Holloway [1]."
+    result = check_reply("Who was the first director of the Riverton Museum of Industry?", reply, hits, "fact",
+                         POLICY, judge)
+    assert result.answers and seen == [museum]  # judged on both sentences
+    _, (citation,), _ = compose(result.checks, hits)
+    assert citation.quote == "Its first director was the engineer Margaret Holloway, who ran the museum until 1921."
+    assert museum[citation.start : citation.end] == citation.quote

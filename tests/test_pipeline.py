@@ -35,7 +35,7 @@ def test_citations_slice_the_document_to_exactly_the_quote(settings: Settings) -
 
 
 def test_out_of_range_markers_are_dropped(settings: Settings) -> None:
-    assistant = make_assistant(settings, ["Fourteen [1][42]."])
+    assistant = make_assistant(settings, ["The meeting ended with signing 14 documents [1][42]."])
     reply = assistant.answer("How many documents were signed?")
     assert "[42]" not in reply.text
     assert [c.marker for c in reply.citations] == [1]
