@@ -285,8 +285,10 @@ def fetch(
     timeout_s: float = 15.0,
     headers: Mapping[str, str] | None = None,
     allow_hosts: Sequence[str] = (),
+    what: str = "a page",
 ) -> Fetched:
     """GET `url` (http or https, a public address unless its host is in `allow_hosts`).
+    `what` names the thing in messages ("a page", "a feed").
 
     `accept`: the content types taken (any when None; a response naming none is taken);
     another is a `WrongType`. `headers` are sent as well (e.g. If-None-Match, If-Modified-Since:
@@ -327,14 +329,14 @@ def fetch(
             declared = response.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > max_bytes:
                 raise FetchError(
-                    f"{address} is {int(declared) / 1_000_000:.1f} MB, more than the {limit_mb} a page may have."
+                    f"{address} is {int(declared) / 1_000_000:.1f} MB, more than the {limit_mb} {what} may have."
                 )
             body = bytearray()
             deadline = time.monotonic() + 4 * timeout_s  # a server dripping bytes must not hold us forever
             for piece in response.iter_bytes():
                 body += piece
                 if len(body) > max_bytes:
-                    raise FetchError(f"{address} is larger than the {limit_mb} a page may have; it was not saved.")
+                    raise FetchError(f"{address} is larger than the {limit_mb} {what} may have; it was not saved.")
                 if time.monotonic() > deadline:
                     raise httpx.ReadTimeout("the whole page took too long")
             return Fetched(

@@ -103,15 +103,14 @@ class Settings:
     milvus_token: str | None = field(default=None, repr=False)  # "user:password" or an API key
     milvus_collection: str = "rag"  # prefix of the collections this index uses
     # Feeds (rag/feeds.py): `rag serve` refreshes them every this many minutes (0: never, only
-    # `rag feeds update`); a feed saves at most `feed_limit` new entries per refresh; feeds served
-    # from these hosts (comma-separated) may be on this machine or a private network.
+    # `rag feeds update`); a feed saves at most `feed_limit` new entries per refresh. A feed on
+    # this machine or a private network needs its host in `fetch_allow_hosts`, as a page does.
     feeds_every: int = 30
     feed_limit: int = 50
-    feed_allow_hosts: str = ""
     # How long `rag index`, `rag add` or an upload waits for another process writing the same index
     # (rag/store.py's writer lock) before giving up with a message naming it.
     index_wait: int = 120
-    # Hosts `rag add` and the Articles tab may fetch from although they are on this machine or a
+    # Hosts `rag add`, the Articles tab and feeds may fetch from although they are on this machine or a
     # private network (rag/fetching.py refuses those by default): names or IP addresses as written
     # in the address, e.g. ("news.lan", "10.0.0.5").
     fetch_allow_hosts: tuple[str, ...] = ()
@@ -143,7 +142,6 @@ class Settings:
         "milvus_collection": "RAG_MILVUS_COLLECTION",
         "feeds_every": "RAG_FEEDS_EVERY",
         "feed_limit": "RAG_FEED_LIMIT",
-        "feed_allow_hosts": "RAG_FEED_ALLOW_HOSTS",
         "index_wait": "RAG_INDEX_WAIT",
         "fetch_allow_hosts": "RAG_FETCH_ALLOW_HOSTS",
     }
@@ -186,8 +184,8 @@ class Settings:
 
     @property
     def feed_hosts(self) -> tuple[str, ...]:
-        """The hosts of `feed_allow_hosts`, lower-cased."""
-        return tuple(h.strip().lower() for h in self.feed_allow_hosts.split(",") if h.strip())
+        """The hosts feeds may be fetched from although private: `fetch_allow_hosts`, lower-cased."""
+        return tuple(h.lower() for h in self.fetch_allow_hosts)
 
     @classmethod
     def named(cls, name: str) -> str:

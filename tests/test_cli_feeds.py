@@ -30,7 +30,7 @@ def runner(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     monkeypatch.setattr(cli, "_assistant", lambda s: make_assistant(s))
     monkeypatch.setenv("RAG_DOCUMENTS", str(settings.documents_dir))
     monkeypatch.setenv("RAG_INDEX", str(settings.index_dir))
-    monkeypatch.setenv("RAG_FEED_ALLOW_HOSTS", "127.0.0.1")
+    monkeypatch.setenv("RAG_FETCH_ALLOW_HOSTS", "127.0.0.1")
     return CliRunner()
 
 

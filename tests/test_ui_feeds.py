@@ -32,7 +32,7 @@ def server(tmp_path: Path) -> Iterator[FeedServer]:
 
 @pytest.fixture
 def url(settings: Settings) -> Iterator[str]:
-    local = replace(settings, feed_allow_hosts="127.0.0.1")
+    local = replace(settings, fetch_allow_hosts=("127.0.0.1",))
     assistant = Assistant(local, embedder=HashEmbedder(), generator=ArticleGenerator({"harbour": "x"}))
     with serving(assistant) as address:
         yield address
