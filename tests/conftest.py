@@ -2,11 +2,10 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
-
-from dataclasses import replace
 
 from rag import Assistant, Settings, checking, pipeline
 from tests.fakes import HashEmbedder, ScriptedGenerator

@@ -157,7 +157,7 @@ def test_a_followed_feed_that_breaks_keeps_its_articles_and_state_and_records_th
 
 
 def test_private_addresses_are_refused_without_the_allow_list(server: FeedServer, docs: Path) -> None:
-    with pytest.raises(FeedError, match="a loopback address .* add it to RAG_FETCH_ALLOW_HOSTS"):
+    with pytest.raises(FeedError, match=r"a loopback address .* add it to RAG_FETCH_ALLOW_HOSTS"):
         feeds.add(f"{server.base}/rss.xml", docs)
     assert feeds.load(docs) == {}
 
