@@ -14,11 +14,14 @@ For a fact question (one short answer):
    quoted, cited.
 4. **Refused.** Otherwise "The articles do not say.", with the reasons in `Outcome.notes`.
 
-For an open question (a summary, the main points, events, a list, a comparison, why …), the model
-writes three to six sentences from more passages; every sentence is checked as a statement (not as
-an answer to the question), and the ones that pass are the answer. When none does, the articles'
-own sentences that match the question best are the answer (extracted), each cited; it is refused
-only when no sentence matches at all.
+For an open question (a summary, the main points, events, a list, a comparison, why …), the
+passage sentences that match the question best are chosen (rag/extracting.py), and the model says
+them again, shorter and in its own words (`open_answers="rewrite"`, the default); each of its
+sentences is checked as a statement against the sentence it came from (not as an answer to the
+question), and the ones that pass are the answer. When none does, the chosen sentences themselves
+are the answer (extracted), each cited; it is refused only when no sentence matches at all.
+`open_answers="generate"` has the model write from whole passages instead, and `"extract"` skips
+the model.
 
 What streams out: `Status` (what is being done), `Draft` pieces (the model's reply while it is
 written: not the answer), then the final text as `Delta` pieces, which is never taken back, and
