@@ -33,7 +33,6 @@ import random
 import re
 import resource
 import shutil
-import statistics
 import subprocess
 import sys
 import time
@@ -44,6 +43,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from rag.evaluation.metrics import percentile
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = (ROOT / "documents", ROOT / "eval" / "xquad" / "documents")
@@ -236,8 +237,9 @@ def rss_mb() -> dict[str, float]:
 
 
 def percentiles(seconds: Sequence[float]) -> dict[str, float]:
-    ms = sorted(s * 1000 for s in seconds)
-    return {"p50_ms": round(statistics.median(ms), 2), "p95_ms": round(ms[max(0, int(len(ms) * 0.95) - 1)], 2)}
+    """p50 and p95 in milliseconds, interpolated as everywhere else (rag/evaluation/metrics.py)."""
+    ms = [s * 1000 for s in seconds]
+    return {"p50_ms": round(percentile(ms, 50) or 0.0, 2), "p95_ms": round(percentile(ms, 95) or 0.0, 2)}
 
 
 class Report:

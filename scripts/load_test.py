@@ -25,6 +25,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from rag.evaluation.metrics import percentile
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # tests.llm_server starts the servers
 
@@ -42,11 +44,6 @@ class Result:
     first_token_s: float
     total_s: float
     error: str = ""
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else float("nan")
 
 
 def ask(assistant, question: str) -> Result:  # type: ignore[no-untyped-def]
@@ -71,8 +68,8 @@ def summary(label: str, results: list[Result], wall_s: float) -> str:
     totals = [r.total_s for r in ok]
     lines = [
         f"{label}: {len(results)} answers, {len(results) - len(ok)} errors, wall {wall_s:.1f} s",
-        f"  first token p50 {percentile(firsts, 0.5):.2f} s, p95 {percentile(firsts, 0.95):.2f} s; "
-        f"total p50 {percentile(totals, 0.5):.2f} s, p95 {percentile(totals, 0.95):.2f} s",
+        f"  first token p50 {percentile(firsts, 50) or 0:.2f} s, p95 {percentile(firsts, 95) or 0:.2f} s; "
+        f"total p50 {percentile(totals, 50) or 0:.2f} s, p95 {percentile(totals, 95) or 0:.2f} s",
     ]
     lines += [f"  error: {r.error}" for r in results if r.error][:5]
     return "\n".join(lines)
