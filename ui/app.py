@@ -31,6 +31,7 @@ from starlette.middleware import Middleware
 
 from rag.errors import RagError
 from rag.feed_refresh import Quiet
+from rag.loading import SUPPORTED_SUFFIXES
 from rag.pipeline import Assistant
 from rag.settings import Settings
 from ui import catalog, render, scope
@@ -44,7 +45,7 @@ from ui.uploads import MAX_UPLOAD_BYTES, size_text
 
 log = logging.getLogger(__name__)
 
-UPLOAD_TYPES = [".txt", ".md", ".markdown", ".html", ".htm", ".pdf"]
+UPLOAD_TYPES = list(SUPPORTED_SUFFIXES)  # what the upload dialog offers: what indexing reads
 # Example questions offered on an empty chat, for the default articles that are indexed.
 EXAMPLES = {
     "tokayev-state-visit-to-japan.txt": [
