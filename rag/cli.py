@@ -203,7 +203,13 @@ def serve(
     no_browser: bool,
     k: int | None,
 ) -> None:
-    """Chat in a web browser: bring the index up to date, load the models, serve http://HOST:PORT."""
+    """Chat in a web browser: bring the index up to date, load the models, serve http://HOST:PORT.
+
+    \b
+    Another folder of articles, index or model:
+      rag --documents PATH --index PATH --model NAME serve
+    or RAG_DOCUMENTS, RAG_INDEX, RAG_MODEL (every setting: README.md, "Settings").
+    """
     from ui.app import launch
 
     def progress(done: int, total: int, doc_id: str) -> None:
