@@ -59,6 +59,17 @@ def quote(units: Sequence[Evidence], passages: Sequence[Hit], lead: str = "") ->
     return render(quoted), tuple(citations), quoted
 
 
+def dated_list(events: Sequence[tuple[str, Evidence]], passages: Sequence[Hit]) -> Made:
+    """A timeline: one line per event, its date first, then the passage sentence quoted verbatim
+    and cited: "- **18 December 2025**: On December 18, … in Tokyo [1]."; a sentence with no
+    known date has no label (`events` label "")."""
+    citations: list[Citation] = []
+    claims = tuple(Claim(" ".join(u.text.split()), "quoted", (_cite(u, passages, citations),)) for _, u in events)
+    lines = [f"- **{label}**: {render([claim])}" if label else f"- {render([claim])}"
+             for (label, _), claim in zip(events, claims, strict=True)]
+    return "\n".join(lines), tuple(citations), claims
+
+
 def render(claims: Sequence[Claim]) -> str:
     """The kept claims as prose, each followed by its markers: "They signed 14 documents [1]."."""
     parts = []
