@@ -42,7 +42,7 @@ from dataclasses import dataclass, field, replace
 from rag import evidence as ev
 from rag.answer_types import expected_type, holds_answer_type
 from rag.checking import Policy, Relevance, ReplyCheck, check_reply
-from rag.composing import compose, dated_list, quote, removed
+from rag.composing import compose, compose_with_quotes, dated_list, quote, removed
 from rag.evidence import Evidence
 from rag.extracting import summary_sentences
 from rag.generation import Generator, Message
@@ -245,7 +245,17 @@ class Answering:
             yield Status("checking")
             check = check_reply(question, run.draft, checked, "open", self.policy, self.judge)
             if check.answers:
-                yield from self._finish(run, "written", *compose(check.checks, checked), _judged(check))
+                # A chosen sentence the model left out, or said wrongly, is quoted in its place.
+                said = [(checked[e.passage - 1].chunk.doc_id, e) for c in check.kept if (e := c.evidence)]
+                # The chosen sentences numbered as in `checked`, where the retrieved passages follow the shown ones.
+                missing = [replace(u, passage=u.passage + len(shown)) for u in chosen
+                           if not any(doc == passages[u.passage - 1].chunk.doc_id and e.start < u.end
+                                      and u.start < e.end for doc, e in said)]
+                if missing:
+                    run.notes.append(f"{len(chosen) - len(missing)} of the {len(chosen)} sentences that answer "
+                                     "best are said in the model's words; the others are quoted.")
+                yield from self._finish(run, "written", *compose_with_quotes(check.checks, missing, checked),
+                                        _judged(check))
                 return
             run.notes.append(f"The reply was not kept: {check.why}.")
             run.struck.extend(removed(c) for c in check.checks if c.status != "empty")

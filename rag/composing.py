@@ -48,6 +48,31 @@ def compose(checks: Sequence[ClaimCheck], passages: Sequence[Hit]) -> Made:
     return render(out), tuple(citations), tuple(out)
 
 
+def compose_with_quotes(checks: Sequence[ClaimCheck], missing: Sequence[Evidence], passages: Sequence[Hit]) -> Made:
+    """An open answer: the kept claims in the model's words, and the chosen sentences none of them
+    says (`missing`, quoted verbatim), all in the articles' order, each cited; removed claims last."""
+    citations: list[Citation] = []
+    items: list[tuple[tuple[int, int], Evidence, ClaimCheck | None]] = []
+    order: dict[str, int] = {}
+    for hit in passages:
+        order.setdefault(hit.chunk.doc_id, len(order))
+    for check in checks:
+        if check.evidence is not None:
+            items.append(((order[passages[check.evidence.passage - 1].chunk.doc_id], check.evidence.start),
+                          check.evidence, check))
+    for unit in missing:
+        items.append(((order[passages[unit.passage - 1].chunk.doc_id], unit.start), unit, None))
+    out: list[Claim] = []
+    for _, evidence, kept in sorted(items, key=lambda item: item[0]):
+        marker = _cite(evidence, passages, citations)
+        if kept is None:
+            out.append(Claim(" ".join(evidence.text.split()), "quoted", (marker,)))
+        else:
+            out.append(Claim(kept.sentence.strip(), "supported", (marker,), "", kept.support))
+    out.extend(removed(c) for c in checks if c.evidence is None and c.status != "empty")
+    return render(out), tuple(citations), tuple(out)
+
+
 def quote(units: Sequence[Evidence], passages: Sequence[Hit], lead: str = "") -> Made:
     """Passage words quoted verbatim, each with its citation: after `lead` in quotation marks
     (a fact's short quote), or as sentences of their own (an open question's extracted answer)."""
