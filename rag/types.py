@@ -129,7 +129,12 @@ class Timings:
 
     @property
     def generation_s(self) -> float:
-        return max(0.0, self.total_s - self.first_token_s - self.check_s)
+        """The model's writing: from its draft's first token to its last reply's last token (a
+        repair's prompt included). The final answer's first token comes after checking, so it
+        cannot mark the start."""
+        if not self.draft_token_s:
+            return 0.0
+        return max(0.0, self.total_s - self.check_s - self.draft_token_s)
 
     @property
     def tokens_per_s(self) -> float:
