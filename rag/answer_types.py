@@ -21,6 +21,13 @@ but not the answer as a whole to match the question's words, which open question
 >>> answer_shape("Summarize the article about the lecture."), answer_shape("Who met Koike?")
 ('open', 'fact')
 
+"timeline" is for what happened in order, or since when, and for what is new (rag/timelines.py):
+
+>>> answer_shape("What happened during the visit, in order?"), answer_shape("What's new on the iPod?")
+('timeline', 'timeline')
+>>> answer_shape("Why must one be excluded in order to keep it unique?")
+'open'
+
 Deliberately not here: whether the text is *true* (rag/checking.py decides that).
 """
 
@@ -82,9 +89,20 @@ _OPEN = re.compile(
 )
 
 
+_TIMELINE = re.compile(
+    r"\bin (?:chronological |date |time )?order\b(?! to\b)|\btimeline\b|\bchronolog|\bsequence of events\b"
+    r"|\bsince when\b"
+    r"|\bwhat(?:'s| is| has been|s) new\b|\bwhat(?:'s| is) the news\b|\bany news\b|\bnews since\b"
+)
+
+
 def answer_shape(question: str) -> Shape:
-    """'open' for questions that want several sentences (see the module's docstring), else 'fact'."""
-    return "open" if _OPEN.search(fold(question).strip()) else "fact"
+    """'timeline' for what happened in order and what is new, 'open' for questions that want several
+    sentences (see the module's docstring), else 'fact'."""
+    text = fold(question).strip()
+    if _TIMELINE.search(text):
+        return "timeline"
+    return "open" if _OPEN.search(text) else "fact"
 
 
 def expected_type(question: str) -> str | None:

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field, replace
 from rag import evidence as ev
 from rag.answer_types import expected_type, holds_answer_type
 from rag.checking import Policy, Relevance, ReplyCheck, check_reply
-from rag.composing import compose, quote, removed
+from rag.composing import compose, compose_with_quotes, dated_list, quote, removed
 from rag.evidence import Evidence
 from rag.extracting import summary_sentences
 from rag.generation import Generator, Message
@@ -51,7 +51,10 @@ from rag.markers import strip_markers
 from rag.prompting import build_prompt, build_repair_prompt, build_rewrite_prompt, cut_question
 from rag.replies import REFUSAL
 from rag.terms import terms
+from rag.timelines import Window, dated_events
 from rag.types import AnswerMode, Chunk, Citation, Claim, Delta, Draft, Hit, Status
+
+TIMELINE_MOST = 8  # events a timeline lists at most
 
 
 @dataclass(frozen=True)
@@ -201,6 +204,30 @@ class Answering:
         run.notes.append("Quoted: the judge found that this sentence answers the question.")
         yield from self._finish(run, "quoted", *quote([span], passages, lead="The articles say: "))
 
+    def timeline(self, question: str, hits: Sequence[Hit], window: Window | None = None) -> Iterator[Event]:
+        """Events in date order, each a passage sentence with its date (rag/timelines.py), cited.
+        With a `window` (a "what's new" question), `hits` come from the articles published in it,
+        and the answer says the window, or that nothing came in."""
+        passages = list(hits)
+        run = _Run(passages=tuple(passages))
+        if window is not None:
+            run.notes.append(f"What's new: only the articles {window.describe()}.")
+        chosen = summary_sentences(question, passages, self.embed, self.idf, self.policy.summary, TIMELINE_MOST)
+        if not chosen:
+            if window is not None:
+                text = f"Nothing new came in: no article {window.describe()} is about this."
+            else:
+                text = REFUSAL
+                run.notes.append("No passage sentence matches the question.")
+            yield from self._finish(run, "refused", text, (), ())
+            return
+        events = dated_events(chosen, passages)
+        run.notes.append("A timeline: the sentences that match the question, each once, in date order; a date is "
+                         "the one the sentence names (resolved against its article's publication date), else the "
+                         "last one named before it, else the article's.")
+        lines = [(when.label, unit) for when, unit in events]  # "" for a sentence no date is known for
+        yield from self._finish(run, "extracted", *dated_list(lines, passages))
+
     def open(self, question: str, hits: Sequence[Hit], turns: Sequence[Message] = ()) -> Iterator[Event]:
         passages: list[Hit] = list(hits)
         run = _Run(passages=tuple(passages))
@@ -218,7 +245,17 @@ class Answering:
             yield Status("checking")
             check = check_reply(question, run.draft, checked, "open", self.policy, self.judge)
             if check.answers:
-                yield from self._finish(run, "written", *compose(check.checks, checked), _judged(check))
+                # A chosen sentence the model left out, or said wrongly, is quoted in its place.
+                said = [(checked[e.passage - 1].chunk.doc_id, e) for c in check.kept if (e := c.evidence)]
+                # The chosen sentences numbered as in `checked`, where the retrieved passages follow the shown ones.
+                missing = [replace(u, passage=u.passage + len(shown)) for u in chosen
+                           if not any(doc == passages[u.passage - 1].chunk.doc_id and e.start < u.end
+                                      and u.start < e.end for doc, e in said)]
+                if missing:
+                    run.notes.append(f"{len(chosen) - len(missing)} of the {len(chosen)} sentences that answer "
+                                     "best are said in the model's words; the others are quoted.")
+                yield from self._finish(run, "written", *compose_with_quotes(check.checks, missing, checked),
+                                        _judged(check))
                 return
             run.notes.append(f"The reply was not kept: {check.why}.")
             run.struck.extend(removed(c) for c in check.checks if c.status != "empty")

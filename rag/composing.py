@@ -48,6 +48,31 @@ def compose(checks: Sequence[ClaimCheck], passages: Sequence[Hit]) -> Made:
     return render(out), tuple(citations), tuple(out)
 
 
+def compose_with_quotes(checks: Sequence[ClaimCheck], missing: Sequence[Evidence], passages: Sequence[Hit]) -> Made:
+    """An open answer: the kept claims in the model's words, and the chosen sentences none of them
+    says (`missing`, quoted verbatim), all in the articles' order, each cited; removed claims last."""
+    citations: list[Citation] = []
+    items: list[tuple[tuple[int, int], Evidence, ClaimCheck | None]] = []
+    order: dict[str, int] = {}
+    for hit in passages:
+        order.setdefault(hit.chunk.doc_id, len(order))
+    for check in checks:
+        if check.evidence is not None:
+            items.append(((order[passages[check.evidence.passage - 1].chunk.doc_id], check.evidence.start),
+                          check.evidence, check))
+    for unit in missing:
+        items.append(((order[passages[unit.passage - 1].chunk.doc_id], unit.start), unit, None))
+    out: list[Claim] = []
+    for _, evidence, kept in sorted(items, key=lambda item: item[0]):
+        marker = _cite(evidence, passages, citations)
+        if kept is None:
+            out.append(Claim(" ".join(evidence.text.split()), "quoted", (marker,)))
+        else:
+            out.append(Claim(kept.sentence.strip(), "supported", (marker,), "", kept.support))
+    out.extend(removed(c) for c in checks if c.evidence is None and c.status != "empty")
+    return render(out), tuple(citations), tuple(out)
+
+
 def quote(units: Sequence[Evidence], passages: Sequence[Hit], lead: str = "") -> Made:
     """Passage words quoted verbatim, each with its citation: after `lead` in quotation marks
     (a fact's short quote), or as sentences of their own (an open question's extracted answer)."""
@@ -57,6 +82,17 @@ def quote(units: Sequence[Evidence], passages: Sequence[Hit], lead: str = "") ->
         text = lead + " ".join(f"“{c.text}” [{c.markers[0]}]" for c in quoted)
         return text, tuple(citations), quoted
     return render(quoted), tuple(citations), quoted
+
+
+def dated_list(events: Sequence[tuple[str, Evidence]], passages: Sequence[Hit]) -> Made:
+    """A timeline: one line per event, its date first, then the passage sentence quoted verbatim
+    and cited: "- **18 December 2025**: On December 18, … in Tokyo [1]."; a sentence with no
+    known date has no label (`events` label "")."""
+    citations: list[Citation] = []
+    claims = tuple(Claim(" ".join(u.text.split()), "quoted", (_cite(u, passages, citations),)) for _, u in events)
+    lines = [f"- **{label}**: {render([claim])}" if label else f"- {render([claim])}"
+             for (label, _), claim in zip(events, claims, strict=True)]
+    return "\n".join(lines), tuple(citations), claims
 
 
 def render(claims: Sequence[Claim]) -> str:

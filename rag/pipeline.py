@@ -8,13 +8,15 @@ This module wires; the computing is done in the stage modules.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from typing import Any
 
-from rag import backends, models
+from rag import backends, models, timelines
 from rag.answer_types import answer_shape
 from rag.answering import Answering, Outcome
 from rag.backends import make_generator
@@ -239,17 +241,27 @@ class Assistant:
             standalone = rewrite(question, turns, self.generator)
         yield Status("searching")
         shape = answer_shape(standalone)
-        hits = retriever.search(standalone, k or (s.open_k if shape == "open" else s.k), filters)
+        window = timelines.window(standalone, today()) if shape == "timeline" and timelines.asks_whats_new(
+            standalone) else None
+        if window is not None:  # "what's new": only the articles published in the window
+            base = filters or Filters()
+            since = max(base.since or window.since, window.since)
+            filters = replace(base, since=since)
+        hits = retriever.search(standalone, k or (s.k if shape == "fact" else s.open_k), filters)
         retrieved = time.perf_counter()
-        if filters is not None and filters.active and not hits:
+        if filters is not None and filters.active and not hits and window is None:
             text = (f"No article matches the filters ({filters.describe()}): widen the dates or the sources, or "
                     "clear them.")
             outcome: Outcome | None = Outcome(text, (), (), "refused", (f"No article matches {filters.describe()}.",))
             yield Delta(text)
         else:
             answering = self.answering()
-            events = answering.fact(standalone, hits, turns) if shape == "fact" else answering.open(standalone, hits,
-                                                                                                    turns)
+            if shape == "fact":
+                events = answering.fact(standalone, hits, turns)
+            elif shape == "timeline":
+                events = answering.timeline(standalone, hits, window)
+            else:
+                events = answering.open(standalone, hits, turns)
             outcome = None
             for event in events:
                 if isinstance(event, Outcome):
@@ -292,6 +304,11 @@ class Assistant:
             check_notes=outcome.notes,
             shape=shape,
         )
+
+
+def today() -> dt.date:
+    """The day \"what's new\" windows are counted back from (a seam for tests)."""
+    return dt.date.today()
 
 
 def _check_question(question: Any) -> str:

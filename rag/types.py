@@ -12,8 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-# What a question asks for (rag/answer_types.py): one short answer, or several sentences.
-Shape = Literal["fact", "open"]
+# What a question asks for (rag/answer_types.py): one short answer, several sentences, or dated
+# events in order (a timeline, or what is new in a window).
+Shape = Literal["fact", "open", "timeline"]
 # How an answer was made (rag/answering.py), from the most to the least of the model's own words:
 # "written" the model's reply, each kept claim checked against its sentence; "repaired" the model's
 # second reply, to a short prompt holding only the best sentences, checked the same way; "quoted" a
@@ -128,7 +129,12 @@ class Timings:
 
     @property
     def generation_s(self) -> float:
-        return max(0.0, self.total_s - self.first_token_s - self.check_s)
+        """The model's writing: from its draft's first token to its last reply's last token (a
+        repair's prompt included). The final answer's first token comes after checking, so it
+        cannot mark the start."""
+        if not self.draft_token_s:
+            return 0.0
+        return max(0.0, self.total_s - self.check_s - self.draft_token_s)
 
     @property
     def tokens_per_s(self) -> float:
@@ -152,7 +158,7 @@ class Answer:
     repair_text: str = ""  # its second reply, to the repair prompt ("" when it was not asked again)
     evidence_score: float = 0.0  # how well the best passage sentence matches the question, 0..1
     check_notes: tuple[str, ...] = ()  # how the answer was made, and why a reply was not kept
-    shape: Shape = "fact"  # "fact" (one short answer) or "open" (a summary, main points, a list, why …)
+    shape: Shape = "fact"  # "fact" (one short answer), "open" (a summary, main points, a list, why …), "timeline"
 
     @property
     def removed(self) -> tuple[str, ...]:

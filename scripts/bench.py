@@ -77,9 +77,9 @@ def main() -> None:
     ):
         print(f"{name:<21} p50 {percentile(values, 50) or 0:6.2f} s   p95 {percentile(values, 95) or 0:6.2f} s")
     prompt = statistics.mean(t.prompt_tokens for t in timings)
-    rate = statistics.mean(t.tokens_per_s for t in timings if t.tokens_per_s)
+    rates = [t.tokens_per_s for t in timings if t.tokens_per_s]
     print(f"prompt tokens         mean {prompt:.0f}")
-    print(f"generation            {rate:.1f} tokens/s")
+    print(f"generation            {statistics.mean(rates):.1f} tokens/s" if rates else "generation            n/a")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak memory (RSS)     {peak:.0f} MiB")
 

@@ -4,6 +4,7 @@ quote is the last resort; and the refusal is honest. What streams out never take
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import pytest
@@ -165,12 +166,21 @@ def test_an_open_question_is_answered_in_the_models_words_each_sentence_checked(
     a.open_answers = how
     made = outcome(list(a.open("Summarize the talks with the Tokyo Governor.", passages())))
     assert made.mode == "written"
-    assert [c.status for c in made.claims] == ["supported", "supported", "removed"]
-    assert "Moon" not in made.text and len(made.citations) == 2
+    statuses = [c.status for c in made.claims]
+    assert statuses.count("supported") == 2 and statuses[-1] == "removed" and "Moon" not in made.text
     assert all(ARTICLE[c.start : c.end] == c.quote for c in made.citations)
-    if how == "rewrite":  # the model was shown the chosen sentences, one numbered passage each
+    if how == "generate":
+        assert statuses == ["supported", "supported", "removed"] and len(made.citations) == 2
+    else:  # the model was shown the chosen sentences, one numbered passage each
         assert "[1] On Friday, December 19, Kassym-Jomart Tokayev met with Tokyo Governor Yuriko Koike.\n" in (
             writer.prompts[0][-1]["content"])
+        # The chosen sentences it did not say are quoted in their place, in the article's order.
+        shown = re.findall(r"^\[\d+\] (.+)$", writer.prompts[0][-1]["content"], flags=re.MULTILINE)
+        quoted = [c.text for c in made.claims if c.status == "quoted"]
+        assert len(quoted) == len(shown) - 2 and all(q in ARTICLE for q in quoted)
+        kept = [c for c in made.claims if c.kept]
+        starts = [next(x.start for x in made.citations if x.marker == c.markers[0]) for c in kept]
+        assert starts == sorted(starts)
 
 
 @pytest.mark.parametrize("how", ["rewrite", "generate"])

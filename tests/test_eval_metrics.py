@@ -49,7 +49,7 @@ DOCUMENTS = case("How many documents were signed?", ("14", "fourteen"), "signing
 def answer(text: str, citations: tuple[Citation, ...] = (), abstained: bool = False) -> Answer:
     """An answer whose claims are the sentences of `text`, each citing the markers after it."""
     said = () if abstained else tuple(Claim(s, "supported", cited) for s, cited in claims(text))
-    return Answer("q", text, citations, PASSAGES, abstained, Timings(0.01, 0.5, 1.5, 300, 20), said)
+    return Answer("q", text, citations, PASSAGES, abstained, Timings(0.01, 0.5, 1.5, 300, 20, draft_token_s=0.5), said)
 
 
 # -- normalising and matching answers ------------------------------------------------------------

@@ -29,8 +29,9 @@ from pathlib import Path
 
 from rag.evaluation import metrics
 from rag.evaluation.dataset import EvalDataError
+from rag.markers import strip_markers
 from rag.terms import terms
-from rag.types import Answer, Timings
+from rag.types import OWN_WORDS, Answer, Timings
 
 KINDS = frozenset({"summary", "main-points", "events", "list", "compare", "why", "yes-no", "describe"})
 
@@ -87,10 +88,16 @@ class OpenSummary:
     coverage: float | None  # mean share of key points covered
     refused: float | None  # share of cases refused
     all_cited: float | None  # share of answered cases whose every sentence is cited
-    first_token_p50: float | None
-    first_token_p95: float | None
-    total_p50: float | None
-    total_p95: float | None
+    own_words: float | None = None  # share of answered cases written by the model (mode written/repaired)
+    words_p50: float | None = None  # words per answered case (markers left out), p50
+    short: float | None = None  # share of answered cases of at most SHORT_WORDS words
+    first_token_p50: float | None = None
+    first_token_p95: float | None = None
+    total_p50: float | None = None
+    total_p95: float | None = None
+
+
+SHORT_WORDS = 120  # an open answer a reader takes in at a glance (issue #20's bound)
 
 
 def load_open_cases(path: Path) -> list[OpenCase]:
@@ -146,6 +153,10 @@ def score_open(case: OpenCase, answer: Answer | None, documents: dict[str, str],
     )
 
 
+def _words(text: str) -> int:
+    return len(strip_markers(text).split())
+
+
 def summarise_open(results: Sequence[OpenResult]) -> OpenSummary:
     answered = [r for r in results if not r.refused]
     timed = [r.timings for r in results if r.timings is not None]
@@ -155,6 +166,9 @@ def summarise_open(results: Sequence[OpenResult]) -> OpenSummary:
         coverage=sum(r.coverage for r in results) / len(results) if results else None,
         refused=metrics.share(r.refused for r in results),
         all_cited=metrics.share(r.all_cited for r in answered),
+        own_words=metrics.share(r.mode in OWN_WORDS for r in answered),  # type: ignore[comparison-overlap]
+        words_p50=metrics.percentile([float(_words(r.answer)) for r in answered], 50),
+        short=metrics.share(_words(r.answer) <= SHORT_WORDS for r in answered),
         first_token_p50=metrics.percentile([t.first_token_s for t in timed], 50),
         first_token_p95=metrics.percentile([t.first_token_s for t in timed], 95),
         total_p50=metrics.percentile([t.total_s for t in timed], 50),

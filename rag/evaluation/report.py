@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from rag.evaluation.open_questions import OpenResult
+from rag.evaluation.open_questions import SHORT_WORDS, OpenResult
 from rag.evaluation.runner import EvalRun, OpenRun
 from rag.evaluation.scoring import CaseResult, Summary
 
@@ -279,6 +279,8 @@ def open_table(run: OpenRun) -> str:
         f"  key points covered (mean)  {_fraction(s.coverage)}",
         f"  refused                    {_fraction(s.refused)}",
         f"  every sentence cited       {_fraction(s.all_cited)}",
+        f"  in the model's own words   {_fraction(s.own_words)}",
+        f"  words per answer           p50 {s.words_p50 or 0:.0f}; at most {SHORT_WORDS}: {_fraction(s.short)}",
         f"  time to first token        p50 {_seconds(s.first_token_p50)}  p95 {_seconds(s.first_token_p95)}",
         f"  total time                 p50 {_seconds(s.total_p50)}  p95 {_seconds(s.total_p95)}",
     ])
