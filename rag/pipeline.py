@@ -246,7 +246,8 @@ class Assistant:
         if window is not None:  # "what's new": only the articles published in the window
             base = filters or Filters()
             since = max(base.since or window.since, window.since)
-            filters = replace(base, since=since)
+            until = min(base.until or window.until, window.until)
+            filters = replace(base, since=since, until=until)
         hits = retriever.search(standalone, k or (s.k if shape == "fact" else s.open_k), filters)
         retrieved = time.perf_counter()
         if filters is not None and filters.active and not hits and window is None:

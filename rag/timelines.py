@@ -203,6 +203,7 @@ _WHATS_NEW = re.compile(r"\bwhat(?:'s| is| has been|s) new\b|\bwhat(?:'s| is) th
 class Window:
     since: str  # YYYY-MM-DD, inclusive
     said: str  # how the question named it ("since January", "this week"), or "" for the default
+    until: str = ""  # YYYY-MM-DD, inclusive: the day asked on (an article dated later is not "new" then)
 
     def describe(self) -> str:
         return f"published since {self.since} ({self.said or 'the last 7 days: no window was named'})"
@@ -220,23 +221,23 @@ def window(question: str, today: dt.date) -> Window:
         count = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "ten": 10, "few": 3}.get(
             m.group(1)) or int(m.group(1))
         days = {"day": 1, "week": 7, "month": 30}[m.group(2)] * count
-        return Window((today - dt.timedelta(days=days)).isoformat(), m.group(0))
+        return Window((today - dt.timedelta(days=days)).isoformat(), m.group(0), today.isoformat())
     if m := re.search(r"\b(?:in the |over the )?(?:last|past) (day|week|month|year)\b", text):
         days = {"day": 1, "week": 7, "month": 30, "year": 365}[m.group(1)]
-        return Window((today - dt.timedelta(days=days)).isoformat(), m.group(0))
+        return Window((today - dt.timedelta(days=days)).isoformat(), m.group(0), today.isoformat())
     if m := re.search(r"\bthis (week|month|year)\b|\btoday\b", text):
         unit = m.group(1)
         start = {None: today, "week": today - dt.timedelta(days=today.weekday()),
                  "month": today.replace(day=1), "year": today.replace(month=1, day=1)}[unit]
-        return Window(start.isoformat(), m.group(0))
+        return Window(start.isoformat(), m.group(0), today.isoformat())
     if m := re.search(r"\bsince (.{3,40}?)(?:\?|$|,|;| and\b)", text):
         when = resolve(m.group(1), today) or resolve("in " + m.group(1), today)
         if when is not None and when.year:
             start = dt.date(when.year, when.month or 1, when.day or 1)
             if start > today and not re.search(r"\d{4}", m.group(1)):  # "since December" said in March
                 start = start.replace(year=start.year - 1)
-            return Window(start.isoformat(), "since " + m.group(1).strip())
-    return Window((today - dt.timedelta(days=7)).isoformat(), "")
+            return Window(start.isoformat(), "since " + m.group(1).strip(), today.isoformat())
+    return Window((today - dt.timedelta(days=7)).isoformat(), "", today.isoformat())
 
 
 # -- events ---------------------------------------------------------------------------------------

@@ -143,3 +143,10 @@ def test_whats_new_says_plainly_when_nothing_came_in(news: Settings, monkeypatch
     reply = make_assistant(news).answer("What's new on the harbour bridge this week?")
     assert reply.abstained and not reply.citations
     assert reply.text.startswith("Nothing new came in: no article published since 2024-12-02 (this week)")
+
+
+def test_an_article_dated_after_the_day_asked_is_not_new(news: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Asked on 1 June 2024: the bridge's opening (an article of September) is not news yet.
+    monkeypatch.setattr(pipeline, "today", lambda: dt.date(2024, 6, 1))
+    reply = make_assistant(news).answer("What's new on the harbour bridge since May?")
+    assert {c.doc_id for c in reply.citations} == {"work.md"}
