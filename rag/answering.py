@@ -55,6 +55,7 @@ from rag.timelines import Window, dated_events
 from rag.types import AnswerMode, Chunk, Citation, Claim, Delta, Draft, Hit, Status
 
 TIMELINE_MOST = 8  # events a timeline lists at most
+OPEN_WORDS = 120  # an open answer's length, when the model's sentences are filled in with quotes
 
 
 @dataclass(frozen=True)
@@ -251,9 +252,18 @@ class Answering:
                 missing = [replace(u, passage=u.passage + len(shown)) for u in chosen
                            if not any(doc == passages[u.passage - 1].chunk.doc_id and e.start < u.end
                                       and u.start < e.end for doc, e in said)]
+                # Within a reader's glance: quoted sentences are added, in order, while the answer stays
+                # at most OPEN_WORDS words.
+                budget = OPEN_WORDS - sum(len(c.sentence.split()) for c in check.kept)
+                fits = []
+                for unit in missing:
+                    if len(unit.text.split()) <= budget:
+                        fits.append(unit)
+                        budget -= len(unit.text.split())
                 if missing:
-                    run.notes.append(f"{len(chosen) - len(missing)} of the {len(chosen)} sentences that answer "
-                                     "best are said in the model's words; the others are quoted.")
+                    run.notes.append(f"{len(chosen) - len(missing)} of the {len(chosen)} sentences that answer best "
+                                     f"are said in the model's words; {len(fits)} of the others quoted.")
+                missing = fits
                 yield from self._finish(run, "written", *compose_with_quotes(check.checks, missing, checked),
                                         _judged(check))
                 return

@@ -196,6 +196,10 @@ def check_claim(
     claim = ev.claim_terms(sentence)
     if not claim.content:
         return ClaimCheck(sentence, cited, "empty")
+    if scripts(sentence) - scripts(" ".join(hit.chunk.text for hit in passages)):
+        # A small model sometimes slips into another language mid-sentence ("The President
+        # подчеркнул …"); no passage says that, whatever the judge makes of it.
+        return ClaimCheck(sentence, cited, "unsupported")
     ranked = ev.candidates(claim, cited, passages, units)
     if judge is None:
         return _by_words(sentence, cited, ranked, claim.needed, units, policy.min_coverage)
@@ -238,6 +242,17 @@ def _by_words(
     if negated(sentence) != negated(evidence.text):
         return ClaimCheck(sentence, cited, "contradicted", None, None, evidence)
     return ClaimCheck(sentence, cited, "supported" if chosen in cited else "reassigned", evidence, None, evidence)
+
+
+def scripts(text: str) -> set[str]:
+    """The writing systems of a text's letters: {'LATIN'}, {'LATIN', 'CYRILLIC'} …
+
+    >>> sorted(scripts("The President подчеркнул it")), sorted(scripts("Café, 14 documents"))
+    (['CYRILLIC', 'LATIN'], ['LATIN'])
+    """
+    import unicodedata
+
+    return {unicodedata.name(ch, "?").split()[0] for ch in text if ch.isalpha()}
 
 
 _NEGATION = r"\b(?:not|never|cannot|no longer|neither|nor)\b|n't\b"

@@ -244,7 +244,8 @@ def window(question: str, today: dt.date) -> Window:
 def dated_events(chosen: Sequence[Evidence], passages: Sequence[Hit]) -> list[tuple[When, Evidence]]:
     """The chosen sentences as events, each once, dated and in date order.
 
-    A sentence's date is the one it names; else the last one named before it in its passage (news
+    A sentence's date is the one it names; else the last one named before it in its article, in
+    the passages retrieved (news
     tells events in order: "On December 18, he held talks … The meeting ended with 14 documents."
     happened on the 18th); else its article's publication date. A day without a year, in an
     article without a date, takes the year another sentence of that article resolves to ("On
@@ -260,8 +261,10 @@ def dated_events(chosen: Sequence[Evidence], passages: Sequence[Hit]) -> list[tu
         seen.add(key)
         published = article_date(passages[unit.passage - 1].published)
         when = resolve(unit.text, published)
-        if when is None:
-            before = [u for u in units if u.passage == unit.passage and u.end <= unit.start]
+        if when is None:  # the last date named before it in its article, in any passage retrieved
+            doc = passages[unit.passage - 1].chunk.doc_id
+            before = sorted((u for u in units if passages[u.passage - 1].chunk.doc_id == doc and u.end <= unit.start),
+                            key=lambda u: u.start)
             when = next((w for u in reversed(before) if (w := resolve(u.text, published)) is not None), None)
         if when is None and published is not None:
             when = When(published.year, published.month, published.day, from_text=False)

@@ -236,3 +236,16 @@ def test_a_claim_judged_on_two_sentences_cites_the_one_that_holds_its_answer() -
     _, (citation,), _ = compose(result.checks, hits)
     assert citation.quote == "Its first director was the engineer Margaret Holloway, who ran the museum until 1921."
     assert museum[citation.start : citation.end] == citation.quote
+
+
+def test_a_claim_that_slips_into_another_script_is_removed_whatever_the_judge_says() -> None:
+    # The 0.5B model wrote "The President подчеркнул the significance …"; no passage says that.
+    def lenient(evidence: str, claim: str, question: str | None = None) -> float:
+        return 0.99
+
+    result = check_reply("Summarize the talks.", "Tokayev подчеркнул talks with Governor Yuriko Koike [2].",
+                         passages(), "open", POLICY, lenient)
+    assert not result.answers and statuses(result) == ["unsupported"]
+    same = check_reply("Summarize the talks.", "Tokayev met Governor Yuriko Koike [2].", passages(), "open", POLICY,
+                       lenient)
+    assert same.answers
