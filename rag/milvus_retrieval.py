@@ -105,18 +105,14 @@ class MilvusRetriever:
         None for none."""
         if filters is None or not filters.active:
             return ""
-        entries = self.index.entries
-        keep = [
-            str(e["hash"])
-            for e in entries.values()
-            if filters.allows(e.get("published"), e.get("source"), e.get("added"))
-        ]
+        catalog = self.index.catalog
+        keep = [e.hash for e in catalog.values() if filters.allows(e)]
         if not keep:
             return None
-        if len(keep) == len(entries):
+        if len(keep) == len(catalog):
             return ""
         kept = set(keep)
-        drop = [str(e["hash"]) for e in entries.values() if str(e["hash"]) not in kept]
+        drop = [e.hash for e in catalog.values() if e.hash not in kept]
         return f"doc_hash in {quoted(keep)}" if len(keep) <= len(drop) else f"doc_hash not in {quoted(drop)}"
 
     def search(self, query: str, k: int, filters: Filters | None = None) -> list[Hit]:

@@ -134,12 +134,11 @@ class Retriever:
         if filters is None or not filters.active:
             return [s.live for s in self.index.segments]
         if filters not in self._doc_allowed_cache:
-            entries = self.index.manifest["documents"]
+            catalog = self.index.catalog
             masks = []
             for segment in self.index.segments:
                 ok = np.array(
-                    [bool(e) and filters.allows(e.get("published"), e.get("source"), e.get("added"))
-                     for e in (entries.get(d) for d in segment.doc_ids)],
+                    [e is not None and filters.allows(e) for e in (catalog.get(d) for d in segment.doc_ids)],
                     dtype=bool,
                 )
                 masks.append(segment.live & ok[segment.doc] if segment.size else segment.live)

@@ -236,3 +236,22 @@ def test_a_milvus_lite_file_open_in_another_process_gives_a_clear_error(settings
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_an_upload_embeds_only_the_new_article_on_either_engine(backend_settings: Settings, tmp_path: Path) -> None:
+    """The Articles tab chunks and embeds against the index in use (the Milvus one too), not against
+    the index folder: an upload embeds the new article's passages once, and nothing else."""
+    from ui.library import Library
+
+    embedder = HashEmbedder()
+    assistant = make_assistant(backend_settings, embedder=embedder)
+    assistant.index()
+    before = embedder.texts_embedded
+    upload = tmp_path / "bridge.txt"
+    upload.write_text("The new bridge over the river opened on Monday after three years of work.", encoding="utf-8")
+    status = Library(assistant).upload([upload])
+    assert "1 added" in status
+    new_chunks = [c for c in assistant.stored.chunks if c.doc_id == "bridge.txt"]
+    assert new_chunks and embedder.texts_embedded - before == len(new_chunks)
+    assert not (backend_settings.milvus_uri and backend_settings.index_dir.exists())
+
