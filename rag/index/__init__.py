@@ -12,7 +12,7 @@
 `settings.milvus_uri`, the index folder (rag/index/local.py over rag/indexing.py, rag/store.py and
 rag/retrieval.py); set, Milvus (rag/index/milvus.py over rag/milvus_index.py and
 rag/milvus_retrieval.py). Each engine is imported only when chosen. The shared part of search
-(modes, depth, recency, building hits) is in rag/retrieval.py, filters in rag/filters.py.
+(modes, depth, recency, building hits) is in rag/index/search.py, filters in rag/filters.py.
 
 The contract both engines keep is tests/test_index_backends.py, run on each.
 Deliberately not here: how either engine stores anything.
