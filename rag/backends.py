@@ -2,23 +2,25 @@
 
 Unset `llm_url`: the GGUF model in this process (llama.cpp). Set: an OpenAI-compatible server.
 The model name (`settings.model`) still names the answer checker's calibration, so set it to the
-model the server runs. Unset `milvus_uri`: the FAISS files of `index_dir`. Set: Milvus.
+model the server runs. The index engine is chosen by `rag.index.open_index` (the index folder, or
+Milvus when `milvus_uri` is set); the functions below are shorthands for it.
 This module only chooses; each engine lives in its own module and is imported only when chosen.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol
-
-from rag import indexing, models, store
+from rag import models
 from rag.embedding import Embedder
-from rag.filters import Filters
 from rag.generation import Generator, LlamaGenerator
-from rag.indexing import IndexReport, Progress
-from rag.retrieval import Retriever
+from rag.index import Index, IndexReport, Prepared, Progress, Searcher, Snapshot, open_index
 from rag.settings import Settings
-from rag.types import Chunk, Document, Hit
+
+IndexView = Snapshot  # the name this module gave a snapshot before rag.index
+
+__all__ = [
+    "Index", "IndexView", "Searcher", "Snapshot", "index_exists", "load_index", "make_generator", "make_retriever",
+    "open_index", "update_index",
+]
 
 
 def make_generator(settings: Settings) -> Generator:
@@ -39,81 +41,23 @@ def make_generator(settings: Settings) -> Generator:
                           cpu=settings.llama_cpu)
 
 
-# -- the index ---------------------------------------------------------------------------------
-# Unset `milvus_uri`: the FAISS files in `index_dir` (store.py) and retrieval.Retriever. Set: the
-# collections `<milvus_collection>_*` in Milvus (milvus_index.py), a Milvus Lite file or a server.
-class IndexView(Protocol):
-    """What the program reads of an index, whichever backend holds it."""
-
-    manifest: dict[str, Any]
-
-    @property
-    def documents(self) -> Mapping[str, Document]: ...
-
-    @property
-    def chunks(self) -> Sequence[Chunk]: ...
-
-
-class Searcher(Protocol):
-    index: Any  # an IndexView
-    idf: Callable[[str], float]
-
-    def search(self, query: str, k: int, filters: Filters | None = None) -> list[Hit]: ...
-
-
+# -- the index: shorthands for rag.index.open_index(settings, embedder) ----------------------------
 def index_exists(settings: Settings) -> bool:
-    if settings.milvus_uri:
-        from rag import milvus_index
-
-        return milvus_index.exists(settings.milvus_uri, settings.milvus_collection, settings.milvus_token)
-    return store.exists(settings.index_dir)
+    return open_index(settings).exists()
 
 
-def load_index(settings: Settings, embedder: Embedder, previous: IndexView | None = None) -> IndexView:
+def load_index(settings: Settings, embedder: Embedder, previous: Snapshot | None = None) -> Snapshot:
     """The index as it is now; the segments of `previous` (an earlier snapshot) are reused."""
-    if settings.milvus_uri:
-        from rag import milvus_index
-
-        return milvus_index.load(settings.milvus_uri, settings.milvus_collection, embedder.name, embedder.dimension,
-                                 settings.milvus_token)
-    return store.load(settings.index_dir, embedder.name, embedder.dimension, reuse=_segments(previous))
-
-
-def index_changed(index: IndexView) -> bool:
-    """Whether another index was committed since `index` was loaded (by a `rag index` in another
-    process, say). Milvus serves its current data to every query, so never for Milvus."""
-    return isinstance(index, store.StoredIndex) and store.changed(index)
+    return open_index(settings, embedder).load(previous)
 
 
 def update_index(settings: Settings, embedder: Embedder, progress: Progress | None = None,
-                 previous: IndexView | None = None) -> tuple[IndexView, IndexReport]:
-    """Bring the index up to date with the documents folder (only changed documents are embedded),
-    waiting up to settings.index_wait for another writer; `previous`: the snapshot this process
-    serves, whose open segments are reused."""
-    if settings.milvus_uri:
-        from rag import milvus_index
-
-        return milvus_index.update_index(settings.documents_dir, settings.milvus_uri, settings.milvus_collection,
-                                         embedder, settings.chunking, progress, settings.milvus_token)
-    return indexing.update_index(settings.documents_dir, settings.index_dir, embedder, settings.chunking, progress,
-                                 wait_s=settings.index_wait, reuse=_segments(previous))
+                 previous: Snapshot | None = None, prepared: Prepared | None = None) -> tuple[Snapshot, IndexReport]:
+    """Bring the index up to date with the documents folder (only changed documents are embedded,
+    and not those in `prepared`), waiting up to settings.index_wait for another writer; `previous`:
+    the snapshot this process serves, whose open segments are reused."""
+    return open_index(settings, embedder).update(prepared, progress, previous)
 
 
-def tidy(settings: Settings) -> None:
-    """Delete the replaced segments no reader holds any more, if no writer is busy (then it will)."""
-    if not settings.milvus_uri:
-        store.tidy(settings.index_dir)
-
-
-def _segments(index: IndexView | None) -> Mapping[str, store.Segment] | None:
-    return index.segment_named if isinstance(index, store.StoredIndex) else None
-
-
-def make_retriever(index: IndexView, embedder: Embedder, settings: Settings) -> Searcher:
-    from rag.milvus_index import MilvusIndex
-    from rag.milvus_retrieval import MilvusRetriever
-
-    if isinstance(index, MilvusIndex):
-        return MilvusRetriever(index, embedder, settings.retriever)
-    assert isinstance(index, store.StoredIndex)
-    return Retriever(index, embedder, settings.retriever)
+def make_retriever(index: Snapshot, embedder: Embedder, settings: Settings) -> Searcher:
+    return open_index(settings, embedder).searcher(index, embedder)

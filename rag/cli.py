@@ -14,7 +14,7 @@ import logging
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -22,6 +22,9 @@ from rag.errors import RagError
 from rag.filters import Filters, day_of
 from rag.settings import Settings
 from rag.types import HOW_MADE, Answer
+
+if TYPE_CHECKING:
+    from rag.index import DocumentEntry
 
 log = logging.getLogger("rag")
 
@@ -132,10 +135,10 @@ def ask(
     click.echo(format_answer(reply, _entries(assistant)))
 
 
-def _entries(assistant: Any) -> Mapping[str, Mapping[str, Any]]:
-    """The index's entry of each article (to name the sources of a story's other copies)."""
+def _entries(assistant: Any) -> Mapping[str, DocumentEntry]:
+    """The index's catalog (to name the sources of a story's other copies)."""
     try:
-        return dict(assistant.stored.manifest.get("documents", {}))
+        return assistant.stored.catalog
     except (RagError, AttributeError):
         return {}
 
@@ -513,7 +516,9 @@ def answer_to_dict(reply: Answer) -> dict[str, Any]:
     return data
 
 
-def also_in_text(doc_ids: tuple[str, ...], entries: Mapping[str, Mapping[str, Any]] | None = None) -> str:
+def also_in_text(
+    doc_ids: tuple[str, ...], entries: Mapping[str, DocumentEntry | Mapping[str, Any]] | None = None
+) -> str:
     """The other copies of a story, as a reader names them: "Reuters (wire/a.txt), b.txt".
 
     >>> also_in_text(("wire/a.txt", "b.txt"), {"wire/a.txt": {"source": "Reuters"}})
@@ -521,13 +526,16 @@ def also_in_text(doc_ids: tuple[str, ...], entries: Mapping[str, Mapping[str, An
     """
     parts = []
     for doc_id in doc_ids:
-        source = (entries or {}).get(doc_id, {}).get("source")
+        from rag.index import DocumentEntry
+
+        known = (entries or {}).get(doc_id)
+        source = DocumentEntry.of(doc_id, known).source if known is not None else None
         parts.append(f"{source} ({doc_id})" if source else doc_id)
     return ", ".join(parts)
 
 
-def format_answer(reply: Answer, entries: Mapping[str, Mapping[str, Any]] | None = None) -> str:
-    """The answer as `rag ask` prints it; `entries` (the manifest's) name the sources of other copies."""
+def format_answer(reply: Answer, entries: Mapping[str, DocumentEntry | Mapping[str, Any]] | None = None) -> str:
+    """The answer as `rag ask` prints it; `entries` (the index's catalog) name the sources of other copies."""
     lines = [reply.text]
     if reply.abstained and reply.passages:
         lines.append("\nClosest passages:")

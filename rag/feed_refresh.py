@@ -1,7 +1,7 @@
 """Refresh the feeds in the background of `rag serve`, without holding up a chat.
 
 A `Refresher` thread refreshes every feed followed (rag/feeds.py) every `every_s` seconds, the first
-time at once. When entries were saved it embeds them (indexing.prepare, `BATCH` chunks per call)
+time at once. When entries were saved it embeds them (Assistant.prepare, `BATCH` chunks per call)
 and then brings the index up to date (`Assistant.index`, which then only writes, holding the
 assistant's lock briefly, as an upload does). It never takes the model: the web chat's answers go
 through their own queue. While a question is being answered (`Quiet.answering`, entered by the
@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from rag import feed_http, feeds, indexing
+from rag import feed_http, feeds
 from rag.errors import RagError
 
 log = logging.getLogger(__name__)
@@ -118,10 +118,9 @@ class Refresher:
             for result in done.results:
                 (log.warning if result.error else log.info)("Feed %s", result.line)
             if done.saved:
-                indexing.prepare(settings.documents_dir, settings.index_dir, self.assistant.embedder,
-                                 settings.chunking, self._between_batches, batch=BATCH)
+                prepared = self.assistant.prepare(self._between_batches, batch=BATCH)
                 self.quiet.wait()
-                done.indexed = self.assistant.index().summary()
+                done.indexed = self.assistant.index(prepared=prepared).summary()
                 log.info("Feeds: %d new articles; index: %s", done.saved, done.indexed)
         except RagError as err:
             done.error = str(err)

@@ -7,9 +7,10 @@ one dated only by its file's time (`Document.added`: when it was copied here, no
 appeared) unless `added_dates` says to count that date too. Sources
 match case-insensitively and exactly ("BBC News" matches "bbc news", not "BBC").
 
+>>> from rag.index import DocumentEntry as Entry
 >>> f = Filters.parse(since="2024-05-01", sources=["BBC News"])
->>> f.allows("2024-05-03T10:00:00+00:00", "bbc news"), f.allows("2024-04-30", "BBC News"), f.allows(None, "BBC News")
-(True, False, False)
+>>> f.allows(Entry("a", published="2024-05-03T10:00:00+00:00", source="bbc news")), f.allows(Entry("b", source="BBC"))
+(True, False)
 >>> Filters.parse(since="30d", today=dt.date(2024, 6, 30)).since
 '2024-05-31'
 """
@@ -20,11 +21,23 @@ import datetime as dt
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 from rag.errors import SettingsError
 
 _RELATIVE = re.compile(r"^\s*(\d{1,5})\s*([dwmy])\s*$", re.IGNORECASE)
 _DAYS = {"d": 1, "w": 7, "m": 30, "y": 365}
+
+
+class Dated(Protocol):
+    """What a filter reads of an article: rag.index.DocumentEntry has it."""
+
+    @property
+    def published(self) -> str | None: ...
+    @property
+    def source(self) -> str | None: ...
+    @property
+    def added(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -57,12 +70,13 @@ class Filters:
             parts.append("from " + " or ".join(self.sources))
         return ", ".join(parts) or "any article"
 
-    def allows(self, published: str | None, source: str | None, added: str | None = None) -> bool:
+    def allows(self, entry: Dated) -> bool:
+        """Whether the article `entry` describes may be searched: the one filter test, for every engine and the UI."""
         if self.dated:
-            day = self.day(published, added)
+            day = self.day(entry.published, entry.added)
             if day is None or (self.since and day < self.since) or (self.until and day > self.until):
                 return False
-        return not self.sources or (source or "").casefold() in self.sources
+        return not self.sources or (entry.source or "").casefold() in self.sources
 
     def day(self, published: str | None, added: str | None = None) -> str | None:
         """The day an article counts as dated: its publication day, else (only with `added_dates`)

@@ -10,8 +10,8 @@ still deleted then).
 A document that cannot be split into passages is skipped with the reason, like an unreadable file,
 and the rest are indexed. Chunks are embedded in batches across documents: many small files cost
 a few embedder calls, not one each. `prepare` does the slow part (chunking and embedding the new
-and changed documents) ahead of `update_index` and remembers the result in this process, so that a
-caller holding a lock for `update_index` (the web app's `Assistant.index`) holds it only briefly.
+and changed documents) ahead of `update_index` and returns it (`Prepared`), which the caller hands
+to `update_index`, so that the writer (the web app's `Assistant.index`) holds its lock only briefly.
 
 Each commit also groups the articles into stories (copies of one another, rag/stories.py) and
 writes each one's story in its manifest entry, so documents and stories are committed together.
@@ -27,15 +27,15 @@ unreadable or foreign manifest is rebuilt from the documents, and a segment that
 unreadable is repaired by embedding its articles again; the report's notes say which was done.
 
 Deliberately not here: the on-disk format (store.py) and reading files (loading.py). The Milvus
-backend (milvus_index.py) shares `plan` and `_embed_all` and writes to Milvus instead (without the
-writer lock: Milvus is its own server).
+backend (milvus_index.py) shares the steps both engines take (`plan`, `embed_all`, `Prepared`,
+`doc_entry`, `finish`) and writes to Milvus instead (without the writer lock: Milvus is its own
+server). The interface over both engines is rag/index.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -57,9 +57,7 @@ Progress = Callable[[int, int, str], None]  # (documents done, documents to embe
 
 EMBED_BATCH = 128  # chunks per embedder call: large enough for many small files, small enough for progress
 
-Prepared = tuple[list[Chunk], np.ndarray]
-_prepared: dict[tuple[str, str, str, str], Prepared] = {}  # (embedder, chunking, doc id, hash) -> its chunks
-_prepared_lock = threading.Lock()
+Embedded = tuple[list[Chunk], np.ndarray]  # one document's chunks and their vectors
 
 
 @dataclass
@@ -85,6 +83,20 @@ class IndexReport:
             f"{len(self.unchanged)} unchanged (not re-embedded{retitled}), {len(self.skipped)} file(s) skipped; "
             f"{self.chunks_embedded} chunk{'' if self.chunks_embedded == 1 else 's'} embedded in {self.seconds:.1f} s"
         )
+
+
+@dataclass
+class Prepared:
+    """What `prepare` chunked and embedded ahead of an update (which then embeds only the rest):
+    the report of what it found changed, and per document version its chunks and vectors."""
+
+    report: IndexReport
+    embedded: dict[tuple[str, str, str, str], Embedded] = field(default_factory=dict)  # see `prepared_key`
+
+    def ready(self, embedder: Embedder, chunking: ChunkingSettings, documents: list[Document]) -> dict[str, Embedded]:
+        """Doc id -> chunks and vectors, of the `documents` prepared with this embedder and chunking."""
+        return {d.id: self.embedded[key] for d in documents
+                if (key := prepared_key(embedder, chunking, d)) in self.embedded}
 
 
 NEWS_VERSION = 2  # 2: a file's time is `added`, never `published`; entries carry "added" and "story"
@@ -284,11 +296,12 @@ def _folder_files(documents_dir: Path, sidecars: set[Path]) -> Callable[[Path], 
     return of
 
 
-def _key(embedder: Embedder, chunking: ChunkingSettings, doc: Document) -> tuple[str, str, str, str]:
+def prepared_key(embedder: Embedder, chunking: ChunkingSettings, doc: Document) -> tuple[str, str, str, str]:
+    """What a prepared document's vectors hold for: the embedder, the chunking, the document version."""
     return embedder.name, repr(sorted(chunking.as_dict().items())), doc.id, doc.hash
 
 
-def _embed_all(
+def embed_all(
     to_embed: list[Document],
     documents_dir: Path,
     embedder: Embedder,
@@ -296,13 +309,15 @@ def _embed_all(
     progress: Progress | None,
     collect: Callable[[Document, list[Chunk], np.ndarray], None] | None = None,
     batch: int | None = None,
+    prepared: Prepared | None = None,
 ) -> tuple[Any, list[Skipped]]:
-    """Chunk and embed `to_embed`, a batch of chunks at a time; a document that fails is skipped.
+    """Chunk and embed `to_embed`, a batch of chunks at a time; a document that fails is skipped;
+    one in `prepared` is taken from it, not embedded again.
 
     Without `collect`: doc id -> (chunks, vectors) of every document. With it: each document is
     handed to `collect` as soon as it is embedded (nothing is kept) and the number of chunks
     embedded is returned."""
-    done: dict[str, Prepared] = {}
+    done: dict[str, Embedded] = {}
     embedded = 0
     skipped: list[Skipped] = []
     pending: list[tuple[Document, list[Chunk]]] = []
@@ -318,14 +333,13 @@ def _embed_all(
             row += len(chunks)
         pending.clear()
 
-    def hand_over(doc: Document, prepared: Prepared) -> None:
+    def hand_over(doc: Document, embedded: Embedded) -> None:
         if collect is None:
-            done[doc.id] = prepared
+            done[doc.id] = embedded
         else:
-            collect(doc, *prepared)
+            collect(doc, *embedded)
 
-    with _prepared_lock:
-        ready = {d.id: _prepared.pop(key) for d in to_embed if (key := _key(embedder, chunking, d)) in _prepared}
+    ready = prepared.ready(embedder, chunking, to_embed) if prepared is not None else {}
     for n, doc in enumerate(to_embed):
         if doc.id in ready:
             hand_over(doc, ready[doc.id])
@@ -353,8 +367,8 @@ def prepare(
     chunking: ChunkingSettings,
     progress: Progress | None = None,
     batch: int | None = None,
-) -> IndexReport:
-    """Chunk and embed what `update_index` would, without writing; it then reuses the result.
+) -> Prepared:
+    """Chunk and embed what `update_index` would, without writing; pass the result to `update_index`.
 
     Safe to run while answers are being given from the current index: it reads, and writes nothing.
     `batch` chunks (EMBED_BATCH by default) are embedded per call (`progress` is called between documents: a caller that
@@ -363,13 +377,10 @@ def prepare(
     scan = _scan(documents_dir, index_dir, embedder, chunking, verify=False)
     report = scan.report
     to_embed = [scan.documents[i] for i in (*report.added, *report.changed)]
-    done, skipped = _embed_all(to_embed, documents_dir, embedder, chunking, progress, batch=batch)
-    with _prepared_lock:
-        _prepared.clear()  # only the latest preparation is kept: memory is bounded by one batch of uploads
-        by_id = {d.id: d for d in to_embed}
-        _prepared.update({_key(embedder, chunking, by_id[i]): value for i, value in done.items()})
+    done, skipped = embed_all(to_embed, documents_dir, embedder, chunking, progress, batch=batch)
     report.skipped.extend(skipped)
-    return report
+    by_id = {d.id: d for d in to_embed}
+    return Prepared(report, {prepared_key(embedder, chunking, by_id[i]): value for i, value in done.items()})
 
 
 def update_index(
@@ -381,27 +392,29 @@ def update_index(
     *,
     wait_s: float = WAIT_S,
     reuse: Mapping[str, store.Segment] | None = None,
+    prepared: Prepared | None = None,
 ) -> tuple[store.StoredIndex, IndexReport]:
     """Bring the index in `index_dir` up to date with `documents_dir`, as its only writer (waiting
     up to `wait_s` for another one); `reuse`: the segments of a snapshot this process holds
-    (StoredIndex.segment_named), used instead of opening them again."""
+    (StoredIndex.segment_named), used instead of opening them again; `prepared`: what `prepare`
+    embedded already."""
     started = time.perf_counter()
     with store.writer_lock(index_dir, wait_s):
         scan = _scan(documents_dir, index_dir, embedder, chunking, reuse=reuse)
         stored: store.StoredIndex | None = None
         try:
-            stored, report = _update(scan, documents_dir, index_dir, embedder, chunking, progress)
+            stored, report = _update(scan, documents_dir, index_dir, embedder, chunking, progress, prepared)
         finally:
             if scan.previous is not None:
                 scan.previous.release(keep=stored.segment_named if stored is not None else {})
         # Once this process no longer holds them, the segments the commit replaced can go.
         store.remove_unreferenced(index_dir, stored.manifest)
-    return stored, _finish(report, started)
+    return stored, finish(report, started)
 
 
 def _update(
     scan: _Scan, documents_dir: Path, index_dir: Path, embedder: Embedder, chunking: ChunkingSettings,
-    progress: Progress | None,
+    progress: Progress | None, prepared: Prepared | None = None,
 ) -> tuple[store.StoredIndex, IndexReport]:
     report = scan.report
     held = scan.previous.segments if scan.previous is not None else {}
@@ -453,7 +466,7 @@ def _update(
         name = store.write_segment(index_dir, segment, embedder.dimension)
         manifest["segments"].append({"name": name, "chunks": segment.size})
         for doc, chunks, _ in pending:
-            old_docs[doc.id] = _doc_entry(doc, len(chunks), now, name, scan.stats[doc.id])
+            old_docs[doc.id] = doc_entry(doc, len(chunks), now, name, scan.stats[doc.id])
             signatures.add(doc.hash, doc.text)
         _drop_empty_segments(manifest)
         commit()  # a long build is kept segment by segment
@@ -464,7 +477,7 @@ def _update(
         if sum(len(c) for _, c, _ in pending) >= SEGMENT_CHUNKS:
             write_pending()
 
-    embedded, failed = _embed_all(to_embed, documents_dir, embedder, chunking, progress, collect)
+    embedded, failed = embed_all(to_embed, documents_dir, embedder, chunking, progress, collect, prepared=prepared)
     if progress:
         progress(len(to_embed), len(to_embed), "")
     if failed:
@@ -601,9 +614,10 @@ def plan(
     return report, to_embed
 
 
-def _doc_entry(
+def doc_entry(
     doc: Document, chunks: int, indexed_at: str, segment: str | None = None, stat: list[int] | None = None
 ) -> dict[str, object]:
+    """A document's manifest entry (rag.index.DocumentEntry is its typed reading)."""
     return {
         "hash": doc.hash, "title": doc.title, "chars": len(doc.text), "chunks": chunks, "indexed_at": indexed_at,
         "published": doc.published, "source": doc.source, "author": doc.author, "url": doc.url,
@@ -611,6 +625,7 @@ def _doc_entry(
     }
 
 
-def _finish(report: IndexReport, started: float) -> IndexReport:
+def finish(report: IndexReport, started: float) -> IndexReport:
+    """The report, with the time since `started` (time.perf_counter)."""
     report.seconds = time.perf_counter() - started
     return report

@@ -35,8 +35,9 @@ import secrets
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -44,10 +45,13 @@ from rag import store
 from rag.chunking import ChunkingSettings
 from rag.embedding import Embedder
 from rag.errors import IndexStoreError
-from rag.indexing import IndexReport, Progress, _doc_entry, _embed_all, _finish, plan
+from rag.indexing import IndexReport, Prepared, Progress, doc_entry, embed_all, finish, plan, prepared_key
 from rag.loading import content_hash, load_documents
 from rag.terms import terms
 from rag.types import Chunk, Document
+
+if TYPE_CHECKING:
+    from rag.index import DocumentEntry
 
 log = logging.getLogger(__name__)
 
@@ -258,6 +262,13 @@ class MilvusIndex:
     def size(self) -> int:
         return sum(int(e.get("chunks", 0)) for e in self.entries.values())
 
+    @cached_property
+    def catalog(self) -> dict[str, DocumentEntry]:
+        """Each article's manifest entry, typed (no text is read)."""
+        from rag.index import catalog_of
+
+        return catalog_of(self.manifest)
+
     @property
     def chunks(self) -> list[Chunk]:
         """Every chunk, document by document (read from Milvus once: for the checker's IDF table and
@@ -280,7 +291,7 @@ def news_of(entry: Mapping[str, Any]) -> dict[str, str | None]:
 
 
 def _entry(doc: Document, chunks: int, indexed_at: str) -> dict[str, object]:
-    entry: dict[str, object] = {**_doc_entry(doc, chunks, indexed_at), "text_hash": content_hash(doc.text)}
+    entry: dict[str, object] = {**doc_entry(doc, chunks, indexed_at), "text_hash": content_hash(doc.text)}
     entry.update({key: getattr(doc, key) for key in NEWS_FIELDS})
     return entry
 
@@ -362,6 +373,27 @@ def _rows(doc: Document, chunks: list[Chunk], vectors: np.ndarray) -> list[dict[
     return rows
 
 
+def prepare(
+    documents_dir: Path,
+    uri: str,
+    prefix: str,
+    embedder: Embedder,
+    chunking: ChunkingSettings,
+    progress: Progress | None = None,
+    token: str | None = None,
+    batch: int | None = None,
+) -> Prepared:
+    """Chunk and embed what `update_index` would, against the index in Milvus, without writing:
+    as indexing.prepare does for the index folder. Pass the result to `update_index`."""
+    documents, skipped = load_documents(documents_dir)
+    previous = _previous(uri, prefix, embedder, chunking, token)
+    report, to_embed = plan(documents, previous.entries if previous else {}, skipped)
+    done, failed = embed_all(to_embed, documents_dir, embedder, chunking, progress, batch=batch)
+    report.skipped.extend(failed)
+    by_id = {d.id: d for d in to_embed}
+    return Prepared(report, {prepared_key(embedder, chunking, by_id[i]): value for i, value in done.items()})
+
+
 def update_index(
     documents_dir: Path,
     uri: str,
@@ -370,9 +402,11 @@ def update_index(
     chunking: ChunkingSettings,
     progress: Progress | None = None,
     token: str | None = None,
+    prepared: Prepared | None = None,
 ) -> tuple[MilvusIndex, IndexReport]:
     """Bring the Milvus index up to date with the documents folder, as indexing.update_index does
-    for the index folder: only new and edited documents are embedded and written."""
+    for the index folder: only new and edited documents are embedded (those not in `prepared`)
+    and written."""
     started = time.perf_counter()
     documents, skipped = load_documents(documents_dir)
     collections = Collections(connect(uri, token), _check_prefix(prefix))
@@ -380,9 +414,9 @@ def update_index(
     old_docs = previous.entries if previous else {}
     report, to_embed = plan(documents, old_docs, skipped)
     if previous and not report.wrote:
-        return previous, _finish(report, started)
+        return previous, finish(report, started)
 
-    new_chunks, failed = _embed_all(to_embed, documents_dir, embedder, chunking, progress)
+    new_chunks, failed = embed_all(to_embed, documents_dir, embedder, chunking, progress, prepared=prepared)
     if progress:
         progress(len(to_embed), len(to_embed), "")
     if failed:  # a document that cannot be chunked is skipped, and the rest are indexed, as with FAISS
@@ -425,7 +459,7 @@ def update_index(
     _remove_unreferenced(collections, [str(e["hash"]) for e in entries.values()], tag)
     report.chunks_embedded = sum(len(c) for c, _ in new_chunks.values())
     index = MilvusIndex(collections, manifest, where=f"Milvus at {uri}, collections {prefix}_*")
-    return index, _finish(report, started)
+    return index, finish(report, started)
 
 
 def _commit(collections: Collections, tag: str) -> None:

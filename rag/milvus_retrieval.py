@@ -5,7 +5,9 @@ retrieval.Retriever does over the FAISS files.
 - bm25: Milvus's BM25 function over the chunks' `rag.terms` (k1 1.5, b 0.75 as bm25s). Milvus's
   scores carry the classic factor (k1 + 1) that Lucene's formula, and so bm25s, dropped: dividing
   by it gives bm25s's scores (tests/test_index_backends.py compares them);
-- hybrid: Milvus's own `hybrid_search` with `RRFRanker` and the FAISS backend's constant.
+- hybrid: Milvus's own `hybrid_search` with `RRFRanker` and the FAISS backend's constant; a
+  question about recency puts the newest of the nearly best first, as the local engine does
+  (rag/index/search.py, shared by both).
 `search(query, k, filters)` keeps to the articles a `Filters` allows, inside Milvus: the manifest
 knows every document's date and source, so the allowed document versions become a `doc_hash in
 [...]` expression (or `not in` the excluded ones, whichever list is shorter) on every search
@@ -24,18 +26,17 @@ import numpy as np
 
 from rag.embedding import Embedder
 from rag.filters import Filters
+from rag.index.search import RRF_K, asks_for_recent, check_mode, entry_day, make_hit, newest_first, search_depth
 from rag.milvus_index import (
     BM25_PARAMS,
     CHUNK_FIELDS,
     STRONG,
     MilvusIndex,
     load_from,
-    news_of,
     quoted,
     read_head,
     row_chunk,
 )
-from rag.retrieval import MODES, RRF_K
 from rag.terms import idf_table, terms
 from rag.types import Hit
 
@@ -55,11 +56,9 @@ class MilvusRetriever:
     """
 
     def __init__(self, index: MilvusIndex, embedder: Embedder, mode: str = "hybrid") -> None:
-        if mode not in MODES:
-            raise ValueError(f"retriever must be one of {', '.join(MODES)}, not {mode!r}")
         self.index = index
         self.embedder = embedder
-        self.mode = mode
+        self.mode = check_mode(mode)
         self.idf = idf_table([c.text for c in index.chunks])
         self._refreshing = threading.Lock()
 
@@ -105,18 +104,14 @@ class MilvusRetriever:
         None for none."""
         if filters is None or not filters.active:
             return ""
-        entries = self.index.entries
-        keep = [
-            str(e["hash"])
-            for e in entries.values()
-            if filters.allows(e.get("published"), e.get("source"), e.get("added"))
-        ]
+        catalog = self.index.catalog
+        keep = [e.hash for e in catalog.values() if filters.allows(e)]
         if not keep:
             return None
-        if len(keep) == len(entries):
+        if len(keep) == len(catalog):
             return ""
         kept = set(keep)
-        drop = [str(e["hash"]) for e in entries.values() if str(e["hash"]) not in kept]
+        drop = [e.hash for e in catalog.values() if e.hash not in kept]
         return f"doc_hash in {quoted(keep)}" if len(keep) <= len(drop) else f"doc_hash not in {quoted(drop)}"
 
     def search(self, query: str, k: int, filters: Filters | None = None) -> list[Hit]:
@@ -125,7 +120,7 @@ class MilvusRetriever:
         where = self.allowed(filters)
         if not size or k <= 0 or where is None:
             return []
-        depth = min(size, max(4 * k, 50))
+        depth = search_depth(size, k)
         vector = self.embedder.embed([query])[0]
         as_list = [float(x) for x in vector]
         query_terms = " ".join(terms(query))
@@ -138,7 +133,13 @@ class MilvusRetriever:
             rows = [{**r, "score": r["score"] / BM25_FACTOR} for r in rows]
         else:
             rows = self._hybrid(as_list, query_terms, depth, where)
-        rows = [r for r in rows if self.index.live(r)][:k]
+        rows = [r for r in rows if self.index.live(r)]
+        catalog = self.index.catalog
+        if self.mode == "hybrid" and asks_for_recent(query):
+            ranked = newest_first([(n, r["score"]) for n, r in enumerate(rows)],
+                                  lambda n: entry_day(catalog.get(rows[n]["doc_id"]), filters))
+            rows = [rows[n] for n, _ in ranked]
+        rows = rows[:k]
         if not rows:
             return []
 
@@ -150,12 +151,6 @@ class MilvusRetriever:
         if query_terms:
             scored = self._search("sparse", query_terms, "BM25", len(rows), f"pk in {pks}")
             lexical = {r["pk"]: r["score"] / BM25_FACTOR for r in scored}
-        entries = self.index.entries
-        hits = []
-        for rank, r in enumerate(rows, start=1):
-            entry = entries[r["doc_id"]]
-            news = news_of(entry)
-            hits.append(Hit(row_chunk(r), r["score"], rank, str(entry.get("title", "")),
-                            dense=float(np.dot(vectors[r["pk"]], vector)), lexical=lexical.get(r["pk"], 0.0),
-                            published=news["published"], source=news["source"], url=news["url"]))
-        return hits
+        return [make_hit(row_chunk(r), r["score"], rank, catalog[r["doc_id"]],
+                         dense=float(np.dot(vectors[r["pk"]], vector)), lexical=lexical.get(r["pk"], 0.0))
+                for rank, r in enumerate(rows, start=1)]

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
-from rag import backends, models, timelines
+from rag import models, timelines
 from rag.answer_types import answer_shape
 from rag.answering import Answering, Outcome
 from rag.backends import make_generator
@@ -25,7 +25,7 @@ from rag.embedding import Embedder, MiniLMEmbedder, RememberedVectors
 from rag.errors import RagError
 from rag.filters import Filters
 from rag.generation import Generator, LlamaGenerator, Message
-from rag.indexing import IndexReport, Progress
+from rag.index import Index, IndexReport, Prepared, Progress, Searcher, Snapshot, open_index
 from rag.judging import Judge
 from rag.markers import strip_markers
 from rag.prompting import SYSTEM_PROMPT
@@ -58,7 +58,9 @@ class Assistant:
         self._generator = generator
         self._judge_generator = judge
         self.policy = policy or policy_for(self.settings.model)
-        self._retriever: backends.Searcher | None = None
+        self._retriever: Searcher | None = None
+        self._engine: Index | None = None
+        self._engine_embedder: Embedder | None = None  # the embedder `_engine` was opened with
         self._lock = threading.RLock()  # guards the models and the retriever; held only briefly
         self._writing = threading.Lock()  # one index update at a time in this process
         self._remembered: RememberedVectors | None = None
@@ -72,6 +74,14 @@ class Assistant:
         if self._embedder is None:
             self._embedder = MiniLMEmbedder.from_settings(self.settings)
         return self._embedder
+
+    @property
+    def engine(self) -> Index:
+        """The index engine the settings name (rag.index): the index folder, or Milvus."""
+        embedder = self.embedder
+        if self._engine is None or self._engine_embedder is not embedder:
+            self._engine, self._engine_embedder = open_index(self.settings, embedder), embedder
+        return self._engine
 
     @property
     def remembered(self) -> RememberedVectors:
@@ -128,30 +138,35 @@ class Assistant:
     # (an upload, say) or by another process (`rag index`, `rag add`). An update here holds no lock
     # a question needs (store.writer_lock orders it with other writers); the next question after
     # any update is answered from the new index, and one already running finishes on its own.
-    def index(self, progress: Progress | None = None) -> IndexReport:
-        """Bring the index up to date with the documents folder."""
+    def prepare(self, progress: Progress | None = None, batch: int | None = None) -> Prepared:
+        """Chunk and embed what `index` would, writing nothing and holding no lock: pass the result
+        to `index`, which then only writes (an upload does this, so questions are answered meanwhile)."""
+        return self.engine.prepare(progress, batch)
+
+    def index(self, progress: Progress | None = None, prepared: Prepared | None = None) -> IndexReport:
+        """Bring the index up to date with the documents folder (what `prepared` holds is not embedded again)."""
         with self._writing:
             previous = self._retriever.index if self._retriever is not None else None
-            stored, report = backends.update_index(self.settings, self.embedder, progress, previous)
-            retriever = backends.make_retriever(stored, self.remembered, self.settings)
+            stored, report = self.engine.update(prepared, progress, previous)
+            retriever = self.engine.searcher(stored, self.remembered)
             with self._lock:
                 self._retriever = retriever
             del previous
-            backends.tidy(self.settings)  # what the update replaced, now that this process let go of it
+            self.engine.tidy()  # what the update replaced, now that this process let go of it
             return report
 
-    def retriever(self) -> backends.Searcher:
+    def retriever(self) -> Searcher:
         """The retriever over the index as it is now: a newer index committed by anyone since the
         last question is loaded first (its unchanged segments reused)."""
         s = self.settings
         with self._lock:
             if self._retriever is not None:
-                if backends.index_changed(self._retriever.index):
+                if self.engine.changed(self._retriever.index):
                     self._refresh()
                 return self._retriever
-            if backends.index_exists(s):
-                stored = backends.load_index(s, self.embedder)
-                self._retriever = backends.make_retriever(stored, self.remembered, s)
+            if open_index(s).exists():  # asked before the embedder loads: a Milvus that is down says so at once
+                stored = self.engine.load()
+                self._retriever = self.engine.searcher(stored, self.remembered)
                 return self._retriever
         log.info("No index in %s yet: building it from %s", s.milvus_uri or s.index_dir, s.documents_dir)
         self.index()  # not under self._lock: index() takes it to put the new index in place
@@ -164,17 +179,17 @@ class Assistant:
         assert self._retriever is not None
         current = self._retriever
         try:
-            stored = backends.load_index(self.settings, self.embedder, current.index)
+            stored = self.engine.load(current.index)
         except RagError as err:
             if str(err) != self._unreadable:
                 log.warning("Answering from the index as it was loaded: the newer one cannot be read (%s)", err)
                 self._unreadable = str(err)
             return
         self._unreadable = ""
-        self._retriever = backends.make_retriever(stored, self.remembered, self.settings)
+        self._retriever = self.engine.searcher(stored, self.remembered)
 
     @property
-    def stored(self) -> backends.IndexView:
+    def stored(self) -> Snapshot:
         return self.retriever().index
 
     # -- answering -----------------------------------------------------------------------------

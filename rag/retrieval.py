@@ -13,12 +13,12 @@ of the best ranked copy are kept (an article's own passages are never dropped fo
 hits name the other copies (`Hit.also_in`).
 Every hit carries its dense cosine similarity and its BM25 score, whichever list it came from,
 because the refusal decision uses them, and its article's date, source and address.
-Deliberately not here: deciding whether hits are enough.
+The modes, the search depth, newest first and building hits are shared with the Milvus engine
+(rag/index/search.py). Deliberately not here: deciding whether hits are enough.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 import numpy as np
@@ -27,42 +27,20 @@ from rag import stories
 from rag.bm25 import SegmentedBM25
 from rag.embedding import Embedder
 from rag.filters import Filters
+from rag.index import DocumentEntry
+from rag.index.search import MODES, RRF_K, asks_for_recent, check_mode, entry_day, make_hit, newest_first, search_depth
 from rag.store import StoredIndex
 from rag.terms import terms
 from rag.types import Hit
 
-# The usual 60 suits fusing long lists; with a handful of passages kept, a smaller constant lets a
-# passage ranked first by one list count for more. On eval/questions.jsonl, recall@5 is 0.974 for
-# 5 and 10, 0.961 for 20 and 0.947 for 30 to 100 (recall@3 and @4 unchanged).
-RRF_K = 10
-MODES = ("hybrid", "dense", "bm25")
-# A question about recency ranks newest first the passages whose fused score is at least this share
-# of the best one's: about as relevant, so "the latest on X" is still about X.
-RECENT_SHARE = 0.6
-
-_RECENT = re.compile(
-    r"\b(latest|newest|most recent|recent(ly)?|lately|new developments?|up to date|this (week|month|year)|"
-    r"last (few )?(days?|weeks?|months?)|today|yesterday|current(ly)?|now|so far|still)\b",
-    re.IGNORECASE,
-)
-
-
-def asks_for_recent(question: str) -> bool:
-    """Whether the question asks for the newest news ("What is the latest on …?").
-
-    >>> asks_for_recent("What is the latest on the bridge?"), asks_for_recent("Who built the bridge?")
-    (True, False)
-    """
-    return bool(_RECENT.search(question))
+__all__ = ["MODES", "RRF_K", "Retriever", "asks_for_recent"]
 
 
 class Retriever:
     def __init__(self, index: StoredIndex, embedder: Embedder, mode: str = "hybrid") -> None:
-        if mode not in MODES:
-            raise ValueError(f"retriever must be one of {', '.join(MODES)}, not {mode!r}")
         self.index = index
         self.embedder = embedder
-        self.mode = mode
+        self.mode = check_mode(mode)
         self._bm25 = SegmentedBM25(index.segments, index.size)
         self.idf: Callable[[str], float] = self._bm25.idf
         self._doc_allowed_cache: dict[Filters, list[np.ndarray]] = {}
@@ -74,7 +52,7 @@ class Retriever:
         allowed = self._allowed(filters)
         if not any(a.any() for a in allowed):
             return []
-        depth = min(self.index.size, max(4 * k, 50))
+        depth = search_depth(self.index.size, k)
         vector = self.embedder.embed([query])
         dense = self._dense(vector, depth, allowed)
         dense_list = list(dense)
@@ -96,27 +74,28 @@ class Retriever:
                     fused[row] = fused.get(row, 0.0) + 1.0 / (RRF_K + rank)
             ranked = sorted(fused.items(), key=lambda item: (-item[1], item[0]))
             if asks_for_recent(query):
-                ranked = self._newest_first(ranked, filters is not None and filters.added_dates)
+                ranked = newest_first(ranked, lambda row: entry_day(self._entry_of(row), filters))
 
         hits: list[Hit] = []
         told: dict[str, str] = {}  # story -> the copy whose passages stand for it
-        entries = self.index.manifest["documents"]
         for row, score in ranked:
             if len(hits) == k:
                 break
-            segment, local = self.index.locate(row)
-            doc_id = segment.doc_ids[int(segment.doc[local])]
-            entry = entries[doc_id]
-            story = entry.get("story")
+            entry = self._entry_of(row)
+            assert entry is not None, "a live row's article is in the catalog"
+            doc_id, story = entry.doc_id, entry.story
             if story and told.setdefault(story, doc_id) != doc_id:
                 continue  # another copy of a story already found: its passages would repeat it
             chunk = self.index.chunk_at(row)
             cosine = dense[row] if row in dense else float(self.index.vector_at(row) @ vector[0])
             also_in = tuple(d for d in self._stories.get(story, ()) if d != doc_id) if story else ()
-            hits.append(Hit(chunk, score, len(hits) + 1, str(entry.get("title", "")), dense=cosine,
-                            lexical=float(lexical_all[row]), published=entry.get("published"),
-                            source=entry.get("source"), url=entry.get("url"), also_in=also_in))
+            hits.append(make_hit(chunk, score, len(hits) + 1, entry, dense=cosine, lexical=float(lexical_all[row]),
+                                 also_in=also_in))
         return hits
+
+    def _entry_of(self, row: int) -> DocumentEntry | None:
+        segment, local = self.index.locate(row)
+        return self.index.catalog.get(segment.doc_ids[int(segment.doc[local])])
 
     def _dense(self, vector: np.ndarray, depth: int, allowed: list[np.ndarray]) -> dict[int, float]:
         """The `depth` best allowed rows by cosine similarity, best first: row -> cosine."""
@@ -134,32 +113,13 @@ class Retriever:
         if filters is None or not filters.active:
             return [s.live for s in self.index.segments]
         if filters not in self._doc_allowed_cache:
-            entries = self.index.manifest["documents"]
+            catalog = self.index.catalog
             masks = []
             for segment in self.index.segments:
                 ok = np.array(
-                    [bool(e) and filters.allows(e.get("published"), e.get("source"), e.get("added"))
-                     for e in (entries.get(d) for d in segment.doc_ids)],
+                    [e is not None and filters.allows(e) for e in (catalog.get(d) for d in segment.doc_ids)],
                     dtype=bool,
                 )
                 masks.append(segment.live & ok[segment.doc] if segment.size else segment.live)
             self._doc_allowed_cache = {filters: masks}  # the last filter only: a chat asks many with one
         return self._doc_allowed_cache[filters]
-
-    def _newest_first(self, ranked: list[tuple[int, float]], added_dates: bool = False) -> list[tuple[int, float]]:
-        """For a question about recency: among the passages nearly as relevant as the best one
-        (RECENT_SHARE of its fused score), the newest articles first; the rest after, as ranked.
-        An article dated only by its file's time counts as undated unless `added_dates`."""
-        if not ranked:
-            return ranked
-        bar = RECENT_SHARE * ranked[0][1]
-        relevant = [item for item in ranked if item[1] >= bar]
-        entries = self.index.manifest["documents"]
-
-        def day(row: int) -> str:
-            segment, local = self.index.locate(row)
-            entry = entries.get(segment.doc_ids[int(segment.doc[local])], {})
-            return Filters(added_dates=added_dates).day(entry.get("published"), entry.get("added")) or ""  # "" last
-
-        newest = sorted(relevant, key=lambda item: day(item[0]), reverse=True)  # stable: ties keep their rank
-        return newest + ranked[len(relevant):]

@@ -58,7 +58,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, overload
 
 try:
     import fcntl
@@ -72,6 +72,9 @@ from rag.errors import IndexStoreError
 from rag.terms import terms
 from rag.types import Chunk, Document
 from rag.vector_index import VectorIndex
+
+if TYPE_CHECKING:
+    from rag.index import DocumentEntry
 
 log = logging.getLogger(__name__)
 
@@ -613,6 +616,13 @@ class StoredIndex:
     @property
     def chunks(self) -> Chunks:
         return Chunks(self)  # made on use: the index does not refer to itself (see Documents)
+
+    @cached_property
+    def catalog(self) -> dict[str, DocumentEntry]:
+        """Each live article's manifest entry, typed (no text is read)."""
+        from rag.index import catalog_of
+
+        return catalog_of(self.manifest)
 
     def close(self) -> None:
         """Give up the leases of every segment now (when no one else shares them; see Segment.close)."""

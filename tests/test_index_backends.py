@@ -8,6 +8,7 @@ exact citations, and the same passages found by dense, BM25 and hybrid search.
 from __future__ import annotations
 
 import itertools
+import json
 import subprocess
 import sys
 from dataclasses import replace
@@ -18,6 +19,9 @@ import pytest
 from rag import Settings, backends, milvus_index, store
 from rag.chunking import ChunkingSettings
 from rag.errors import IndexStoreError
+from rag.filters import Filters
+from rag.index import DocumentEntry, Searcher, open_index
+from rag.terms import terms
 from tests.conftest import LECTURE, VISIT, make_assistant
 from tests.fakes import HashEmbedder
 
@@ -236,3 +240,105 @@ def test_a_milvus_lite_file_open_in_another_process_gives_a_clear_error(settings
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_an_upload_embeds_only_the_new_article_on_either_engine(backend_settings: Settings, tmp_path: Path) -> None:
+    """The Articles tab chunks and embeds against the index in use (the Milvus one too), not against
+    the index folder: an upload embeds the new article's passages once, and nothing else."""
+    from ui.library import Library
+
+    embedder = HashEmbedder()
+    assistant = make_assistant(backend_settings, embedder=embedder)
+    assistant.index()
+    before = embedder.texts_embedded
+    upload = tmp_path / "bridge.txt"
+    upload.write_text("The new bridge over the river opened on Monday after three years of work.", encoding="utf-8")
+    status = Library(assistant).upload([upload])
+    assert "1 added" in status
+    new_chunks = [c for c in assistant.stored.chunks if c.doc_id == "bridge.txt"]
+    assert new_chunks and embedder.texts_embedded - before == len(new_chunks)
+    assert not (backend_settings.milvus_uri and backend_settings.index_dir.exists())
+
+
+# -- every retrieval feature, on both engines -------------------------------------------------------
+NEWS = {
+    "bridge-2022.txt": ("The harbour bridge repairs began. Engineers closed the harbour bridge for repairs.",
+                        {"published": "2022-03-01", "source": "Daily Planet"}),
+    "bridge-2024.txt": ("The harbour bridge repairs were finished. Engineers reopened the harbour bridge.",
+                        {"published": "2024-06-01", "source": "Evening Star"}),
+    "bridge-2023.txt": ("The harbour bridge repairs went on. Engineers kept the harbour bridge closed all year.",
+                        {"published": "2023-05-01", "source": "Daily Planet"}),
+}
+
+
+@pytest.fixture
+def news_settings(backend_settings: Settings) -> Settings:
+    for name, (text, meta) in NEWS.items():
+        (backend_settings.documents_dir / name).write_text(text, encoding="utf-8")
+        (backend_settings.documents_dir / f"{name}.meta.json").write_text(json.dumps(meta), encoding="utf-8")
+    return backend_settings
+
+
+def _searcher(settings: Settings) -> Searcher:
+    index = open_index(settings, HashEmbedder())
+    snapshot, _ = index.update()
+    return index.searcher(snapshot, HashEmbedder())
+
+
+def test_the_catalog_holds_each_articles_entry_typed(news_settings: Settings) -> None:
+    snapshot = _searcher(news_settings).index
+    assert set(snapshot.catalog) == {VISIT, LECTURE, *NEWS}
+    entry = snapshot.catalog["bridge-2024.txt"]
+    assert isinstance(entry, DocumentEntry)
+    assert (entry.doc_id, entry.published, entry.source, entry.chunks) == (
+        "bridge-2024.txt", "2024-06-01", "Evening Star", 1)
+    assert entry.hash == snapshot.documents["bridge-2024.txt"].hash and entry.title.startswith("The harbour")
+    assert sum(e.chunks for e in snapshot.catalog.values()) == len(snapshot.chunks)
+
+
+@pytest.mark.parametrize("mode", ["dense", "bm25", "hybrid"])
+def test_date_and_source_filters_keep_to_the_articles_they_allow(news_settings: Settings, mode: str) -> None:
+    searcher = _searcher(replace(news_settings, retriever=mode))
+    question = "harbour bridge repairs engineers"
+    assert {h.chunk.doc_id for h in searcher.search(question, 10)} >= set(NEWS)
+    since = searcher.search(question, 10, Filters.parse(since="2023-01-01"))
+    assert {h.chunk.doc_id for h in since} == {"bridge-2023.txt", "bridge-2024.txt"}
+    source = searcher.search(question, 10, Filters.parse(sources=["daily planet"]))
+    assert {h.chunk.doc_id for h in source} == {"bridge-2022.txt", "bridge-2023.txt"}
+    assert all(h.source == "Daily Planet" and h.published for h in source)
+    assert searcher.search(question, 10, Filters.parse(until="2000-01-01")) == []
+
+
+def test_a_question_about_the_latest_news_gets_the_newest_first(news_settings: Settings) -> None:
+    searcher = _searcher(news_settings)  # hybrid, the default
+    latest = searcher.search("What is the latest on the harbour bridge repairs?", 3)
+    assert [h.chunk.doc_id for h in latest] == ["bridge-2024.txt", "bridge-2023.txt", "bridge-2022.txt"]
+    assert [h.rank for h in latest] == [1, 2, 3]
+
+
+def test_idf_weighs_rare_words_above_common_ones(news_settings: Settings) -> None:
+    searcher = _searcher(news_settings)
+    reopened, harbour, bridge = (terms(word)[0] for word in ("reopened", "harbour", "bridge"))
+    assert searcher.idf("zzyzx") > searcher.idf(reopened) > searcher.idf(harbour) > 0  # unseen, 1 chunk, 3
+    assert searcher.idf(bridge) == pytest.approx(searcher.idf(harbour))
+
+
+def test_prepare_then_update_embeds_once_and_removing_a_file_removes_the_article(backend_settings: Settings) -> None:
+    embedder = HashEmbedder()
+    index = open_index(backend_settings, embedder)
+    index.update()
+    (backend_settings.documents_dir / "ferry.txt").write_text("The night ferry to the islands was cancelled.",
+                                                              encoding="utf-8")
+    prepared = index.prepare()
+    assert prepared.report.added == ["ferry.txt"]
+    embedded = embedder.texts_embedded
+    snapshot, report = index.update(prepared)
+    assert report.added == ["ferry.txt"] and embedder.texts_embedded == embedded, "nothing embedded twice"
+    assert "ferry.txt" in snapshot.catalog
+
+    (backend_settings.documents_dir / LECTURE).unlink()
+    snapshot, report = index.update()
+    assert report.removed == [LECTURE] and LECTURE not in snapshot.catalog
+    assert not any(c.doc_id == LECTURE for c in snapshot.chunks)
+    hits = index.searcher(snapshot, HashEmbedder()).search("keynote lecture United Nations University", 10)
+    assert hits and LECTURE not in {h.chunk.doc_id for h in hits}

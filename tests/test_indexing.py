@@ -237,10 +237,10 @@ def test_a_clean_up_killed_after_a_save_is_finished_by_the_next_run(docs_dir: Pa
 
 def test_prepared_documents_are_not_embedded_again(docs_dir: Path, tmp_path: Path) -> None:
     embedder = HashEmbedder()
-    report = indexing.prepare(docs_dir, tmp_path / "index", embedder, ChunkingSettings())
-    assert sorted(report.added) == sorted([VISIT, LECTURE]) and not (tmp_path / "index").exists()
+    prepared = indexing.prepare(docs_dir, tmp_path / "index", embedder, ChunkingSettings())
+    assert sorted(prepared.report.added) == sorted([VISIT, LECTURE]) and not (tmp_path / "index").exists()
     embedded = embedder.texts_embedded
-    stored, _ = _build(docs_dir, tmp_path / "index", embedder)
+    stored, _ = update_index(docs_dir, tmp_path / "index", embedder, ChunkingSettings(), prepared=prepared)
     assert embedder.texts_embedded == embedded == len(stored.chunks)
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from rag.filters import Filters
+from rag.index import catalog_of
 from rag.types import Answer, Chunk, Citation, Delta, Document, Hit
 from ui import render, scope
 from ui.chat import Chat, ChatSession
@@ -34,6 +35,7 @@ class Stored:
             }
         }
         self.documents: Mapping[str, Document] = DOCS
+        self.catalog = catalog_of(self.manifest)  # what the UI reads of an index snapshot (rag.index.Snapshot)
 
 
 class RecordingAssistant:

@@ -63,7 +63,7 @@ CACHE_CLEANING = (600, 3600)  # every 10 minutes, delete uploads gradio has held
 
 def _examples(assistant: Assistant) -> list[dict[str, str]]:
     try:
-        indexed = assistant.stored.manifest.get("documents", {})
+        indexed = assistant.stored.catalog
     except RagError:
         return []
     return [{"text": q} for doc_id, questions in EXAMPLES.items() if doc_id in indexed for q in questions]

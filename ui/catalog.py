@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rag.filters import day_of
+from rag.index import DocumentEntry
 from rag.types import Document
 
 PAGE_SIZE = 50
@@ -90,27 +91,30 @@ def _int(value: Any) -> int:
         return 0
 
 
-def rows(entries: Mapping[str, Mapping[str, Any]], documents: Mapping[str, Document] | None = None) -> list[Row]:
-    """A row per manifest entry; news fields the entry lacks are taken from its `Document` if given."""
+def rows(
+    entries: Mapping[str, DocumentEntry | Mapping[str, Any]], documents: Mapping[str, Document] | None = None
+) -> list[Row]:
+    """A row per catalog entry (a manifest's raw entries are read as such); news fields an index
+    from before news metadata lacks are taken from its `Document` if given."""
     out = []
-    for doc_id, entry in entries.items():
-        lacking = documents is not None and any(name not in entry for name in NEWS)
-        doc = documents.get(doc_id) if documents is not None and lacking else None
+    for doc_id, raw in entries.items():
+        entry = DocumentEntry.of(doc_id, raw)
+        doc = documents.get(doc_id) if documents is not None and not entry.news_recorded else None
 
-        def field_(name: str, entry: Mapping[str, Any] = entry, doc: Document | None = doc) -> str:
-            return _text(entry.get(name) or (getattr(doc, name, None) if doc is not None else None))
+        def field_(name: str, entry: DocumentEntry = entry, doc: Document | None = doc) -> str:
+            return _text(getattr(entry, name) or (getattr(doc, name, None) if doc is not None else None))
 
         out.append(
             Row(
                 doc_id=doc_id,
-                title=_text(entry.get("title")) or doc_id,
+                title=_text(entry.title) or doc_id,
                 published=day_of(field_("published")) or "",
                 source=field_("source"),
                 url=field_("url"),
-                chars=_int(entry.get("chars")),
-                chunks=_int(entry.get("chunks")),
-                indexed_at=_text(entry.get("indexed_at")),
-                added=day_of(_text(entry.get("added"))) or "",
+                chars=entry.chars,
+                chunks=entry.chunks,
+                indexed_at=_text(entry.indexed_at),
+                added=day_of(_text(entry.added)) or "",
             )
         )
     return out

@@ -26,6 +26,7 @@ from typing import Any, NamedTuple
 
 from rag.errors import RagError
 from rag.feed_refresh import Quiet
+from rag.index import DocumentEntry
 from rag.pipeline import Assistant
 from rag.types import Answer, Delta, Document, Draft, Stage, Status
 from ui import errors, render, scope
@@ -90,10 +91,10 @@ class Chat:
         self.k = k
         self.quiet = quiet  # told while an answer is given: the feed refresher waits meanwhile
 
-    def entries(self) -> Mapping[str, Mapping[str, Any]]:
-        """The manifest's entry of each indexed article: title, date, source … without its text."""
+    def entries(self) -> Mapping[str, DocumentEntry]:
+        """The index's entry of each indexed article: title, date, source … without its text."""
         try:
-            return dict(self.assistant.stored.manifest.get("documents", {}))
+            return self.assistant.stored.catalog
         except RagError:
             return {}
 

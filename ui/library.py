@@ -3,7 +3,7 @@ remove an article; re-index each time.
 
 Every change goes through the documents folder and then `Assistant.index`, which is incremental:
 only the added or changed files are embedded, and a removed file leaves the index. The chunking and
-embedding are done first by `rag.indexing.prepare`, outside the assistant's lock, so questions in
+embedding are done first by `Assistant.prepare`, outside the assistant's lock, so questions in
 other sessions are answered meanwhile from the current index; `Assistant.index` then only writes.
 Each action returns an escaped status message, a summary first; a refused file or address does not
 stop the others. At most `MAX_FILES` files are taken per upload, `MAX_ADDRESSES` addresses per
@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from rag import indexing
 from rag.errors import RagError
+from rag.index import DocumentEntry
 from rag.indexing import IndexReport
 from rag.pipeline import Assistant
 from rag.store import IndexBusy
@@ -60,8 +60,9 @@ class Library:
     def folder(self) -> Path:
         return self.assistant.settings.documents_dir
 
-    def entries(self) -> dict[str, dict[str, Any]]:
-        return dict(self.assistant.stored.manifest.get("documents", {}))
+    def entries(self) -> Mapping[str, DocumentEntry]:
+        """The index's catalog: each indexed article's entry, without its text."""
+        return self.assistant.stored.catalog
 
     def documents(self) -> Mapping[str, Document]:
         return self.assistant.stored.documents
@@ -69,7 +70,7 @@ class Library:
     def rows(self) -> list[catalog.Row]:
         """The table's rows, read again only when the index changed (each index update makes a new
         manifest), so paging through thousands of articles does not re-read them at every click."""
-        entries = self.assistant.stored.manifest.get("documents", {})
+        entries = self.assistant.stored.catalog  # one per snapshot: the same object until the index changes
         cached = self._rows
         if cached is None or cached[0] is not entries or cached[1] != len(entries):
             cached = self._rows = (entries, len(entries), catalog.rows(entries, self.documents()))
@@ -102,9 +103,8 @@ class Library:
     def _index(self, progress: Progress) -> IndexReport:
         report = Indexing(progress)
         progress(0.0, "Reading the documents folder")
-        s = self.assistant.settings
-        indexing.prepare(s.documents_dir, s.index_dir, self.assistant.embedder, s.chunking, report)
-        return self.assistant.index(report)
+        prepared = self.assistant.prepare(report)  # against the index in use: the folder's, or Milvus
+        return self.assistant.index(report, prepared)
 
     def upload(self, files: Sequence[str | Path] | None, progress: Progress = no_progress) -> str:
         """Save the uploaded files and index them; the status message as HTML, a summary first."""

@@ -17,10 +17,10 @@ Deliberately not here: retrieval (rag.filters and the retrievers apply the filte
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
 
 from rag.errors import SettingsError
 from rag.filters import Filters
+from rag.index import DocumentEntry
 
 PERIODS = [("Any time", ""), ("Last 7 days", "7d"), ("Last 30 days", "30d"), ("Last year", "1y")]
 
@@ -42,9 +42,9 @@ def parse(published: str | None, sources: Iterable[str] | None) -> Filters:
         ) from None
 
 
-def any_allowed(entries: Mapping[str, Mapping[str, Any]], filters: Filters) -> bool:
-    """Whether any indexed article passes `filters`, from the manifest's entries (no article is read)."""
-    return any(filters.allows(e.get("published"), e.get("source"), e.get("added")) for e in entries.values())
+def any_allowed(catalog: Mapping[str, DocumentEntry], filters: Filters) -> bool:
+    """Whether any indexed article passes `filters`, from the index's catalog (no article is read)."""
+    return any(filters.allows(e) for e in catalog.values())
 
 
 def nothing_left(filters: Filters) -> str:

@@ -1,0 +1,63 @@
+"""The local engine of `rag.index.Index`: segments in the index folder (rag/store.py), written by
+rag/indexing.py (one writer at a time, across processes), searched by rag/retrieval.py.
+
+A snapshot is a `store.StoredIndex`: its segments stay readable while another writer commits, and
+loading a newer one reuses the segments a previous snapshot holds open.
+Deliberately not here: the format (store.py), what to write (indexing.py), ranking (retrieval.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from rag import indexing, store
+from rag.embedding import Embedder
+from rag.index import Snapshot
+from rag.indexing import IndexReport, Prepared, Progress
+from rag.retrieval import Retriever
+from rag.settings import Settings
+
+
+class LocalEngine:
+    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+        self.settings = settings
+        self._embedder = embedder
+        self.where = str(settings.index_dir)
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            raise TypeError("this index was opened without an embedder: pass one to open_index")
+        return self._embedder
+
+    def exists(self) -> bool:
+        return store.exists(self.settings.index_dir)
+
+    def load(self, previous: Snapshot | None = None) -> store.StoredIndex:
+        e = self.embedder
+        return store.load(self.settings.index_dir, e.name, e.dimension, reuse=_segments(previous))
+
+    def changed(self, snapshot: Snapshot) -> bool:
+        return isinstance(snapshot, store.StoredIndex) and store.changed(snapshot)
+
+    def prepare(self, progress: Progress | None = None, batch: int | None = None) -> Prepared:
+        s = self.settings
+        return indexing.prepare(s.documents_dir, s.index_dir, self.embedder, s.chunking, progress, batch)
+
+    def update(
+        self, prepared: Prepared | None = None, progress: Progress | None = None, previous: Snapshot | None = None
+    ) -> tuple[store.StoredIndex, IndexReport]:
+        s = self.settings
+        return indexing.update_index(s.documents_dir, s.index_dir, self.embedder, s.chunking, progress,
+                                     wait_s=s.index_wait, reuse=_segments(previous), prepared=prepared)
+
+    def searcher(self, snapshot: Snapshot, embedder: Embedder) -> Retriever:
+        assert isinstance(snapshot, store.StoredIndex), "a snapshot of another engine"
+        return Retriever(snapshot, embedder, self.settings.retriever)
+
+    def tidy(self) -> None:
+        store.tidy(self.settings.index_dir)
+
+
+def _segments(index: Snapshot | None) -> Mapping[str, store.Segment] | None:
+    return index.segment_named if isinstance(index, store.StoredIndex) else None
