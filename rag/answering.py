@@ -216,7 +216,9 @@ class Answering:
         chosen = summary_sentences(question, passages, self.embed, self.idf, self.policy.summary, TIMELINE_MOST)
         if not chosen:
             if window is not None:
-                text = f"Nothing new came in: no article {window.describe()} is about this."
+                text = (f"Nothing new came in: no article {window.describe()} is about this. (An article "
+                        "without a publication date is not counted: give it one in its front matter or a "
+                        "sidecar, docs/news.md.)")
             else:
                 text = REFUSAL
                 run.notes.append("No passage sentence matches the question.")
