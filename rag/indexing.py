@@ -377,6 +377,19 @@ def prepare(
     scan = _scan(documents_dir, index_dir, embedder, chunking, verify=False)
     report = scan.report
     to_embed = [scan.documents[i] for i in (*report.added, *report.changed)]
+    return prepare_planned(report, to_embed, documents_dir, embedder, chunking, progress, batch)
+
+
+def prepare_planned(
+    report: IndexReport,
+    to_embed: list[Document],
+    documents_dir: Path,
+    embedder: Embedder,
+    chunking: ChunkingSettings,
+    progress: Progress | None = None,
+    batch: int | None = None,
+) -> Prepared:
+    """Embed the documents a plan says to (for either engine's `prepare`), keyed for `update_index`."""
     done, skipped = embed_all(to_embed, documents_dir, embedder, chunking, progress, batch=batch)
     report.skipped.extend(skipped)
     by_id = {d.id: d for d in to_embed}

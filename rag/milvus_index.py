@@ -45,7 +45,7 @@ from rag import store
 from rag.chunking import ChunkingSettings
 from rag.embedding import Embedder
 from rag.errors import IndexStoreError
-from rag.indexing import IndexReport, Prepared, Progress, doc_entry, embed_all, finish, plan, prepared_key
+from rag.indexing import IndexReport, Prepared, Progress, doc_entry, embed_all, finish, plan, prepare_planned
 from rag.loading import content_hash, load_documents
 from rag.terms import terms
 from rag.types import Chunk, Document
@@ -388,10 +388,7 @@ def prepare(
     documents, skipped = load_documents(documents_dir)
     previous = _previous(uri, prefix, embedder, chunking, token)
     report, to_embed = plan(documents, previous.entries if previous else {}, skipped)
-    done, failed = embed_all(to_embed, documents_dir, embedder, chunking, progress, batch=batch)
-    report.skipped.extend(failed)
-    by_id = {d.id: d for d in to_embed}
-    return Prepared(report, {prepared_key(embedder, chunking, by_id[i]): value for i, value in done.items()})
+    return prepare_planned(report, to_embed, documents_dir, embedder, chunking, progress, batch)
 
 
 def update_index(
