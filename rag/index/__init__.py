@@ -155,6 +155,22 @@ class Index(Protocol):
         ...
 
 
+class Engine:
+    """What both engines hold: the settings, the embedder they load and write with (optional: asking
+    whether an index exists needs none), and `where` the index is, for messages."""
+
+    def __init__(self, settings: Settings, embedder: Embedder | None, where: str) -> None:
+        self.settings = settings
+        self._embedder = embedder
+        self.where = where
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            raise TypeError("this index was opened without an embedder: pass one to open_index")
+        return self._embedder
+
+
 def open_index(settings: Settings, embedder: Embedder | None = None) -> Index:
     """The engine the settings name; `embedder` is needed to load, prepare and update (not to ask
     whether an index exists)."""

@@ -12,23 +12,15 @@ from collections.abc import Mapping
 
 from rag import indexing, store
 from rag.embedding import Embedder
-from rag.index import Snapshot
+from rag.index import Engine, Snapshot
 from rag.indexing import IndexReport, Prepared, Progress
 from rag.retrieval import Retriever
 from rag.settings import Settings
 
 
-class LocalEngine:
+class LocalEngine(Engine):
     def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
-        self.settings = settings
-        self._embedder = embedder
-        self.where = str(settings.index_dir)
-
-    @property
-    def embedder(self) -> Embedder:
-        if self._embedder is None:
-            raise TypeError("this index was opened without an embedder: pass one to open_index")
-        return self._embedder
+        super().__init__(settings, embedder, str(settings.index_dir))
 
     def exists(self) -> bool:
         return store.exists(self.settings.index_dir)

@@ -11,24 +11,17 @@ from __future__ import annotations
 
 from rag import milvus_index
 from rag.embedding import Embedder
-from rag.index import Snapshot
+from rag.index import Engine, Snapshot
 from rag.indexing import IndexReport, Prepared, Progress
 from rag.milvus_index import MilvusIndex
 from rag.milvus_retrieval import MilvusRetriever
 from rag.settings import Settings
 
 
-class MilvusEngine:
+class MilvusEngine(Engine):
     def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
-        self.settings = settings
-        self._embedder = embedder
-        self.where = f"Milvus at {settings.milvus_uri}, collections {settings.milvus_collection}_*"
-
-    @property
-    def embedder(self) -> Embedder:
-        if self._embedder is None:
-            raise TypeError("this index was opened without an embedder: pass one to open_index")
-        return self._embedder
+        where = f"Milvus at {settings.milvus_uri}, collections {settings.milvus_collection}_*"
+        super().__init__(settings, embedder, where)
 
     def exists(self) -> bool:
         s = self.settings
