@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 import numpy as np
 
 from rag.generation import Message
+from rag.types import Chunk, Hit
 
 
 class HashEmbedder:
@@ -80,3 +81,13 @@ class ScriptedGenerator:
         if isinstance(self.yes, list):
             return self.yes.pop(0) if self.yes else None
         return self.yes
+
+
+def paragraph_hits(doc: str, doc_id: str = "visit.txt", title: str = "State visit") -> list[Hit]:
+    """Each paragraph of `doc` as a retrieved passage, numbered from 1, with its exact span."""
+    hits, offset = [], 0
+    for n, paragraph in enumerate(doc.split("\n\n"), start=1):
+        start = doc.index(paragraph, offset)
+        offset = start + len(paragraph)
+        hits.append(Hit(Chunk(f"c{n}", doc_id, paragraph, start, offset), 1.0, n, title))
+    return hits

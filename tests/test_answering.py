@@ -14,7 +14,7 @@ from rag.checking import Policy
 from rag.evidence import Evidence
 from rag.terms import idf_table
 from rag.types import Chunk, Delta, Draft, Hit, Status
-from tests.fakes import HashEmbedder, ScriptedGenerator
+from tests.fakes import HashEmbedder, ScriptedGenerator, paragraph_hits
 
 ARTICLE = (
     "On Friday, December 19, Kassym-Jomart Tokayev met with Tokyo Governor Yuriko Koike. "
@@ -29,12 +29,7 @@ IDF = idf_table(ARTICLE.split("\n\n"))
 
 
 def passages() -> list[Hit]:
-    hits, offset = [], 0
-    for n, paragraph in enumerate(ARTICLE.split("\n\n"), start=1):
-        start = ARTICLE.index(paragraph, offset)
-        offset = start + len(paragraph)
-        hits.append(Hit(Chunk(f"c{n}", "visit.txt", paragraph, start, offset), 1.0, n, "State visit"))
-    return hits
+    return paragraph_hits(ARTICLE)
 
 
 class Judge:

@@ -11,6 +11,7 @@ import pytest
 from rag.checking import Policy, ReplyCheck, check_reply
 from rag.composing import compose
 from rag.types import Chunk, Hit
+from tests.fakes import paragraph_hits
 
 DOC = (
     "Then, the Kazakh leader held talks with Japanese Prime Minister Sanae Takaichi. "
@@ -23,12 +24,7 @@ POLICY = Policy()
 
 
 def passages(doc: str = DOC) -> list[Hit]:
-    hits, offset = [], 0
-    for n, paragraph in enumerate(doc.split("\n\n"), start=1):
-        start = doc.index(paragraph, offset)
-        offset = start + len(paragraph)
-        hits.append(Hit(Chunk(f"c{n}", "visit.txt", paragraph, start, offset), 1.0, n, "State visit"))
-    return hits
+    return paragraph_hits(doc)
 
 
 def check(question: str, reply: str, hits: list[Hit] | None = None, judge: object = None) -> ReplyCheck:
