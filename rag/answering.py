@@ -249,24 +249,12 @@ class Answering:
             check = check_reply(question, run.draft, checked, "open", self.policy, self.judge)
             if check.answers:
                 # A chosen sentence the model left out, or said wrongly, is quoted in its place.
-                said = [(checked[e.passage - 1].chunk.doc_id, e) for c in check.kept if (e := c.evidence)]
-                # The chosen sentences numbered as in `checked`, where the retrieved passages follow the shown ones.
-                missing = [replace(u, passage=u.passage + len(shown)) for u in chosen
-                           if not any(doc == passages[u.passage - 1].chunk.doc_id and e.start < u.end
-                                      and u.start < e.end for doc, e in said)]
-                # Within a reader's glance: quoted sentences are added, in order, while the answer stays
-                # at most OPEN_WORDS words.
-                budget = OPEN_WORDS - sum(len(c.sentence.split()) for c in check.kept)
-                fits = []
-                for unit in missing:
-                    if len(unit.text.split()) <= budget:
-                        fits.append(unit)
-                        budget -= len(unit.text.split())
+                missing = _unsaid(chosen, check, checked, len(shown))
+                fits = _within_words(missing, OPEN_WORDS - sum(len(c.sentence.split()) for c in check.kept))
                 if missing:
                     run.notes.append(f"{len(chosen) - len(missing)} of the {len(chosen)} sentences that answer best "
                                      f"are said in the model's words; {len(fits)} of the others quoted.")
-                missing = fits
-                yield from self._finish(run, "written", *compose_with_quotes(check.checks, missing, checked),
+                yield from self._finish(run, "written", *compose_with_quotes(check.checks, fits, checked),
                                         _judged(check))
                 return
             run.notes.append(f"The reply was not kept: {check.why}.")
@@ -352,6 +340,25 @@ class _Run:
 
 def _judged(check: ReplyCheck) -> tuple[str, ...]:
     return () if check.judged else ("The model gave no probabilities, so claims were checked by their words only.",)
+
+
+def _unsaid(chosen: Sequence[Evidence], check: ReplyCheck, checked: Sequence[Hit], shown: int) -> list[Evidence]:
+    """The chosen sentences no kept claim rests on, numbered as in `checked` (the `shown` sentences,
+    then the retrieved passages the chosen ones are numbered in)."""
+    said = [(checked[e.passage - 1].chunk.doc_id, e) for c in check.kept if (e := c.evidence)]
+    moved = [replace(u, passage=u.passage + shown) for u in chosen]
+    return [u for u in moved if not any(doc == checked[u.passage - 1].chunk.doc_id and e.start < u.end
+                                        and u.start < e.end for doc, e in said)]
+
+
+def _within_words(units: Sequence[Evidence], budget: int) -> list[Evidence]:
+    """The units, in order, that fit in `budget` words (one too long is passed over, not the rest)."""
+    fits = []
+    for unit in units:
+        if len(unit.text.split()) <= budget:
+            fits.append(unit)
+            budget -= len(unit.text.split())
+    return fits
 
 
 def _as_hit(unit: Evidence, passages: Sequence[Hit]) -> Hit:

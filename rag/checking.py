@@ -21,6 +21,7 @@ fails (answering.py), how kept claims are written out (composing.py).
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -250,8 +251,6 @@ def scripts(text: str) -> set[str]:
     >>> sorted(scripts("The President подчеркнул it")), sorted(scripts("Café, 14 documents"))
     (['CYRILLIC', 'LATIN'], ['LATIN'])
     """
-    import unicodedata
-
     return {unicodedata.name(ch, "?").split()[0] for ch in text if ch.isalpha()}
 
 

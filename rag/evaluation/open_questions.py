@@ -166,7 +166,7 @@ def summarise_open(results: Sequence[OpenResult]) -> OpenSummary:
         coverage=sum(r.coverage for r in results) / len(results) if results else None,
         refused=metrics.share(r.refused for r in results),
         all_cited=metrics.share(r.all_cited for r in answered),
-        own_words=metrics.share(r.mode in OWN_WORDS for r in answered),  # type: ignore[comparison-overlap]
+        own_words=metrics.share(r.mode in OWN_WORDS for r in answered),
         words_p50=metrics.percentile([float(_words(r.answer)) for r in answered], 50),
         short=metrics.share(_words(r.answer) <= SHORT_WORDS for r in answered),
         first_token_p50=metrics.percentile([t.first_token_s for t in timed], 50),
