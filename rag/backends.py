@@ -1,17 +1,12 @@
-"""Choose the engines from the settings: where the model runs and where the index lives.
-
-Unset `llm_url`: the GGUF model in this process (llama.cpp). Set: an OpenAI-compatible server.
-The model name (`settings.model`) still names the answer checker's calibration, so set it to the
-model the server runs. The index engine is chosen by `rag.index.open_index` (the index folder, or
-Milvus when `milvus_uri` is set); the functions below are shorthands for it.
-This module only chooses; each engine lives in its own module and is imported only when chosen.
+"""Shorthands for the index engine the settings name (rag.index.open_index): the index folder, or
+Milvus when `milvus_uri` is set. Engines are built in rag/engines.py; `make_generator` is
+re-exported from there for older callers.
 """
 
 from __future__ import annotations
 
-from rag import models
 from rag.embedding import Embedder
-from rag.generation import Generator, LlamaGenerator
+from rag.engines import make_generator
 from rag.index import Index, IndexReport, Prepared, Progress, Searcher, Snapshot, open_index
 from rag.settings import Settings
 
@@ -21,24 +16,6 @@ __all__ = [
     "Index", "IndexView", "Searcher", "Snapshot", "index_exists", "load_index", "make_generator", "make_retriever",
     "open_index", "update_index",
 ]
-
-
-def make_generator(settings: Settings) -> Generator:
-    if settings.llm_url:
-        from rag.openai_generator import OpenAIGenerator
-
-        return OpenAIGenerator(
-            settings.llm_url,
-            model=settings.llm_model or "",
-            api_key=settings.llm_api_key,
-            context_size=settings.context_size,
-            timeout_s=float(settings.llm_timeout),
-            reply_timeout_s=float(settings.llm_reply_timeout),
-            name=settings.model,
-        )
-    path = models.resolve(settings.model, settings.model_cache_dir, settings.model_sha256)
-    return LlamaGenerator(path, settings.context_size, settings.threads, name=settings.model,
-                          cpu=settings.llama_cpu)
 
 
 # -- the index: shorthands for rag.index.open_index(settings, embedder) ----------------------------

@@ -17,7 +17,7 @@ The prompt budget is counted with the server's own tokenizer where it offers one
 otherwise with a deliberate over-estimate (`estimate_tokens`), so a prompt never overflows the
 server's context window because of a miscount.
 
-Deliberately not here: choosing between this and the built-in model (rag/backends.py), and
+Deliberately not here: choosing between this and the built-in model (rag/engines.py), and
 starting a server (tests/llm_server.py and scripts/load_test.py do that for the tests).
 """
 

@@ -16,16 +16,15 @@ from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
-from rag import models, timelines
+from rag import engines, timelines
 from rag.answer_types import answer_shape
 from rag.answering import Answering, Outcome
-from rag.backends import make_generator
 from rag.checking import Policy, policy_for
-from rag.embedding import Embedder, MiniLMEmbedder, RememberedVectors
+from rag.embedding import Embedder, RememberedVectors
 from rag.errors import RagError
 from rag.filters import Filters
-from rag.generation import Generator, LlamaGenerator, Message
-from rag.index import Index, IndexReport, Prepared, Progress, Searcher, Snapshot, open_index
+from rag.generation import Generator, Message
+from rag.index import Index, IndexReport, Prepared, Progress, Searcher, Snapshot
 from rag.judging import Judge
 from rag.markers import strip_markers
 from rag.prompting import SYSTEM_PROMPT
@@ -37,8 +36,6 @@ from rag.types import Answer, Delta, Draft, Shape, Status, Timings
 log = logging.getLogger(__name__)
 
 History = Sequence[Message] | Sequence[tuple[str, str]]
-
-JUDGE_CONTEXT = 1024  # tokens: the instructions and one claim with its evidence, or a repair prompt
 
 
 class Assistant:
@@ -66,13 +63,14 @@ class Assistant:
         self._remembered: RememberedVectors | None = None
         self._judge: Judge | None = None
         self._repairer: Generator | None = None
+        self._repairer_made = False  # whether `_repairer` was built (None is a choice: no repair)
         self._unreadable = ""  # the error of a newer index that could not be loaded, said once
 
     # -- components, loaded on first use -------------------------------------------------------
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
-            self._embedder = MiniLMEmbedder.from_settings(self.settings)
+            self._embedder = engines.make_embedder(self.settings)
         return self._embedder
 
     @property
@@ -80,7 +78,7 @@ class Assistant:
         """The index engine the settings name (rag.index): the index folder, or Milvus."""
         embedder = self.embedder
         if self._engine is None or self._engine_embedder is not embedder:
-            self._engine, self._engine_embedder = open_index(self.settings, embedder), embedder
+            self._engine, self._engine_embedder = engines.make_index(self.settings, embedder), embedder
         return self._engine
 
     @property
@@ -95,7 +93,7 @@ class Assistant:
     @property
     def generator(self) -> Generator:
         if self._generator is None:
-            self._generator = make_generator(self.settings)
+            self._generator = engines.make_generator(self.settings)
         return self._generator
 
     @property
@@ -107,14 +105,10 @@ class Assistant:
             if s.judge_model == "none":
                 return None
             if self._judge is None:
-                if self._judge_generator is not None:
-                    judge: Generator = self._judge_generator
-                elif s.judge_model in ("same", s.model):
-                    judge = self.generator
-                else:
-                    path = models.resolve(s.judge_model, s.model_cache_dir, None)
-                    # Judgements are short prompts: a small context leaves memory for the answering model.
-                    judge = LlamaGenerator(path, JUDGE_CONTEXT, s.threads, name=s.judge_model, cpu=s.llama_cpu)
+                judge = self._judge_generator
+                if judge is None:
+                    judge = engines.make_judge_model(s, self.generator)
+                assert judge is not None, "judge_model is not 'none'"
                 self._judge = Judge(judge)
             return self._judge
 
@@ -130,7 +124,7 @@ class Assistant:
             pass
         if self.judge is not None:  # the judge model loads and reads its instructions once, too
             self.judge("warm up", "warm up")
-        if self.settings.repair_model != "none":
+        if self.repairer is not None:
             self.repairer.count_tokens("warm up")  # loaded now (the judge's model, unless set apart)
 
     # -- index ---------------------------------------------------------------------------------
@@ -164,7 +158,7 @@ class Assistant:
                 if self.engine.changed(self._retriever.index):
                     self._refresh()
                 return self._retriever
-            if open_index(s).exists():  # asked before the embedder loads: a Milvus that is down says so at once
+            if engines.make_index(s).exists():  # asked before the embedder loads: a Milvus that is down says so at once
                 stored = self.engine.load()
                 self._retriever = self.engine.searcher(stored, self.remembered)
                 return self._retriever
@@ -208,7 +202,7 @@ class Assistant:
             open_answer_tokens=s.open_answer_tokens,
             max_question_tokens=s.max_question_tokens,
             read_k=s.read_k,
-            repairer=self.repairer if s.repair_model != "none" else None,
+            repairer=self.repairer,
             repair=s.repair_model != "none",
             open_answers=s.open_answers,
             answer_from=s.answer_from,
@@ -216,19 +210,15 @@ class Assistant:
         )
 
     @property
-    def repairer(self) -> Generator:
-        """The model that answers a repair prompt (settings.repair_model): the judge's model by
-        default, which reads better than the answering model; "same" is the answering model."""
-        s = self.settings
-        if s.repair_model in ("same", s.model):
-            return self.generator
-        judge = self.judge
-        if s.repair_model == s.judge_model and judge is not None:
-            return judge.generator
+    def repairer(self) -> Generator | None:
+        """The model that answers a repair prompt (settings.repair_model; None: no repair): the
+        judge's model by default, which reads better than the answering model (rag/engines.py)."""
         with self._lock:
-            if self._repairer is None:
-                path = models.resolve(s.repair_model, s.model_cache_dir, None)
-                self._repairer = LlamaGenerator(path, s.context_size, s.threads, name=s.repair_model, cpu=s.llama_cpu)
+            if not self._repairer_made:
+                judge = self.judge
+                self._repairer = engines.make_repairer(self.settings, self.generator,
+                                                       judge.generator if judge is not None else None)
+                self._repairer_made = True
             return self._repairer
 
     def answer(

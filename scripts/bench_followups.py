@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from rag import Settings
-from rag.backends import make_generator
+from rag.engines import make_generator
 from rag.evaluation.metrics import percentile
 from rag.rewriting import depends_on_conversation, rewrite
 

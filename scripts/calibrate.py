@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag import Assistant, Settings, models
+from rag import Assistant, Settings, engines
 from rag.checking import Policy
 from rag.evaluation import metrics
 from rag.evaluation.dataset import Case, load_cases, locate_quotes
@@ -39,9 +39,7 @@ from rag.evaluation.recording import Recorder
 from rag.evaluation.scoring import CaseResult, Summary, score_case, summarise
 from rag.evaluation.sets import question_set
 from rag.filters import Filters
-from rag.generation import LlamaGenerator
 from rag.markers import strip_markers
-from rag.pipeline import JUDGE_CONTEXT
 from rag.types import Answer, Hit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,22 +70,18 @@ def setup(name: str, model: str | None, judge: str | None, repair: str | None, l
     tag = f"{name}-{Path(settings.model).stem}-{Path(settings.judge_model).stem}-{Path(settings.repair_model).stem}"
     tag += "" if settings.answer_from == "passages" else f"-from-{settings.answer_from}"
     folder = CACHE / tag
-    generator = Recorder(_llama(settings, settings.model, settings.context_size), folder / "generator.pkl")
+    generator = Recorder(engines.make_model(settings, settings.model, settings.context_size), folder / "generator.pkl")
     recorders = [generator]
     judging = None
     if settings.judge_model not in ("none", "same", settings.model):
-        judging = Recorder(_llama(settings, settings.judge_model, JUDGE_CONTEXT), folder / "judge.pkl")
+        judge_model = engines.make_model(settings, settings.judge_model, engines.JUDGE_CONTEXT)
+        judging = Recorder(judge_model, folder / "judge.pkl")
         recorders.append(judging)
     assistant = Assistant(settings, generator=generator, judge=judging)
     assistant.index()
     _remember_searches(assistant)
     cases = collection_order(locate_quotes(load_cases(qset.questions), assistant.stored.documents, str(qset.questions)))
     return Setup(name, assistant, recorders, cases[:limit] if limit else cases)
-
-
-def _llama(settings: Settings, model: str, context: int) -> LlamaGenerator:
-    path = models.resolve(model, settings.model_cache_dir)
-    return LlamaGenerator(path, context, settings.threads, name=model, cpu=settings.llama_cpu)
 
 
 def _remember_searches(assistant: Assistant) -> None:

@@ -13,11 +13,9 @@ import shutil
 
 import pytest
 
-from rag import Assistant, Settings, models
+from rag import Assistant, Settings, engines
 from rag.checking import ReplyCheck, check_reply, policy_for
-from rag.generation import LlamaGenerator
 from rag.judging import Judge
-from rag.pipeline import JUDGE_CONTEXT
 from rag.types import Answer, Chunk, Hit
 from tests.conftest import ARTICLES, LECTURE, VISIT
 
@@ -36,8 +34,7 @@ MEMORANDUM = (
 @pytest.fixture(scope="module")
 def judge() -> Judge:
     settings = Settings.from_env({})
-    path = models.resolve(settings.judge_model, settings.model_cache_dir, None)
-    return Judge(LlamaGenerator(path, JUDGE_CONTEXT, settings.threads, name=settings.judge_model))
+    return Judge(engines.make_model(settings, settings.judge_model, engines.JUDGE_CONTEXT))
 
 
 def _check(question: str, raw: str, passage: str, judge: Judge) -> ReplyCheck:

@@ -10,7 +10,7 @@ import threading
 import pytest
 
 from rag import Settings
-from rag.backends import make_generator
+from rag.engines import make_generator
 from rag.generation import LlamaGenerator
 from rag.openai_generator import Limits, OpenAIGenerator, ServerError, _pieces, estimate_tokens
 from tests.conftest import make_assistant
