@@ -49,11 +49,12 @@ from rag.chunking import ChunkingSettings, chunk_document
 from rag.embedding import Embedder
 from rag.errors import IndexStoreError
 from rag.loading import Skipped, UnusableFile, list_folder, read_file, require_folder
+from rag.progress import Progress
 from rag.types import Chunk, Document
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[int, int, str], None]  # (documents done, documents to embed, current document id)
+# progress: (documents embedded, documents to embed, the document being embedded; "" when saving)
 
 EMBED_BATCH = 128  # chunks per embedder call: large enough for many small files, small enough for progress
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import FetchError
-from ui.progress import Progress, no_progress
+from ui.progress import Bar, no_bar
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def default_fetch(allow_hosts: Sequence[str] = ()) -> Fetch:
     return functools.partial(fetch_article, allow_hosts=tuple(allow_hosts))
 
 
-def fetch_all(urls: list[str], folder: Path, fetch: Fetch, progress: Progress = no_progress) -> list[Fetched]:
+def fetch_all(urls: list[str], folder: Path, fetch: Fetch, progress: Bar = no_bar) -> list[Fetched]:
     results = []
     for n, url in enumerate(urls):
         progress(n / len(urls), f"Fetching {n + 1} of {len(urls)}: {_shown(url)}")

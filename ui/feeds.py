@@ -17,7 +17,7 @@ from rag import feed_http, feeds
 from rag.errors import RagError
 from ui import render
 from ui.library import Library
-from ui.progress import Progress, no_progress
+from ui.progress import Bar, no_bar
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ class FeedsPanel:
             return FeedsShown(render.notice_html(str(err), "error"), [])
         return FeedsShown(render.feeds_html(followed), [(f"{f.title or f.url} ({f.url})", f.url) for f in followed])
 
-    def add(self, url: str | None, progress: Progress = no_progress) -> str:
+    def add(self, url: str | None, progress: Bar = no_bar) -> str:
         """Follow the feed at `url`, save its entries and index them; the status message as HTML."""
         address = (url or "").strip()
         if not address:
@@ -76,7 +76,7 @@ class FeedsPanel:
             f"({feeds.FOLDER}/{feed.slug}).", "ok"
         )
 
-    def refresh(self, progress: Progress = no_progress) -> str:
+    def refresh(self, progress: Bar = no_bar) -> str:
         """Refresh every feed now and index what they brought."""
         s = self._settings
         progress(0.0, "Refreshing the feeds")

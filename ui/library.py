@@ -33,7 +33,7 @@ from rag.store import IndexBusy
 from rag.types import Document
 from ui import addresses, catalog, errors, render, uploads
 from ui.addresses import MAX_ADDRESSES, Fetch
-from ui.progress import Indexing, Progress, no_progress
+from ui.progress import Bar, Indexing, no_bar
 
 log = logging.getLogger(__name__)
 
@@ -100,13 +100,13 @@ class Library:
         except RagError:
             return []
 
-    def _index(self, progress: Progress) -> IndexReport:
+    def _index(self, progress: Bar) -> IndexReport:
         report = Indexing(progress)
         progress(0.0, "Reading the documents folder")
         prepared = self.assistant.prepare(report)  # against the index in use: the folder's, or Milvus
         return self.assistant.index(report, prepared)
 
-    def upload(self, files: Sequence[str | Path] | None, progress: Progress = no_progress) -> str:
+    def upload(self, files: Sequence[str | Path] | None, progress: Bar = no_bar) -> str:
         """Save the uploaded files and index them; the status message as HTML, a summary first."""
         if not files:
             return render.notice_html("Choose one or more .txt, .md, .html or .pdf files to add.", "info")
@@ -153,7 +153,7 @@ class Library:
         summary = Summary(len(files), len(added) - len(not_indexed), already, refused, len(not_indexed), left_out)
         return _notices(notes, head=(summary.text, summary.kind))
 
-    def add_addresses(self, text: str | None, progress: Progress = no_progress) -> tuple[str, str]:
+    def add_addresses(self, text: str | None, progress: Bar = no_bar) -> tuple[str, str]:
         """Fetch each address (one a line) into the documents folder and index what was saved.
 
         Returns the status message as HTML, and the addresses not added (one a line) to try again.
@@ -209,7 +209,7 @@ class Library:
                 if path.parent != root and not any(path.parent.iterdir()):
                     path.parent.rmdir()  # gradio keeps each upload in a folder of its own
 
-    def remove(self, doc_id: str | None, progress: Progress = no_progress) -> str:
+    def remove(self, doc_id: str | None, progress: Bar = no_bar) -> str:
         if not doc_id:
             return render.notice_html("Choose the article to remove first.", "info")
         try:
@@ -219,7 +219,7 @@ class Library:
         notes = [(f"Removed {doc_id}.", "ok"), *self._reindex(progress)[0]]
         return _notices(notes)
 
-    def _reindex(self, progress: Progress, expect: Sequence[str] = ()) -> tuple[list[tuple[str, str]], set[str]]:
+    def _reindex(self, progress: Bar, expect: Sequence[str] = ()) -> tuple[list[tuple[str, str]], set[str]]:
         """Index the folder: the notices, and which of the `expect`ed new files were not indexed."""
         try:
             report = self._index(progress)

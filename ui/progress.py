@@ -1,7 +1,7 @@
 """Progress for the Articles tab in words: "Saving 3 of 120 files", "Indexing 37 of 120 files… about 40 s left".
 
-`Progress` is what the page's progress bar takes: (fraction done, what is happening). `Indexing`
-adapts the `(done, total, doc_id)` callback of `rag.indexing.prepare` and `Assistant.index` to it,
+`Bar` is what the page's progress bar takes: (fraction done, what is happening). `Indexing`
+adapts the library's `rag.progress.Progress` (done, total, doc_id) of `Assistant.prepare` and `.index` to it,
 with an estimate of the time left from the pace so far (none before the first file is done). The
 clock is a parameter so that tests can drive it.
 
@@ -20,10 +20,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-Progress = Callable[[float, str], None]  # (fraction done, what is happening)
+Bar = Callable[[float, str], None]  # (fraction done, what is happening): gradio's gr.Progress takes these
 
 
-def no_progress(fraction: float, what: str) -> None:
+def no_bar(fraction: float, what: str) -> None:
     return None
 
 
@@ -43,7 +43,7 @@ def time_left(seconds: float) -> str:
 class Indexing:
     """Call it as indexing calls its progress callback; it reports to `progress` in words."""
 
-    def __init__(self, progress: Progress, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, progress: Bar, clock: Callable[[], float] = time.monotonic) -> None:
         self.progress = progress
         self.clock = clock
         self._start: tuple[float, int] | None = None  # (when, files done then)

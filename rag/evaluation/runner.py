@@ -39,7 +39,7 @@ from rag.types import Answer
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[int, int, str, bool], None]  # (cases done, cases in all, latest id, whether it was right)
+OnCase = Callable[[int, int, str, bool], None]  # (cases done, cases in all, the case just scored, whether it was good)
 
 
 @dataclass(frozen=True)
@@ -173,7 +173,7 @@ def evaluate_open(
 
 
 def run_cases(
-    assistant: Assistant, cases: Sequence[Case], k: int, progress: Progress | None = None
+    assistant: Assistant, cases: Sequence[Case], k: int, on_case: OnCase | None = None
 ) -> list[CaseResult]:
     """Ask each case (quotes already located) and score it.
 
@@ -190,8 +190,8 @@ def run_cases(
                 results.append(score_case(case, None, str(err)))
             else:
                 results.append(score_case(case, answer))
-            if progress:
-                progress(len(results), len(cases), results[-1].id, results[-1].correct)
+            if on_case:
+                on_case(len(results), len(cases), results[-1].id, results[-1].correct)
     except KeyboardInterrupt:
         log.warning("Interrupted after %d of %d cases", len(results), len(cases))
     return results
@@ -211,15 +211,15 @@ def _ask_question(assistant: Assistant, question: str, history: list[dict[str, s
     return final
 
 
-def _progress_bar(total: int) -> Progress:
+def _progress_bar(total: int) -> OnCase:
     from tqdm import tqdm
 
     bar = tqdm(total=total, unit="question", desc="Evaluating", file=sys.stderr, dynamic_ncols=True)
     correct = 0
 
-    def update(done: int, total: int, case_id: str, right: bool) -> None:
+    def update(done: int, total: int, case_id: str, good: bool) -> None:
         nonlocal correct
-        correct += right
+        correct += good
         bar.update(1)
         bar.set_postfix_str(f"{correct}/{done} good, last {case_id}")
         if done == total:

@@ -24,7 +24,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from rag.indexing import IndexReport, Prepared, Progress
+from rag.indexing import IndexReport, Prepared
+from rag.progress import Progress
 
 if TYPE_CHECKING:
     from rag.embedding import Embedder

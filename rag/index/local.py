@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from rag import indexing, store
 from rag.embedding import Embedder
 from rag.index import Engine, Snapshot
-from rag.indexing import IndexReport, Prepared, Progress
+from rag.indexing import IndexReport, Prepared
+from rag.progress import Progress
 from rag.retrieval import Retriever
 from rag.settings import Settings
 
