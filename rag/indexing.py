@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from rag import metadata, store, stories
+from rag import faults, metadata, store, stories
 from rag.chunking import ChunkingSettings, chunk_document
 from rag.embedding import Embedder
 from rag.errors import IndexStoreError
@@ -567,6 +567,7 @@ def _merge(
     already open (their liveness is taken from `manifest`, not from when they were opened)."""
     held = held or {}
     while names := _merge_candidates(manifest):
+        faults.point("index.merge", segments=names)
         entries = manifest["documents"]
         opened = store.load_segments(index_dir, [n for n in names if n not in held], entries)
         try:

@@ -67,7 +67,7 @@ except ImportError:  # Windows: no flock; see the module's docstring
 
 import numpy as np
 
-from rag import vector_index
+from rag import faults, vector_index
 from rag.errors import IndexStoreError
 from rag.terms import terms
 from rag.types import Chunk, Document
@@ -103,6 +103,7 @@ class SegmentInput:
 
 
 def _fsync_write(path: Path, data: bytes) -> None:
+    faults.point("store.write", path=path, data=data)
     with path.open("wb") as f:
         f.write(data)
         f.flush()

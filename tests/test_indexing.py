@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from rag import indexing, store
+from rag import faults, indexing, store
 from rag.chunking import ChunkingSettings
 from rag.errors import IndexStoreError
 from rag.indexing import update_index
@@ -174,18 +174,16 @@ def test_a_crash_while_writing_a_data_file_leaves_the_previous_index_usable(
     before, _ = _build(docs_dir, index_dir, embedder)
     (docs_dir / VISIT).write_text("Changed text entirely.", encoding="utf-8")
     calls = {"n": 0}
-    real = store._fsync_write
 
     def die_on_second_file(path: Path, data: bytes) -> None:
         calls["n"] += 1
         if calls["n"] == 2:
             path.write_bytes(data[: len(data) // 2])  # half-written, then the process dies
             raise SystemExit("killed")
-        real(path, data)
 
-    monkeypatch.setattr(store, "_fsync_write", die_on_second_file)
-    with pytest.raises(SystemExit):
+    with faults.injected("store.write", die_on_second_file), pytest.raises(SystemExit):
         _build(docs_dir, index_dir, embedder)
+    assert calls["n"] == 2, "the crash happened while writing the index"
     survived = store.load(index_dir, embedder.name, embedder.dimension)
     assert len(survived.chunks) == len(before.chunks)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag import indexing, loading, store
+from rag import faults, indexing, loading, store
 from rag.chunking import ChunkingSettings
 from rag.filters import Filters
 from rag.retrieval import Retriever, asks_for_recent
@@ -175,17 +175,18 @@ def test_a_build_killed_half_way_keeps_the_segments_it_finished(
 def test_a_crash_while_merging_leaves_the_previous_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     docs, index = _folder(tmp_path, 4), tmp_path / "index"
     _build(docs, index)
-    for n in range(4, 4 + indexing.MERGE_FACTOR - 1):
+    for n in range(4, 4 + indexing.MERGE_FACTOR - 2):  # one segment short of a merge
         (docs / f"a{n:03}.txt").write_text(_article(n), encoding="utf-8")
         _build(docs, index)
     before = store.load(index, "test/hash-embedder", 256)
+    assert len(before.segments) == indexing.MERGE_FACTOR - 1
     (docs / "last.txt").write_text("The last article, about a tunnel.", encoding="utf-8")
 
-    def killed(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def killed(segments: list[str]) -> None:
+        assert len(segments) >= 2, "a merge joins segments"
         raise SystemExit("killed while merging")
 
-    monkeypatch.setattr(indexing, "_merge", killed)
-    with pytest.raises(SystemExit):
+    with faults.injected("index.merge", killed), pytest.raises(SystemExit):
         _build(docs, index)
     survived = store.load(index, "test/hash-embedder", 256)
     assert {c.id for c in before.chunks} <= {c.id for c in survived.chunks}
