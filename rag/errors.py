@@ -16,6 +16,10 @@ class IndexStoreError(RagError):
     """The index is missing, damaged or was built with other settings."""
 
 
+class IndexBusy(IndexStoreError):
+    """Another process is writing the index, and did not finish within the wait (RAG_INDEX_WAIT)."""
+
+
 class ModelError(RagError):
     """A model file is missing, not a GGUF, or fails its checksum."""
 

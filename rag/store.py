@@ -68,7 +68,7 @@ except ImportError:  # Windows: no flock; see the module's docstring
 import numpy as np
 
 from rag import faults, vector_index
-from rag.errors import IndexStoreError
+from rag.errors import IndexBusy, IndexStoreError
 from rag.terms import terms
 from rag.types import Chunk, Document
 from rag.vector_index import VectorIndex
@@ -330,10 +330,6 @@ def tidy(folder: Path) -> None:
             remove_unreferenced(folder, read_manifest(folder))
     except IndexStoreError as err:
         log.debug("Not tidied now: %s", err)
-
-
-class IndexBusy(IndexStoreError):
-    """Another process is writing the index, and did not finish within the wait."""
 
 
 @contextlib.contextmanager

@@ -29,8 +29,7 @@ from click.testing import CliRunner
 
 from rag import Assistant, Settings, cli, indexing, store
 from rag.chunking import ChunkingSettings
-from rag.errors import IndexStoreError
-from rag.store import IndexBusy
+from rag.errors import IndexBusy, IndexStoreError
 from tests.conftest import LECTURE, VISIT, make_assistant
 from tests.fakes import HashEmbedder, ScriptedGenerator
 from tests.test_ui_app import ArticleGenerator

@@ -25,11 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from rag.errors import RagError
-from rag.index import DocumentEntry
-from rag.indexing import IndexReport
+from rag.errors import IndexBusy, RagError
+from rag.index import DocumentEntry, IndexReport
 from rag.pipeline import Assistant
-from rag.store import IndexBusy
 from rag.types import Document
 from ui import addresses, catalog, errors, render, uploads
 from ui.addresses import MAX_ADDRESSES, Fetch
