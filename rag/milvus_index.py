@@ -45,8 +45,8 @@ from rag import store
 from rag.chunking import ChunkingSettings
 from rag.embedding import Embedder
 from rag.errors import IndexStoreError
-from rag.indexing import IndexReport, Prepared, Progress, doc_entry, embed_all, finish, plan, prepare_planned
-from rag.loading import content_hash, load_documents
+from rag.indexing import IndexReport, Prepared, Progress, doc_entry, embed_all, finish, prepare_planned, scan_folder
+from rag.loading import content_hash
 from rag.terms import terms
 from rag.types import Chunk, Document
 
@@ -290,8 +290,8 @@ def news_of(entry: Mapping[str, Any]) -> dict[str, str | None]:
     return {key: (str(entry[key]) if entry.get(key) is not None else None) for key in NEWS_FIELDS}
 
 
-def _entry(doc: Document, chunks: int, indexed_at: str) -> dict[str, object]:
-    entry: dict[str, object] = {**doc_entry(doc, chunks, indexed_at), "text_hash": content_hash(doc.text)}
+def _entry(doc: Document, chunks: int, indexed_at: str, stat: list[int] | None) -> dict[str, object]:
+    entry: dict[str, object] = {**doc_entry(doc, chunks, indexed_at, stat=stat), "text_hash": content_hash(doc.text)}
     entry.update({key: getattr(doc, key) for key in NEWS_FIELDS})
     return entry
 
@@ -385,10 +385,10 @@ def prepare(
 ) -> Prepared:
     """Chunk and embed what `update_index` would, against the index in Milvus, without writing:
     as indexing.prepare does for the index folder. Pass the result to `update_index`."""
-    documents, skipped = load_documents(documents_dir)
     previous = _previous(uri, prefix, embedder, chunking, token)
-    report, to_embed = plan(documents, previous.entries if previous else {}, skipped)
-    return prepare_planned(report, to_embed, documents_dir, embedder, chunking, progress, batch)
+    scan = scan_folder(documents_dir, previous.entries if previous else {})
+    to_embed = [scan.documents[i] for i in (*scan.report.added, *scan.report.changed)]
+    return prepare_planned(scan.report, to_embed, documents_dir, embedder, chunking, progress, batch)
 
 
 def update_index(
@@ -402,16 +402,18 @@ def update_index(
     prepared: Prepared | None = None,
 ) -> tuple[MilvusIndex, IndexReport]:
     """Bring the Milvus index up to date with the documents folder, as indexing.update_index does
-    for the index folder: only new and edited documents are embedded (those not in `prepared`)
-    and written."""
+    for the index folder: only new and edited files are read (indexing.scan_folder), only new and
+    edited documents are embedded (those not in `prepared`) and written."""
     started = time.perf_counter()
-    documents, skipped = load_documents(documents_dir)
     collections = Collections(connect(uri, token), _check_prefix(prefix))
     previous = _previous(uri, prefix, embedder, chunking, token)
     old_docs = previous.entries if previous else {}
-    report, to_embed = plan(documents, old_docs, skipped)
-    if previous and not report.wrote:
+    scan = scan_folder(documents_dir, old_docs)  # only new files and those whose size or time changed
+    report = scan.report
+    touched = scan.touched(old_docs)
+    if previous and not report.wrote and not touched:
         return previous, finish(report, started)
+    to_embed = [scan.documents[i] for i in (*report.added, *report.changed)]
 
     new_chunks, failed = embed_all(to_embed, documents_dir, embedder, chunking, progress, prepared=prepared)
     if progress:
@@ -419,28 +421,27 @@ def update_index(
     if failed:  # a document that cannot be chunked is skipped, and the rest are indexed, as with FAISS
         report.skipped.extend(failed)
         lost = {Path(s.path).relative_to(documents_dir).as_posix() for s in failed}
-        documents = [d for d in documents if d.id not in lost]
         report.added = [i for i in report.added if i not in lost]
         report.changed = [i for i in report.changed if i not in lost]
         report.removed = sorted({*report.removed, *(lost & set(old_docs))})
     collections.recipe = recipe(embedder, chunking)
     collections.create(embedder.dimension)
-    by_id = {d.id: d for d in documents}
     for doc_id, (chunks, vectors) in new_chunks.items():
-        doc = by_id[doc_id]
+        doc = scan.documents[doc_id]
         collections.write_parts(collections.texts, doc.hash, doc.text)
         rows = _rows(doc, chunks, vectors)
         for start in range(0, len(rows), 200):
             collections.client.upsert(collections.chunks, rows[start : start + 200])
 
     now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    entries = {}
-    for doc in documents:
-        if doc.id in new_chunks:
-            entries[doc.id] = _entry(doc, len(new_chunks[doc.id][0]), now)
-        else:
-            old = old_docs[doc.id]
-            entries[doc.id] = _entry(doc, int(old["chunks"]), str(old.get("indexed_at", now)))
+    entries = {doc_id: dict(entry) for doc_id, entry in old_docs.items() if doc_id not in report.removed}
+    for doc_id in report.unchanged:  # touched or retitled: a new signature or title, the same rows
+        entries[doc_id]["stat"] = scan.stats[doc_id]
+        if doc_id in scan.documents:
+            doc = scan.documents[doc_id]
+            entries[doc_id].update(title=doc.title, published=doc.published, added=doc.added)
+    for doc_id, (chunks, _) in new_chunks.items():
+        entries[doc_id] = _entry(scan.documents[doc_id], len(chunks), now, scan.stats[doc_id])
     tag = secrets.token_hex(8)
     manifest = {
         "embedder": {"name": embedder.name, "dimension": embedder.dimension},

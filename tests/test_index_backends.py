@@ -342,3 +342,38 @@ def test_prepare_then_update_embeds_once_and_removing_a_file_removes_the_article
     assert not any(c.doc_id == LECTURE for c in snapshot.chunks)
     hits = index.searcher(snapshot, HashEmbedder()).search("keynote lecture United Nations University", 10)
     assert hits and LECTURE not in {h.chunk.doc_id for h in hits}
+
+
+def test_an_update_reads_only_the_files_that_changed(backend_settings: Settings, monkeypatch: pytest.MonkeyPatch
+                                                     ) -> None:
+    """Size and modification time say a file is unchanged (indexing.scan_folder, shared): an update
+    opens only the new or edited files, on either engine, and a touched file is read once more."""
+    import os
+
+    from rag import indexing, loading
+
+    _build(backend_settings)
+    opened: list[str] = []
+    original = loading.read_file
+
+    def recording(path: Path, doc_id: str):  # type: ignore[no-untyped-def]
+        opened.append(doc_id)
+        return original(path, doc_id)
+
+    monkeypatch.setattr(loading, "read_file", recording)
+    monkeypatch.setattr(indexing, "read_file", recording)
+    docs = backend_settings.documents_dir
+    _, report = _build(backend_settings)
+    assert opened == [] and not report.wrote
+
+    (docs / "new.txt").write_text("The night ferry to the islands was cancelled.", encoding="utf-8")
+    stat = (docs / LECTURE).stat()
+    os.utime(docs / LECTURE, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))  # touched, same text
+    _, report = _build(backend_settings)
+    assert sorted(opened) == sorted(["new.txt", LECTURE]) and report.added == ["new.txt"]
+    assert LECTURE in report.unchanged and VISIT in report.unchanged
+
+    opened.clear()
+    _, report = _build(backend_settings)
+    assert opened == [] and not report.wrote, "the touched file's new signature was recorded"
+    assert set(_load(backend_settings).catalog) == {VISIT, LECTURE, "new.txt"}
