@@ -47,6 +47,7 @@ from rag.embedding import Embedder
 from rag.errors import IndexStoreError
 from rag.indexing import IndexReport, Prepared, Progress, doc_entry, embed_all, finish, prepare_planned, scan_folder
 from rag.loading import content_hash
+from rag.milvus_terms import EMPTY, TermCounts, terms_key
 from rag.terms import terms
 from rag.types import Chunk, Document
 
@@ -62,6 +63,7 @@ STRONG = "Strong"
 BM25_PARAMS = {"bm25_k1": 1.5, "bm25_b": 0.75}
 CHUNK_FIELDS = ["pk", "chunk_id", "doc_id", "doc_hash", "start", "end", "text"]
 HEAD = "head"
+DELETE_BATCH = 500  # hashes named in one query expression
 CONNECT_TIMEOUT_S = 10.0
 
 _clients: dict[tuple[str, str], Any] = {}
@@ -271,15 +273,36 @@ class MilvusIndex:
 
     @property
     def chunks(self) -> list[Chunk]:
-        """Every chunk, document by document (read from Milvus once: for the checker's IDF table and
-        the evaluation's counts; searches never need them all)."""
+        """Every chunk, document by document, read from Milvus on first use (the evaluation's counts
+        and the tests; neither start-up nor search needs them: see `term_counts`)."""
         if self._chunks is None:
-            hashes = [e["hash"] for e in self.entries.values()]
-            rows = self.collections.query(self.collections.chunks, f"doc_hash in {quoted(hashes)}", CHUNK_FIELDS)
+            rows = self.live_rows(CHUNK_FIELDS)
             order = {doc_id: n for n, doc_id in enumerate(self.entries)}
-            rows = sorted((r for r in rows if self.live(r)), key=lambda r: (order[r["doc_id"]], r["start"], r["end"]))
+            rows.sort(key=lambda r: (order[r["doc_id"]], r["start"], r["end"]))
             self._chunks = [row_chunk(r) for r in rows]
         return self._chunks
+
+    def live_rows(self, fields: list[str]) -> list[dict[str, Any]]:
+        """Every live chunk row (all rows are read and the leftovers dropped here: an expression
+        naming every live version would grow with the index)."""
+        wanted = sorted({*fields, "doc_id", "doc_hash"})
+        return [r for r in self.collections.query(self.collections.chunks, 'doc_hash != ""', wanted) if self.live(r)]
+
+    @cached_property
+    def term_counts(self) -> TermCounts:
+        """The chunks' term counts (milvus_terms.py), read once from the table written with the
+        manifest; an index written before the table existed has its rows' terms counted instead."""
+        key = self.manifest.get("terms")
+        text = self.collections.read_parts(self.collections.meta, str(key)) if key else None
+        if text is not None:
+            counts = TermCounts.from_json(text)
+            if counts.chunks == self.size:
+                return counts
+            log.warning("The term counts in %s do not match its manifest: counting the chunks again", self.where)
+        counts = TermCounts()
+        for row in self.live_rows(["terms"]):
+            counts.add(row["terms"])
+        return counts
 
 
 NEWS_FIELDS = ("published", "source", "author", "url")
@@ -368,7 +391,7 @@ def _rows(doc: Document, chunks: list[Chunk], vectors: np.ndarray) -> list[dict[
         rows.append({
             "pk": _pk(doc.hash, chunk.id), "chunk_id": chunk.id, "doc_id": doc.id, "doc_hash": doc.hash,
             "start": chunk.start, "end": chunk.end, "text": chunk.text,
-            "terms": " ".join(terms(chunk.text)) or "_", "vector": [float(x) for x in vector],
+            "terms": " ".join(terms(chunk.text)) or EMPTY, "vector": [float(x) for x in vector],
         })
     return rows
 
@@ -403,7 +426,8 @@ def update_index(
 ) -> tuple[MilvusIndex, IndexReport]:
     """Bring the Milvus index up to date with the documents folder, as indexing.update_index does
     for the index folder: only new and edited files are read (indexing.scan_folder), only new and
-    edited documents are embedded (those not in `prepared`) and written."""
+    edited documents are embedded (those not in `prepared`) and written, and the rows they replace
+    are deleted after the commit."""
     started = time.perf_counter()
     collections = Collections(connect(uri, token), _check_prefix(prefix))
     previous = _previous(uri, prefix, embedder, chunking, token)
@@ -411,10 +435,14 @@ def update_index(
     scan = scan_folder(documents_dir, old_docs)  # only new files and those whose size or time changed
     report = scan.report
     touched = scan.touched(old_docs)
-    if previous and not report.wrote and not touched:
+    current = previous is not None and previous.manifest.get("terms") is not None
+    if previous and not report.wrote and not touched and current:
         return previous, finish(report, started)
     to_embed = [scan.documents[i] for i in (*report.added, *report.changed)]
+    collections.recipe = recipe(embedder, chunking)
+    collections.create(embedder.dimension)
 
+    counts = TermCounts(previous.term_counts.chunks, dict(previous.term_counts.df)) if previous else TermCounts()
     new_chunks, failed = embed_all(to_embed, documents_dir, embedder, chunking, progress, prepared=prepared)
     if progress:
         progress(len(to_embed), len(to_embed), "")
@@ -424,14 +452,14 @@ def update_index(
         report.added = [i for i in report.added if i not in lost]
         report.changed = [i for i in report.changed if i not in lost]
         report.removed = sorted({*report.removed, *(lost & set(old_docs))})
-    collections.recipe = recipe(embedder, chunking)
-    collections.create(embedder.dimension)
     for doc_id, (chunks, vectors) in new_chunks.items():
         doc = scan.documents[doc_id]
         collections.write_parts(collections.texts, doc.hash, doc.text)
         rows = _rows(doc, chunks, vectors)
         for start in range(0, len(rows), 200):
             collections.client.upsert(collections.chunks, rows[start : start + 200])
+        for row in rows:
+            counts.add(row["terms"])
 
     now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     entries = {doc_id: dict(entry) for doc_id, entry in old_docs.items() if doc_id not in report.removed}
@@ -442,6 +470,10 @@ def update_index(
             entries[doc_id].update(title=doc.title, published=doc.published, added=doc.added)
     for doc_id, (chunks, _) in new_chunks.items():
         entries[doc_id] = _entry(scan.documents[doc_id], len(chunks), now, scan.stats[doc_id])
+    replaced = _replaced_rows(collections, _versions(old_docs) - _versions(entries))
+    for row in replaced:
+        counts.add(row["terms"], -1)
+
     tag = secrets.token_hex(8)
     manifest = {
         "embedder": {"name": embedder.name, "dimension": embedder.dimension},
@@ -451,13 +483,42 @@ def update_index(
         "format_version": store.FORMAT_VERSION,
         "tag": tag,
         "recipe": collections.recipe,
+        "terms": terms_key(tag),
     }
+    collections.write_parts(collections.meta, terms_key(tag), counts.to_json())
     collections.write_parts(collections.meta, tag, json.dumps(manifest, ensure_ascii=False))
     _commit(collections, tag)
     _remove_unreferenced(collections, [str(e["hash"]) for e in entries.values()], tag)
     report.chunks_embedded = sum(len(c) for c, _ in new_chunks.values())
     index = MilvusIndex(collections, manifest, where=f"Milvus at {uri}, collections {prefix}_*")
+    index.term_counts = counts  # type: ignore[misc]  # the cached_property's value, known already
     return index, finish(report, started)
+
+
+def _versions(entries: Mapping[str, Mapping[str, Any]]) -> set[tuple[str, str]]:
+    return {(doc_id, str(e["hash"])) for doc_id, e in entries.items()}
+
+
+def batches(values: list[str], size: int | None = None) -> Iterator[list[str]]:
+    """`values` in lists of at most `size` (DELETE_BATCH): no expression grows with the index.
+
+    >>> list(batches(["a", "b", "c"], 2))
+    [['a', 'b'], ['c']]
+    """
+    size = size or DELETE_BATCH
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _replaced_rows(collections: Collections, versions: set[tuple[str, str]]) -> list[dict[str, Any]]:
+    """The chunk rows of these document versions (doc id, content hash): the rows an update replaces
+    or removes, read by their hashes in batches (their terms leave the term counts)."""
+    rows: list[dict[str, Any]] = []
+    for hashes in batches(sorted({h for _, h in versions})):
+        fields = ["pk", "doc_id", "doc_hash", "terms"]
+        found = collections.query(collections.chunks, f"doc_hash in {quoted(hashes)}", fields)
+        rows.extend(r for r in found if (r["doc_id"], r["doc_hash"]) in versions)
+    return rows
 
 
 def _commit(collections: Collections, tag: str) -> None:
@@ -472,4 +533,4 @@ def _remove_unreferenced(collections: Collections, hashes: list[str], tag: str) 
         collections.client.drop_collection(name)
     collections.client.delete(collections.chunks, filter=f"doc_hash not in {keep}")
     collections.client.delete(collections.texts, filter=f"key not in {keep}")
-    collections.client.delete(collections.meta, filter=f"key not in {quoted([HEAD, tag])}")
+    collections.client.delete(collections.meta, filter=f"key not in {quoted([HEAD, tag, terms_key(tag)])}")

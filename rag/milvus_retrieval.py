@@ -13,6 +13,8 @@ knows every document's date and source, so the allowed document versions become 
 [...]` expression (or `not in` the excluded ones, whichever list is shorter) on every search
 request. Unlike post-filtering a deeper candidate list, a narrow filter still gets k hits, and the
 chunk rows need no new fields (an existing Milvus index keeps working without being rebuilt).
+`idf` comes from the term counts written with the manifest (milvus_terms.py): no
+chunk is read when a searcher starts.
 Deliberately not here: writing the index, and deciding whether hits are enough.
 """
 
@@ -37,7 +39,7 @@ from rag.milvus_index import (
     read_head,
     row_chunk,
 )
-from rag.terms import idf_table, terms
+from rag.terms import terms
 from rag.types import Hit
 
 log = logging.getLogger(__name__)
@@ -59,7 +61,7 @@ class MilvusRetriever:
         self.index = index
         self.embedder = embedder
         self.mode = check_mode(mode)
-        self.idf = idf_table([c.text for c in index.chunks])
+        self.idf = index.term_counts.idf()  # one small table read, not every chunk (milvus_terms.py)
         self._refreshing = threading.Lock()
 
     def refresh(self) -> None:
@@ -71,7 +73,7 @@ class MilvusRetriever:
             log.info("The index in %s was updated elsewhere: loading manifest %s", self.index.where, tag)
             embedder = self.index.manifest["embedder"]
             index = load_from(self.index.collections, embedder["name"], int(embedder["dimension"]), self.index.where)
-            self.idf = idf_table([c.text for c in index.chunks])
+            self.idf = index.term_counts.idf()
             self.index = index
 
     def _client(self) -> Any:

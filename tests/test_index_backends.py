@@ -377,3 +377,50 @@ def test_an_update_reads_only_the_files_that_changed(backend_settings: Settings,
     _, report = _build(backend_settings)
     assert opened == [] and not report.wrote, "the touched file's new signature was recorded"
     assert set(_load(backend_settings).catalog) == {VISIT, LECTURE, "new.txt"}
+
+
+def test_idf_follows_adds_changes_and_removals_without_reading_the_chunks(backend_settings: Settings) -> None:
+    """The checker's IDF equals `idf_table` over the live chunks after every kind of update: the
+    local engine counts from its segments' term matrices, Milvus from the term counts it keeps
+    with each manifest (milvus_terms.py), adding and subtracting what each update writes."""
+    from rag.terms import idf_table
+
+    docs = backend_settings.documents_dir
+    _build(backend_settings)
+    (docs / "ferry.txt").write_text("The night ferry to the islands was cancelled. The ferry returns.",
+                                    encoding="utf-8")
+    visit = docs / VISIT
+    visit.write_text(visit.read_text(encoding="utf-8").replace("14 documents", "15 islands"), encoding="utf-8")
+    _build(backend_settings)
+    (docs / LECTURE).unlink()
+    for step in ("after add and change", "after removal"):
+        searcher = _searcher(backend_settings)
+        texts = [c.text for c in searcher.index.chunks]
+        expected = idf_table(texts)
+        for term in {t for text in texts for t in terms(text)} | {"zzyzx", "lectur", "14"}:
+            assert searcher.idf(term) == pytest.approx(expected(term)), (step, term)
+
+
+def test_a_milvus_searcher_starts_without_reading_every_chunk(settings: Settings, milvus_file: str,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    shared = replace(settings, milvus_uri=milvus_file, milvus_collection=f"test{next(_names)}")
+    _build(shared)
+    read: list[tuple[str, str]] = []  # (collection, expression) of every query through Collections.query
+    real = milvus_index.Collections.query
+
+    def recording(self: milvus_index.Collections, name: str, filter: str, fields: list[str]) -> list[dict]:  # type: ignore[type-arg]
+        read.append((name, filter))
+        return real(self, name, filter, fields)
+
+    monkeypatch.setattr(milvus_index.Collections, "query", recording)
+    index = open_index(shared, HashEmbedder())
+    searcher = index.searcher(index.load(), HashEmbedder())
+    assert searcher.search("How many documents were signed?", 3)
+    assert searcher.idf("zzyzx") > searcher.idf(terms("documents")[0]) > 0
+    assert not [r for r in read if "_chunks_" in r[0]], "a chunk collection read at start"
+    visit = shared.documents_dir / VISIT
+    visit.write_text(visit.read_text(encoding="utf-8").replace("14 documents", "15 documents"), encoding="utf-8")
+    _build(shared)  # an update reads the terms of the rows it replaces, by their hash, not every row
+    chunk_reads = [f for name, f in read if "_chunks_" in name]
+    assert chunk_reads and all(f.startswith("doc_hash in [") and f.count('"') == 2 for f in chunk_reads), chunk_reads
+    assert any("15 documents" in h.chunk.text for h in searcher.search("How many documents were signed?", 3))
