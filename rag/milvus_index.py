@@ -63,7 +63,8 @@ STRONG = "Strong"
 BM25_PARAMS = {"bm25_k1": 1.5, "bm25_b": 0.75}
 CHUNK_FIELDS = ["pk", "chunk_id", "doc_id", "doc_hash", "start", "end", "text"]
 HEAD = "head"
-DELETE_BATCH = 500  # hashes named in one query expression
+PENDING = "pending"  # meta row: the content hashes an unfinished update may have written rows of
+DELETE_BATCH = 500  # hashes or primary keys named in one delete or query expression
 CONNECT_TIMEOUT_S = 10.0
 
 _clients: dict[tuple[str, str], Any] = {}
@@ -427,7 +428,7 @@ def update_index(
     """Bring the Milvus index up to date with the documents folder, as indexing.update_index does
     for the index folder: only new and edited files are read (indexing.scan_folder), only new and
     edited documents are embedded (those not in `prepared`) and written, and the rows they replace
-    are deleted after the commit."""
+    are deleted by name after the commit."""
     started = time.perf_counter()
     collections = Collections(connect(uri, token), _check_prefix(prefix))
     previous = _previous(uri, prefix, embedder, chunking, token)
@@ -435,12 +436,16 @@ def update_index(
     scan = scan_folder(documents_dir, old_docs)  # only new files and those whose size or time changed
     report = scan.report
     touched = scan.touched(old_docs)
+    existed = collections.exist()
+    leftover = read_pending(collections) if existed else []
     current = previous is not None and previous.manifest.get("terms") is not None
-    if previous and not report.wrote and not touched and current:
+    if previous and not report.wrote and not touched and current and not leftover:
         return previous, finish(report, started)
     to_embed = [scan.documents[i] for i in (*report.added, *report.changed)]
     collections.recipe = recipe(embedder, chunking)
     collections.create(embedder.dimension)
+    # Before any row is written: which versions this update may leave behind if it is killed.
+    _write_pending(collections, sorted({*leftover, *(d.hash for d in to_embed)}))
 
     counts = TermCounts(previous.term_counts.chunks, dict(previous.term_counts.df)) if previous else TermCounts()
     new_chunks, failed = embed_all(to_embed, documents_dir, embedder, chunking, progress, prepared=prepared)
@@ -488,7 +493,10 @@ def update_index(
     collections.write_parts(collections.meta, terms_key(tag), counts.to_json())
     collections.write_parts(collections.meta, tag, json.dumps(manifest, ensure_ascii=False))
     _commit(collections, tag)
-    _remove_unreferenced(collections, [str(e["hash"]) for e in entries.values()], tag)
+    live = {str(e["hash"]) for e in entries.values()}
+    gone = {*(h for _, h in _versions(old_docs)), *leftover} - live
+    _remove_unreferenced(collections, [r["pk"] for r in replaced], sorted(gone), sorted(set(leftover) - live), tag,
+                         sweep=previous is None and existed)
     report.chunks_embedded = sum(len(c) for c, _ in new_chunks.values())
     index = MilvusIndex(collections, manifest, where=f"Milvus at {uri}, collections {prefix}_*")
     index.term_counts = counts  # type: ignore[misc]  # the cached_property's value, known already
@@ -521,16 +529,53 @@ def _replaced_rows(collections: Collections, versions: set[tuple[str, str]]) -> 
     return rows
 
 
+def read_pending(collections: Collections) -> list[str]:
+    """The content hashes an update killed before its clean-up may have left rows of."""
+    text = collections.read_parts(collections.meta, PENDING)
+    return [str(h) for h in json.loads(text)] if text else []
+
+
+def _write_pending(collections: Collections, hashes: list[str]) -> None:
+    collections.write_parts(collections.meta, PENDING, json.dumps(hashes))
+
+
 def _commit(collections: Collections, tag: str) -> None:
     """The commit point: `head` names the new manifest, in one single-row upsert."""
     collections.client.upsert(collections.meta, [{"pk": HEAD, "key": HEAD, "part": 0,
                                                   "text": json.dumps({"tag": tag}), "vector": [0.0, 0.0]}])
 
 
-def _remove_unreferenced(collections: Collections, hashes: list[str], tag: str) -> None:
-    keep = quoted(hashes)
+def _remove_unreferenced(collections: Collections, replaced: list[str], gone: list[str], stray: list[str],
+                         tag: str, sweep: bool = False) -> None:
+    """After the commit, in batches of DELETE_BATCH: delete the chunk rows the update replaced (by
+    primary key), the texts of the content hashes no entry names any more (`gone`), the chunk rows
+    of those an update killed before its clean-up wrote (`stray`), and the other manifests. No
+    expression names the live documents, so none grows with the index. `sweep` (a rebuild over
+    collections no manifest describes): every row is read and those of no live version deleted."""
+    client = collections.client
     for name in collections.other_chunk_collections():
-        collections.client.drop_collection(name)
-    collections.client.delete(collections.chunks, filter=f"doc_hash not in {keep}")
-    collections.client.delete(collections.texts, filter=f"key not in {keep}")
-    collections.client.delete(collections.meta, filter=f"key not in {quoted([HEAD, tag, terms_key(tag)])}")
+        client.drop_collection(name)
+    for pks in batches(replaced):
+        client.delete(collections.chunks, ids=pks)
+    for hashes in batches(stray):
+        client.delete(collections.chunks, filter=f"doc_hash in {quoted(hashes)}")
+    for hashes in batches(gone):
+        client.delete(collections.texts, filter=f"key in {quoted(hashes)}")
+    if sweep:
+        _sweep(collections, tag)
+    # Constant size: the previous manifests, their term counts and the pending row go.
+    client.delete(collections.meta, filter=f"key not in {quoted([HEAD, tag, terms_key(tag)])}")
+
+
+def _sweep(collections: Collections, tag: str) -> None:
+    """Delete every row of no version the manifest `tag` names, reading all rows (a rebuild only)."""
+    text = collections.read_parts(collections.meta, tag)
+    entries = json.loads(text)["documents"] if text else {}
+    live = _versions(entries)
+    hashes = {h for _, h in live}
+    rows = collections.query(collections.chunks, 'doc_hash != ""', ["pk", "doc_id", "doc_hash"])
+    for pks in batches([r["pk"] for r in rows if (r["doc_id"], r["doc_hash"]) not in live]):
+        collections.client.delete(collections.chunks, ids=pks)
+    rows = collections.query(collections.texts, 'key != ""', ["pk", "key"])
+    for pks in batches([r["pk"] for r in rows if r["key"] not in hashes]):
+        collections.client.delete(collections.texts, ids=pks)

@@ -424,3 +424,64 @@ def test_a_milvus_searcher_starts_without_reading_every_chunk(settings: Settings
     chunk_reads = [f for name, f in read if "_chunks_" in name]
     assert chunk_reads and all(f.startswith("doc_hash in [") and f.count('"') == 2 for f in chunk_reads), chunk_reads
     assert any("15 documents" in h.chunk.text for h in searcher.search("How many documents were signed?", 3))
+
+
+def test_milvus_clean_up_names_only_what_went_away_in_bounded_batches(
+    settings: Settings, milvus_file: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No expression an update sends to Milvus names an unchanged article: the clean-up deletes the
+    rows an update replaced by primary key and the texts of hashes that went away, DELETE_BATCH at
+    a time, however many articles stay."""
+    shared = replace(settings, milvus_uri=milvus_file, milvus_collection=f"test{next(_names)}")
+    docs = shared.documents_dir
+    for n in range(12):
+        (docs / f"short-{n}.txt").write_text(f"Short article number {n} about the harbour and boat {n}.",
+                                             encoding="utf-8")
+    first, _ = _build(shared)
+    monkeypatch.setattr(milvus_index, "DELETE_BATCH", 2)
+    (docs / "short-0.txt").write_text("Short article zero, rewritten: the harbour closed.", encoding="utf-8")
+    (docs / "short-1.txt").unlink()
+    (docs / "short-2.txt").unlink()
+
+    client = milvus_index.connect(milvus_file)
+    sent: list[tuple[str, str, int]] = []  # (method, expression, primary keys named)
+    for method in ("delete", "query", "query_iterator"):
+        real = getattr(client, method)
+
+        def recording(*args: object, _real=real, _method=method, **kwargs: object) -> object:  # type: ignore[no-untyped-def]
+            sent.append((_method, str(kwargs.get("filter") or ""), len(kwargs.get("ids") or [])))  # type: ignore[arg-type]
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(client, method, recording)
+    stored, report = _build(shared)
+    monkeypatch.undo()
+    assert report.changed == ["short-0.txt"] and report.removed == ["short-1.txt", "short-2.txt"]
+    touched = {f"short-{n}.txt" for n in range(3)}
+    unchanged = {e["hash"] for d, e in first.manifest["documents"].items() if d not in touched}
+    assert sent and not [s for s in sent if any(h in s[1] for h in unchanged)], "an unchanged article named"
+    deletes = [s for s in sent if s[0] == "delete"]
+    assert deletes and all(s[1].count('"') <= 2 * 3 and s[2] <= 2 for s in deletes), deletes
+    live = {(d, e["hash"]) for d, e in stored.manifest["documents"].items()}
+    assert _milvus_rows(shared) == live
+
+
+def test_milvus_rows_of_an_update_killed_before_its_commit_go_even_when_never_committed(
+    settings: Settings, milvus_file: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shared = replace(settings, milvus_uri=milvus_file, milvus_collection=f"test{next(_names)}")
+    _build(shared)
+    visit = shared.documents_dir / VISIT
+    text = visit.read_text(encoding="utf-8")
+    visit.write_text(text.replace("14 documents", "15 documents"), encoding="utf-8")
+    with monkeypatch.context() as patch:
+        _crash_at_the_commit_point(shared, patch)
+        with pytest.raises(KeyboardInterrupt):
+            _build(shared)
+    visit.write_text(text.replace("14 documents", "16 documents"), encoding="utf-8")  # that version never lands
+    _build(shared)
+    live = {(d, e["hash"]) for d, e in _load(shared).manifest["documents"].items()}
+    assert _milvus_rows(shared) == live, "the killed update's rows are deleted by the next one"
+    index = _load(shared)
+    assert isinstance(index, milvus_index.MilvusIndex)
+    texts = index.collections.query(index.collections.texts, 'key != ""', ["key"])
+    assert {r["key"] for r in texts} == {h for _, h in live}
