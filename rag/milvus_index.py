@@ -27,13 +27,14 @@ and the FAISS files (store.py).
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import logging
 import re
 import secrets
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -41,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rag import store
+from rag import store, stories
 from rag.chunking import ChunkingSettings
 from rag.embedding import Embedder
 from rag.errors import IndexStoreError
@@ -65,6 +66,7 @@ CHUNK_FIELDS = ["pk", "chunk_id", "doc_id", "doc_hash", "start", "end", "text"]
 HEAD = "head"
 PENDING = "pending"  # meta row: the content hashes an unfinished update may have written rows of
 DELETE_BATCH = 500  # hashes or primary keys named in one delete or query expression
+SIGNATURE_PART = -1  # a texts row of this part holds the version's story signature (stories.py), not text
 CONNECT_TIMEOUT_S = 10.0
 
 _clients: dict[tuple[str, str], Any] = {}
@@ -205,7 +207,7 @@ class Collections:
             self.client.upsert(name, rows[start : start + 100])
 
     def read_parts(self, name: str, key: str) -> str | None:
-        rows = self.query(name, f'key == "{key}"', ["part", "text"])
+        rows = self.query(name, f'key == "{key}" and part >= 0', ["part", "text"])
         if not rows:
             return None
         rows.sort(key=lambda r: r["part"])
@@ -438,7 +440,8 @@ def update_index(
     touched = scan.touched(old_docs)
     existed = collections.exist()
     leftover = read_pending(collections) if existed else []
-    current = previous is not None and previous.manifest.get("terms") is not None
+    current = previous is not None and previous.manifest.get("stories") == stories.SETTINGS and (
+        previous.manifest.get("terms") is not None)
     if previous and not report.wrote and not touched and current and not leftover:
         return previous, finish(report, started)
     to_embed = [scan.documents[i] for i in (*report.added, *report.changed)]
@@ -448,6 +451,7 @@ def update_index(
     _write_pending(collections, sorted({*leftover, *(d.hash for d in to_embed)}))
 
     counts = TermCounts(previous.term_counts.chunks, dict(previous.term_counts.df)) if previous else TermCounts()
+    signatures = MilvusSignatures(collections)
     new_chunks, failed = embed_all(to_embed, documents_dir, embedder, chunking, progress, prepared=prepared)
     if progress:
         progress(len(to_embed), len(to_embed), "")
@@ -460,6 +464,7 @@ def update_index(
     for doc_id, (chunks, vectors) in new_chunks.items():
         doc = scan.documents[doc_id]
         collections.write_parts(collections.texts, doc.hash, doc.text)
+        signatures.add(doc.hash, doc.text)
         rows = _rows(doc, chunks, vectors)
         for start in range(0, len(rows), 200):
             collections.client.upsert(collections.chunks, rows[start : start + 200])
@@ -478,6 +483,9 @@ def update_index(
     replaced = _replaced_rows(collections, _versions(old_docs) - _versions(entries))
     for row in replaced:
         counts.add(row["terms"], -1)
+    count = stories.regroup(entries, signatures, lambda ids: _texts(collections, entries, ids))
+    log.info("%d stories of more than one article", count)
+    signatures.save({str(e["hash"]) for e in entries.values()})
 
     tag = secrets.token_hex(8)
     manifest = {
@@ -488,6 +496,7 @@ def update_index(
         "format_version": store.FORMAT_VERSION,
         "tag": tag,
         "recipe": collections.recipe,
+        "stories": stories.SETTINGS,
         "terms": terms_key(tag),
     }
     collections.write_parts(collections.meta, terms_key(tag), counts.to_json())
@@ -527,6 +536,42 @@ def _replaced_rows(collections: Collections, versions: set[tuple[str, str]]) -> 
         found = collections.query(collections.chunks, f"doc_hash in {quoted(hashes)}", fields)
         rows.extend(r for r in found if (r["doc_id"], r["doc_hash"]) in versions)
     return rows
+
+
+def _texts(collections: Collections, entries: Mapping[str, Mapping[str, Any]], doc_ids: list[str]) -> dict[str, str]:
+    """The stored texts of these documents (for the story signatures Milvus does not hold yet)."""
+    texts = {}
+    for doc_id in doc_ids:
+        text = collections.read_parts(collections.texts, str(entries[doc_id]["hash"]))
+        if text is not None:
+            texts[doc_id] = text
+    return texts
+
+
+class MilvusSignatures:
+    """The story signatures (stories.py) of the document versions in Milvus: one row per version in
+    the texts collection (part SIGNATURE_PART), so they go when the version's text goes. Read whole
+    at each update that writes; what `add` computes is written by `save`, before the manifest."""
+
+    def __init__(self, collections: Collections) -> None:
+        self.collections = collections
+        rows = collections.query(collections.texts, f"part == {SIGNATURE_PART}", ["key", "text"])
+        self.known: dict[str, np.ndarray] = {
+            r["key"]: np.frombuffer(base64.b64decode(r["text"]), dtype=np.uint32) for r in rows}
+        self.new: set[str] = set()
+
+    def add(self, doc_hash: str, text: str) -> None:
+        if doc_hash not in self.known:
+            self.known[doc_hash] = stories.signature(text)
+            self.new.add(doc_hash)
+
+    def save(self, keep: Iterable[str]) -> None:
+        rows = [{"pk": f"{h}:sig", "key": h, "part": SIGNATURE_PART, "vector": [0.0, 0.0],
+                 "text": base64.b64encode(self.known[h].astype(np.uint32).tobytes()).decode()}
+                for h in sorted(self.new & set(keep))]
+        for start in range(0, len(rows), 100):
+            self.collections.client.upsert(self.collections.texts, rows[start : start + 100])
+        self.new.clear()
 
 
 def read_pending(collections: Collections) -> list[str]:

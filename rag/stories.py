@@ -26,7 +26,7 @@ import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -129,6 +129,15 @@ def groups(
     return sorted((sorted(g) for g in found.values() if len(g) > 1), key=lambda g: g[0])
 
 
+class SignatureCache(Protocol):
+    """Document hash -> signature, kept by an engine: `Signatures` in the index folder, or rows in
+    Milvus (rag/milvus_index.py); `add` computes a signature the cache lacks."""
+
+    known: dict[str, np.ndarray]
+
+    def add(self, doc_hash: str, text: str) -> None: ...
+
+
 class Signatures:
     """The signature cache of an index folder: document hash -> signature."""
 
@@ -171,7 +180,7 @@ class Signatures:
 
 
 def regroup(
-    entries: Mapping[str, dict[str, Any]], cache: Signatures, read_texts: Callable[[list[str]], Mapping[str, str]]
+    entries: Mapping[str, dict[str, Any]], cache: SignatureCache, read_texts: Callable[[list[str]], Mapping[str, str]]
 ) -> int:
     """Write each entry's story (or remove it) from the signatures of all entries; `read_texts` gives
     the text of the documents whose signature is not cached (by id). Returns the number of stories."""

@@ -485,3 +485,58 @@ def test_milvus_rows_of_an_update_killed_before_its_commit_go_even_when_never_co
     assert isinstance(index, milvus_index.MilvusIndex)
     texts = index.collections.query(index.collections.texts, 'key != ""', ["key"])
     assert {r["key"] for r in texts} == {h for _, h in live}
+
+
+# -- one story, one passage, on both engines ---------------------------------------------------------
+@pytest.fixture
+def story_settings(backend_settings: Settings) -> Settings:
+    from tests.test_stories import EDITED, FARES, HARBOUR, MUSEUM
+
+    docs = backend_settings.documents_dir
+    for name, text in {"bbc-fares.txt": "Rail fares to rise 3.1%\n\n" + FARES,
+                       "wire-fares.txt": "Rail fares to rise 3.1%\n\n" + FARES,
+                       "guardian-fares.txt": "Commuters face another fare rise\n\n" + EDITED,
+                       "harbour.txt": HARBOUR, "museum.txt": MUSEUM}.items():
+        (docs / name).write_text(text, encoding="utf-8")
+    return backend_settings
+
+
+FARE_COPIES = {"bbc-fares.txt", "wire-fares.txt", "guardian-fares.txt"}
+
+
+def _stories_of(searcher: Searcher) -> list[tuple[str, ...]]:
+    by_story: dict[str, list[str]] = {}
+    for entry in searcher.index.catalog.values():
+        if entry.story:
+            by_story.setdefault(entry.story, []).append(entry.doc_id)
+    return sorted(tuple(sorted(ids)) for ids in by_story.values())
+
+
+@pytest.mark.parametrize("mode", ["dense", "bm25", "hybrid"])
+def test_copies_of_one_story_give_one_passage_naming_the_others(story_settings: Settings, mode: str) -> None:
+    searcher = _searcher(replace(story_settings, retriever=mode))
+    assert _stories_of(searcher) == [tuple(sorted(FARE_COPIES))]
+    hits = searcher.search("How much will rail fares rise in January?", 5)
+    fares = [h for h in hits if h.chunk.doc_id in FARE_COPIES]
+    assert fares and len({h.chunk.doc_id for h in fares}) == 1, "no two copies of one story among the passages"
+    assert all(set(h.also_in) == FARE_COPIES - {fares[0].chunk.doc_id} for h in fares)
+    assert all(not h.also_in for h in hits if h.chunk.doc_id not in FARE_COPIES)
+    assert [h.rank for h in hits] == list(range(1, len(hits) + 1))
+
+
+def test_editing_and_removing_a_copy_regroups_the_story(story_settings: Settings) -> None:
+    from tests.test_stories import MUSEUM
+
+    docs = story_settings.documents_dir
+    _searcher(story_settings)
+    (docs / "guardian-fares.txt").write_text(MUSEUM + " A new line about the museum shop.", encoding="utf-8")
+    searcher = _searcher(story_settings)
+    assert _stories_of(searcher) == [("bbc-fares.txt", "wire-fares.txt"), ("guardian-fares.txt", "museum.txt")]
+    hits = searcher.search("How much will rail fares rise in January?", 5)
+    assert {h.also_in for h in hits if h.chunk.doc_id in {"bbc-fares.txt", "wire-fares.txt"}} in (
+        {("wire-fares.txt",)}, {("bbc-fares.txt",)})
+    (docs / "wire-fares.txt").unlink()
+    (docs / "museum.txt").unlink()
+    searcher = _searcher(story_settings)
+    assert _stories_of(searcher) == []
+    assert not any(h.also_in for h in searcher.search("How much will rail fares rise in January?", 5))
