@@ -27,8 +27,8 @@ unreadable or foreign manifest is rebuilt from the documents, and a segment that
 unreadable is repaired by embedding its articles again; the report's notes say which was done.
 
 Deliberately not here: the on-disk format (store.py) and reading files (loading.py). The Milvus
-backend (milvus_index.py) shares the steps both engines take (`plan`, `embed_all`, `Prepared`,
-`doc_entry`, `finish`) and writes to Milvus instead (without the writer lock: Milvus is its own
+backend (milvus_index.py) shares the steps both engines take (`scan_folder`, `plan`, `embed_all`,
+`Prepared`, `doc_entry`, `finish`) and writes to Milvus instead (without the writer lock: Milvus is its own
 server). The interface over both engines is rag/index.
 """
 

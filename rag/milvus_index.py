@@ -8,20 +8,27 @@ embedded in this process) or "http://host:19530". Three collections, named after
   makes a sparse vector; so BM25 sees the same stemmed words and whole numbers as the FAISS
   backend's bm25s. `<recipe>` is a digest of the embedder and the chunking settings: changing
   either builds a new collection beside the old one (a vector field has a fixed dimension);
-- `<prefix>_texts`: each document version's text in parts, by content hash, for the citations;
-- `<prefix>_meta`: the manifest (as in the FAISS folder) in parts under a tag, and a `head` row
-  that names the tag in use. Each document's entry also keeps its news metadata (published,
-  source, author, url) and `text_hash`, the sha256 of its text alone (`hash` covers the metadata
-  too, see loading.document_hash), which is what the stored text is checked against.
+- `<prefix>_texts`: each document version's text in parts, by content hash, for the citations,
+  and its story signature (rag/stories.py) in a row of part SIGNATURE_PART;
+- `<prefix>_meta`: the manifest (as in the FAISS folder) in parts under a tag, the term counts
+  written with it (milvus_terms.py, for the checker's IDF), a `head` row that names the tag in
+  use, and while an update runs a `pending` row. Each document's entry also keeps its news
+  metadata (published, source, author, url), its file's signature (`stat`, so an update reads
+  only changed files: indexing.scan_folder), its story, and `text_hash`, the sha256 of its text
+  alone (`hash` covers the metadata too, see loading.document_hash), which is what the stored text
+  is checked against.
 
-Crash safety as in the FAISS folder: an update inserts the rows of new document versions, writes
-the new manifest under a fresh tag, then switches `head` to it in one upsert, the commit point;
-only then are rows (and chunk collections) that no manifest names deleted. Killed at any moment, `head` names a complete
-manifest whose rows are all present; searches keep only rows of the document versions it names,
-so leftovers are never shown, and the next update deletes them. Reads and writes use Strong
+Crash safety as in the FAISS folder: an update records the content hashes it is about to write
+(`pending`), inserts the rows of new document versions, regroups the stories, writes the term
+counts and the new manifest under a fresh tag, then switches `head` to it in one upsert, the
+commit point; only then is what it replaced deleted, by name and in batches (the replaced rows by
+primary key, the texts of hashes no entry names, the rows of pending hashes that did not land):
+no expression lists the live documents. Killed at any moment, `head` names a complete manifest
+whose rows are all present; searches keep only rows of the document versions it names, so
+leftovers are never shown, and the next update deletes them. Reads and writes use Strong
 consistency, because a Milvus server otherwise shows deletes late.
 
-Deliberately not here: deciding what changed (indexing.plan), searching (milvus_retrieval.py)
+Deliberately not here: deciding what changed (indexing.scan_folder and plan), searching (milvus_retrieval.py)
 and the FAISS files (store.py).
 """
 
@@ -64,7 +71,7 @@ STRONG = "Strong"
 BM25_PARAMS = {"bm25_k1": 1.5, "bm25_b": 0.75}
 CHUNK_FIELDS = ["pk", "chunk_id", "doc_id", "doc_hash", "start", "end", "text"]
 HEAD = "head"
-PENDING = "pending"  # meta row: the content hashes an unfinished update may have written rows of
+PENDING = "pending"  # meta row: the content hashes an unfinished update may leave rows of
 DELETE_BATCH = 500  # hashes or primary keys named in one delete or query expression
 SIGNATURE_PART = -1  # a texts row of this part holds the version's story signature (stories.py), not text
 CONNECT_TIMEOUT_S = 10.0
@@ -447,8 +454,10 @@ def update_index(
     to_embed = [scan.documents[i] for i in (*report.added, *report.changed)]
     collections.recipe = recipe(embedder, chunking)
     collections.create(embedder.dimension)
-    # Before any row is written: which versions this update may leave behind if it is killed.
-    _write_pending(collections, sorted({*leftover, *(d.hash for d in to_embed)}))
+    # Before any row is written: what this update may leave behind if it is killed, the versions it
+    # writes (before the commit) and those it replaces (after the commit, before the clean-up).
+    replacing = {str(old_docs[i]["hash"]) for i in (*report.changed, *report.removed)}
+    _write_pending(collections, sorted({*leftover, *(d.hash for d in to_embed), *replacing}))
 
     counts = TermCounts(previous.term_counts.chunks, dict(previous.term_counts.df)) if previous else TermCounts()
     signatures = MilvusSignatures(collections)
@@ -575,7 +584,8 @@ class MilvusSignatures:
 
 
 def read_pending(collections: Collections) -> list[str]:
-    """The content hashes an update killed before its clean-up may have left rows of."""
+    """The content hashes an update killed before the end of its clean-up may have left rows of
+    (written, or replaced and not yet deleted)."""
     text = collections.read_parts(collections.meta, PENDING)
     return [str(h) for h in json.loads(text)] if text else []
 

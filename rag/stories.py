@@ -12,11 +12,13 @@ texts always share every band, so every byte-identical pair is grouped.
 A story is named by its first member's id (A–Z) and written in each member's manifest entry
 (`"story"`), in the same atomic commit as the documents (store.commit): a build killed at any
 moment leaves documents and stories that agree. Articles in no group have no `"story"`.
-Signatures are kept in `index/stories.npz` by document hash: a cache written before the manifest
-that names them; a signature it lacks is computed from the article's text again.
+Signatures are kept by document hash, in `index/stories.npz` (the local engine) or as rows of
+the Milvus texts collection (milvus_index.MilvusSignatures): a cache written before the manifest
+that names them; a signature it lacks is computed from the article's text again. Both engines
+call `regroup` at each commit.
 
-Deliberately not here: which passage of a story retrieval returns (rag/retrieval.py keeps the best
-one and names the other copies in `Hit.also_in`).
+Deliberately not here: which passage of a story retrieval returns (rag/index/search.py's
+`one_per_story`, for both engines, keeps the best one and names the other copies in `Hit.also_in`).
 """
 
 from __future__ import annotations

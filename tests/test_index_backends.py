@@ -487,6 +487,28 @@ def test_milvus_rows_of_an_update_killed_before_its_commit_go_even_when_never_co
     assert {r["key"] for r in texts} == {h for _, h in live}
 
 
+def test_milvus_rows_an_update_killed_after_its_commit_replaced_go_at_the_next_one(
+    settings: Settings, milvus_file: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shared = replace(settings, milvus_uri=milvus_file, milvus_collection=f"test{next(_names)}")
+    _build(shared)
+    visit = shared.documents_dir / VISIT
+    visit.write_text(visit.read_text(encoding="utf-8").replace("14 documents", "15 documents"), encoding="utf-8")
+    (shared.documents_dir / LECTURE).unlink()
+
+    def killed(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt("killed after the commit, before the clean-up")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(milvus_index, "_remove_unreferenced", killed)
+        with pytest.raises(KeyboardInterrupt):
+            _build(shared)
+    _, report = _build(shared)  # nothing changed in the folder: the clean-up is finished all the same
+    assert not report.added and not report.changed and not report.removed
+    live = {(d, e["hash"]) for d, e in _load(shared).manifest["documents"].items()}
+    assert _milvus_rows(shared) == live and [d for d, _ in live] == [VISIT]
+
+
 # -- one story, one passage, on both engines ---------------------------------------------------------
 @pytest.fixture
 def story_settings(backend_settings: Settings) -> Settings:
