@@ -27,8 +27,8 @@ unreadable or foreign manifest is rebuilt from the documents, and a segment that
 unreadable is repaired by embedding its articles again; the report's notes say which was done.
 
 Deliberately not here: the on-disk format (store.py) and reading files (loading.py). The Milvus
-backend (milvus_index.py) shares the steps both engines take (`plan`, `embed_all`, `Prepared`,
-`doc_entry`, `finish`) and writes to Milvus instead (without the writer lock: Milvus is its own
+backend (milvus_index.py) shares the steps both engines take (`scan_folder`, `plan`, `embed_all`,
+`Prepared`, `doc_entry`, `finish`) and writes to Milvus instead (without the writer lock: Milvus is its own
 server). The interface over both engines is rag/index.
 """
 
@@ -227,6 +227,32 @@ def _scan(
     repairs: list[str] = []
     manifest, previous = _previous_manifest(index_dir, embedder, chunking, repairs, verify, reuse)
     old_docs: dict[str, dict[str, Any]] = manifest.get("documents", {}) if manifest else {}
+    reread = manifest is not None and manifest.get("news_version") != NEWS_VERSION
+    found = scan_folder(documents_dir, old_docs, reread)
+    found.report.notes[:0] = repairs
+    return _Scan(manifest, found.documents, found.stats, found.report, previous)
+
+
+@dataclass
+class FolderScan:
+    """The documents folder compared with a manifest's entries (either engine's), before embedding:
+    the files read (new, or whose signature changed), every file's signature, and the report."""
+
+    documents: dict[str, Document]
+    stats: dict[str, list[int]]  # doc id -> the file's signature (size, mtime, sidecar's), for every file
+    report: IndexReport
+
+    def touched(self, old_docs: Mapping[str, Mapping[str, Any]]) -> list[str]:
+        """The unchanged documents whose signature is new (read again, same text): their entries need
+        the new signature, or they would be read at every update."""
+        return [i for i in self.report.unchanged if old_docs[i].get("stat") != self.stats[i]]
+
+
+def scan_folder(documents_dir: Path, old_docs: Mapping[str, Mapping[str, Any]], reread: bool = False) -> FolderScan:
+    """Read only the files that are new or whose signature (`stat` in `old_docs`: size, time, sidecars)
+    changed, and compare them with `old_docs`; `reread`: read every file (the entries are outdated).
+    Shared by both engines: an update of an unchanged archive opens no article."""
+    require_folder(documents_dir)
     sidecars: set[Path] = set()
     files, skipped = list_folder(documents_dir, sidecars)
     for why in skipped:
@@ -235,7 +261,6 @@ def _scan(
     stats: dict[str, list[int]] = {}
     report_notes: list[str] = []
     folder_files = _folder_files(documents_dir, sidecars)
-    reread = manifest is not None and manifest.get("news_version") != NEWS_VERSION
     for path in files:
         doc_id = path.relative_to(documents_dir).as_posix()
         try:
@@ -262,15 +287,15 @@ def _scan(
             log.warning("%s: %s", path, note)
             report_notes.append(f"{doc_id}: {note}")
         documents[doc_id] = document
-    read_before = {i: old_docs[i] for i in documents if i in old_docs}
+    read_before = {i: dict(old_docs[i]) for i in documents if i in old_docs}
     report, _ = plan(list(documents.values()), read_before, skipped)
-    report.notes.extend([*repairs, *report_notes])
+    report.notes.extend(report_notes)
     report.unchanged.extend(i for i in stats if i in old_docs and i not in documents)
     report.unchanged.sort()
     # A file that can no longer be read leaves the index: its old text is no longer what the folder holds.
     report.removed = sorted(i for i in old_docs if i not in documents and old_docs[i].get("stat") != stats.get(i))
     report.unchanged = [i for i in report.unchanged if i not in report.removed]
-    return _Scan(manifest, documents, stats, report, previous)
+    return FolderScan(documents, stats, report)
 
 
 def _folder_files(documents_dir: Path, sidecars: set[Path]) -> Callable[[Path], tuple[int, ...]]:
@@ -433,7 +458,7 @@ def _update(
     report = scan.report
     held = scan.previous.segments if scan.previous is not None else {}
     old_docs: dict[str, dict[str, Any]] = dict(scan.manifest.get("documents", {})) if scan.manifest else {}
-    touched = [i for i in report.unchanged if old_docs[i].get("stat") != scan.stats[i]]
+    touched = FolderScan(scan.documents, scan.stats, report).touched(old_docs)
     current = scan.manifest is not None and scan.manifest.get("news_version") == NEWS_VERSION and (
         scan.manifest.get("stories") == stories.SETTINGS
     )

@@ -8,32 +8,40 @@ embedded in this process) or "http://host:19530". Three collections, named after
   makes a sparse vector; so BM25 sees the same stemmed words and whole numbers as the FAISS
   backend's bm25s. `<recipe>` is a digest of the embedder and the chunking settings: changing
   either builds a new collection beside the old one (a vector field has a fixed dimension);
-- `<prefix>_texts`: each document version's text in parts, by content hash, for the citations;
-- `<prefix>_meta`: the manifest (as in the FAISS folder) in parts under a tag, and a `head` row
-  that names the tag in use. Each document's entry also keeps its news metadata (published,
-  source, author, url) and `text_hash`, the sha256 of its text alone (`hash` covers the metadata
-  too, see loading.document_hash), which is what the stored text is checked against.
+- `<prefix>_texts`: each document version's text in parts, by content hash, for the citations,
+  and its story signature (rag/stories.py) in a row of part SIGNATURE_PART;
+- `<prefix>_meta`: the manifest (as in the FAISS folder) in parts under a tag, the term counts
+  written with it (milvus_terms.py, for the checker's IDF), a `head` row that names the tag in
+  use, and while an update runs a `pending` row. Each document's entry also keeps its news
+  metadata (published, source, author, url), its file's signature (`stat`, so an update reads
+  only changed files: indexing.scan_folder), its story, and `text_hash`, the sha256 of its text
+  alone (`hash` covers the metadata too, see loading.document_hash), which is what the stored text
+  is checked against.
 
-Crash safety as in the FAISS folder: an update inserts the rows of new document versions, writes
-the new manifest under a fresh tag, then switches `head` to it in one upsert, the commit point;
-only then are rows (and chunk collections) that no manifest names deleted. Killed at any moment, `head` names a complete
-manifest whose rows are all present; searches keep only rows of the document versions it names,
-so leftovers are never shown, and the next update deletes them. Reads and writes use Strong
+Crash safety as in the FAISS folder: an update records the content hashes it is about to write
+(`pending`), inserts the rows of new document versions, regroups the stories, writes the term
+counts and the new manifest under a fresh tag, then switches `head` to it in one upsert, the
+commit point; only then is what it replaced deleted, by name and in batches (the replaced rows by
+primary key, the texts of hashes no entry names, the rows of pending hashes that did not land):
+no expression lists the live documents. Killed at any moment, `head` names a complete manifest
+whose rows are all present; searches keep only rows of the document versions it names, so
+leftovers are never shown, and the next update deletes them. Reads and writes use Strong
 consistency, because a Milvus server otherwise shows deletes late.
 
-Deliberately not here: deciding what changed (indexing.plan), searching (milvus_retrieval.py)
+Deliberately not here: deciding what changed (indexing.scan_folder and plan), searching (milvus_retrieval.py)
 and the FAISS files (store.py).
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import logging
 import re
 import secrets
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -41,12 +49,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rag import store
+from rag import store, stories
 from rag.chunking import ChunkingSettings
 from rag.embedding import Embedder
 from rag.errors import IndexStoreError
-from rag.indexing import IndexReport, Prepared, Progress, doc_entry, embed_all, finish, plan, prepare_planned
-from rag.loading import content_hash, load_documents
+from rag.indexing import IndexReport, Prepared, Progress, doc_entry, embed_all, finish, prepare_planned, scan_folder
+from rag.loading import content_hash
+from rag.milvus_terms import EMPTY, TermCounts, terms_key
 from rag.terms import terms
 from rag.types import Chunk, Document
 
@@ -62,6 +71,9 @@ STRONG = "Strong"
 BM25_PARAMS = {"bm25_k1": 1.5, "bm25_b": 0.75}
 CHUNK_FIELDS = ["pk", "chunk_id", "doc_id", "doc_hash", "start", "end", "text"]
 HEAD = "head"
+PENDING = "pending"  # meta row: the content hashes an unfinished update may leave rows of
+DELETE_BATCH = 500  # hashes or primary keys named in one delete or query expression
+SIGNATURE_PART = -1  # a texts row of this part holds the version's story signature (stories.py), not text
 CONNECT_TIMEOUT_S = 10.0
 
 _clients: dict[tuple[str, str], Any] = {}
@@ -202,7 +214,7 @@ class Collections:
             self.client.upsert(name, rows[start : start + 100])
 
     def read_parts(self, name: str, key: str) -> str | None:
-        rows = self.query(name, f'key == "{key}"', ["part", "text"])
+        rows = self.query(name, f'key == "{key}" and part >= 0', ["part", "text"])
         if not rows:
             return None
         rows.sort(key=lambda r: r["part"])
@@ -271,15 +283,36 @@ class MilvusIndex:
 
     @property
     def chunks(self) -> list[Chunk]:
-        """Every chunk, document by document (read from Milvus once: for the checker's IDF table and
-        the evaluation's counts; searches never need them all)."""
+        """Every chunk, document by document, read from Milvus on first use (the evaluation's counts
+        and the tests; neither start-up nor search needs them: see `term_counts`)."""
         if self._chunks is None:
-            hashes = [e["hash"] for e in self.entries.values()]
-            rows = self.collections.query(self.collections.chunks, f"doc_hash in {quoted(hashes)}", CHUNK_FIELDS)
+            rows = self.live_rows(CHUNK_FIELDS)
             order = {doc_id: n for n, doc_id in enumerate(self.entries)}
-            rows = sorted((r for r in rows if self.live(r)), key=lambda r: (order[r["doc_id"]], r["start"], r["end"]))
+            rows.sort(key=lambda r: (order[r["doc_id"]], r["start"], r["end"]))
             self._chunks = [row_chunk(r) for r in rows]
         return self._chunks
+
+    def live_rows(self, fields: list[str]) -> list[dict[str, Any]]:
+        """Every live chunk row (all rows are read and the leftovers dropped here: an expression
+        naming every live version would grow with the index)."""
+        wanted = sorted({*fields, "doc_id", "doc_hash"})
+        return [r for r in self.collections.query(self.collections.chunks, 'doc_hash != ""', wanted) if self.live(r)]
+
+    @cached_property
+    def term_counts(self) -> TermCounts:
+        """The chunks' term counts (milvus_terms.py), read once from the table written with the
+        manifest; an index written before the table existed has its rows' terms counted instead."""
+        key = self.manifest.get("terms")
+        text = self.collections.read_parts(self.collections.meta, str(key)) if key else None
+        if text is not None:
+            counts = TermCounts.from_json(text)
+            if counts.chunks == self.size:
+                return counts
+            log.warning("The term counts in %s do not match its manifest: counting the chunks again", self.where)
+        counts = TermCounts()
+        for row in self.live_rows(["terms"]):
+            counts.add(row["terms"])
+        return counts
 
 
 NEWS_FIELDS = ("published", "source", "author", "url")
@@ -290,8 +323,8 @@ def news_of(entry: Mapping[str, Any]) -> dict[str, str | None]:
     return {key: (str(entry[key]) if entry.get(key) is not None else None) for key in NEWS_FIELDS}
 
 
-def _entry(doc: Document, chunks: int, indexed_at: str) -> dict[str, object]:
-    entry: dict[str, object] = {**doc_entry(doc, chunks, indexed_at), "text_hash": content_hash(doc.text)}
+def _entry(doc: Document, chunks: int, indexed_at: str, stat: list[int] | None) -> dict[str, object]:
+    entry: dict[str, object] = {**doc_entry(doc, chunks, indexed_at, stat=stat), "text_hash": content_hash(doc.text)}
     entry.update({key: getattr(doc, key) for key in NEWS_FIELDS})
     return entry
 
@@ -368,7 +401,7 @@ def _rows(doc: Document, chunks: list[Chunk], vectors: np.ndarray) -> list[dict[
         rows.append({
             "pk": _pk(doc.hash, chunk.id), "chunk_id": chunk.id, "doc_id": doc.id, "doc_hash": doc.hash,
             "start": chunk.start, "end": chunk.end, "text": chunk.text,
-            "terms": " ".join(terms(chunk.text)) or "_", "vector": [float(x) for x in vector],
+            "terms": " ".join(terms(chunk.text)) or EMPTY, "vector": [float(x) for x in vector],
         })
     return rows
 
@@ -385,10 +418,10 @@ def prepare(
 ) -> Prepared:
     """Chunk and embed what `update_index` would, against the index in Milvus, without writing:
     as indexing.prepare does for the index folder. Pass the result to `update_index`."""
-    documents, skipped = load_documents(documents_dir)
     previous = _previous(uri, prefix, embedder, chunking, token)
-    report, to_embed = plan(documents, previous.entries if previous else {}, skipped)
-    return prepare_planned(report, to_embed, documents_dir, embedder, chunking, progress, batch)
+    scan = scan_folder(documents_dir, previous.entries if previous else {})
+    to_embed = [scan.documents[i] for i in (*scan.report.added, *scan.report.changed)]
+    return prepare_planned(scan.report, to_embed, documents_dir, embedder, chunking, progress, batch)
 
 
 def update_index(
@@ -402,45 +435,67 @@ def update_index(
     prepared: Prepared | None = None,
 ) -> tuple[MilvusIndex, IndexReport]:
     """Bring the Milvus index up to date with the documents folder, as indexing.update_index does
-    for the index folder: only new and edited documents are embedded (those not in `prepared`)
-    and written."""
+    for the index folder: only new and edited files are read (indexing.scan_folder), only new and
+    edited documents are embedded (those not in `prepared`) and written, and the rows they replace
+    are deleted by name after the commit."""
     started = time.perf_counter()
-    documents, skipped = load_documents(documents_dir)
     collections = Collections(connect(uri, token), _check_prefix(prefix))
     previous = _previous(uri, prefix, embedder, chunking, token)
     old_docs = previous.entries if previous else {}
-    report, to_embed = plan(documents, old_docs, skipped)
-    if previous and not report.wrote:
+    scan = scan_folder(documents_dir, old_docs)  # only new files and those whose size or time changed
+    report = scan.report
+    touched = scan.touched(old_docs)
+    existed = collections.exist()
+    leftover = read_pending(collections) if existed else []
+    current = previous is not None and previous.manifest.get("stories") == stories.SETTINGS and (
+        previous.manifest.get("terms") is not None)
+    if previous and not report.wrote and not touched and current and not leftover:
         return previous, finish(report, started)
+    to_embed = [scan.documents[i] for i in (*report.added, *report.changed)]
+    collections.recipe = recipe(embedder, chunking)
+    collections.create(embedder.dimension)
+    # Before any row is written: what this update may leave behind if it is killed, the versions it
+    # writes (before the commit) and those it replaces (after the commit, before the clean-up).
+    replacing = {str(old_docs[i]["hash"]) for i in (*report.changed, *report.removed)}
+    _write_pending(collections, sorted({*leftover, *(d.hash for d in to_embed), *replacing}))
 
+    counts = TermCounts(previous.term_counts.chunks, dict(previous.term_counts.df)) if previous else TermCounts()
+    signatures = MilvusSignatures(collections)
     new_chunks, failed = embed_all(to_embed, documents_dir, embedder, chunking, progress, prepared=prepared)
     if progress:
         progress(len(to_embed), len(to_embed), "")
     if failed:  # a document that cannot be chunked is skipped, and the rest are indexed, as with FAISS
         report.skipped.extend(failed)
         lost = {Path(s.path).relative_to(documents_dir).as_posix() for s in failed}
-        documents = [d for d in documents if d.id not in lost]
         report.added = [i for i in report.added if i not in lost]
         report.changed = [i for i in report.changed if i not in lost]
         report.removed = sorted({*report.removed, *(lost & set(old_docs))})
-    collections.recipe = recipe(embedder, chunking)
-    collections.create(embedder.dimension)
-    by_id = {d.id: d for d in documents}
     for doc_id, (chunks, vectors) in new_chunks.items():
-        doc = by_id[doc_id]
+        doc = scan.documents[doc_id]
         collections.write_parts(collections.texts, doc.hash, doc.text)
+        signatures.add(doc.hash, doc.text)
         rows = _rows(doc, chunks, vectors)
         for start in range(0, len(rows), 200):
             collections.client.upsert(collections.chunks, rows[start : start + 200])
+        for row in rows:
+            counts.add(row["terms"])
 
     now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    entries = {}
-    for doc in documents:
-        if doc.id in new_chunks:
-            entries[doc.id] = _entry(doc, len(new_chunks[doc.id][0]), now)
-        else:
-            old = old_docs[doc.id]
-            entries[doc.id] = _entry(doc, int(old["chunks"]), str(old.get("indexed_at", now)))
+    entries = {doc_id: dict(entry) for doc_id, entry in old_docs.items() if doc_id not in report.removed}
+    for doc_id in report.unchanged:  # touched or retitled: a new signature or title, the same rows
+        entries[doc_id]["stat"] = scan.stats[doc_id]
+        if doc_id in scan.documents:
+            doc = scan.documents[doc_id]
+            entries[doc_id].update(title=doc.title, published=doc.published, added=doc.added)
+    for doc_id, (chunks, _) in new_chunks.items():
+        entries[doc_id] = _entry(scan.documents[doc_id], len(chunks), now, scan.stats[doc_id])
+    replaced = _replaced_rows(collections, _versions(old_docs) - _versions(entries))
+    for row in replaced:
+        counts.add(row["terms"], -1)
+    count = stories.regroup(entries, signatures, lambda ids: _texts(collections, entries, ids))
+    log.info("%d stories of more than one article", count)
+    signatures.save({str(e["hash"]) for e in entries.values()})
+
     tag = secrets.token_hex(8)
     manifest = {
         "embedder": {"name": embedder.name, "dimension": embedder.dimension},
@@ -450,13 +505,93 @@ def update_index(
         "format_version": store.FORMAT_VERSION,
         "tag": tag,
         "recipe": collections.recipe,
+        "stories": stories.SETTINGS,
+        "terms": terms_key(tag),
     }
+    collections.write_parts(collections.meta, terms_key(tag), counts.to_json())
     collections.write_parts(collections.meta, tag, json.dumps(manifest, ensure_ascii=False))
     _commit(collections, tag)
-    _remove_unreferenced(collections, [str(e["hash"]) for e in entries.values()], tag)
+    live = {str(e["hash"]) for e in entries.values()}
+    gone = {*(h for _, h in _versions(old_docs)), *leftover} - live
+    _remove_unreferenced(collections, [r["pk"] for r in replaced], sorted(gone), sorted(set(leftover) - live), tag,
+                         sweep=previous is None and existed)
     report.chunks_embedded = sum(len(c) for c, _ in new_chunks.values())
     index = MilvusIndex(collections, manifest, where=f"Milvus at {uri}, collections {prefix}_*")
+    index.term_counts = counts  # type: ignore[misc]  # the cached_property's value, known already
     return index, finish(report, started)
+
+
+def _versions(entries: Mapping[str, Mapping[str, Any]]) -> set[tuple[str, str]]:
+    return {(doc_id, str(e["hash"])) for doc_id, e in entries.items()}
+
+
+def batches(values: list[str], size: int | None = None) -> Iterator[list[str]]:
+    """`values` in lists of at most `size` (DELETE_BATCH): no expression grows with the index.
+
+    >>> list(batches(["a", "b", "c"], 2))
+    [['a', 'b'], ['c']]
+    """
+    size = size or DELETE_BATCH
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _replaced_rows(collections: Collections, versions: set[tuple[str, str]]) -> list[dict[str, Any]]:
+    """The chunk rows of these document versions (doc id, content hash): the rows an update replaces
+    or removes, read by their hashes in batches (their terms leave the term counts)."""
+    rows: list[dict[str, Any]] = []
+    for hashes in batches(sorted({h for _, h in versions})):
+        fields = ["pk", "doc_id", "doc_hash", "terms"]
+        found = collections.query(collections.chunks, f"doc_hash in {quoted(hashes)}", fields)
+        rows.extend(r for r in found if (r["doc_id"], r["doc_hash"]) in versions)
+    return rows
+
+
+def _texts(collections: Collections, entries: Mapping[str, Mapping[str, Any]], doc_ids: list[str]) -> dict[str, str]:
+    """The stored texts of these documents (for the story signatures Milvus does not hold yet)."""
+    texts = {}
+    for doc_id in doc_ids:
+        text = collections.read_parts(collections.texts, str(entries[doc_id]["hash"]))
+        if text is not None:
+            texts[doc_id] = text
+    return texts
+
+
+class MilvusSignatures:
+    """The story signatures (stories.py) of the document versions in Milvus: one row per version in
+    the texts collection (part SIGNATURE_PART), so they go when the version's text goes. Read whole
+    at each update that writes; what `add` computes is written by `save`, before the manifest."""
+
+    def __init__(self, collections: Collections) -> None:
+        self.collections = collections
+        rows = collections.query(collections.texts, f"part == {SIGNATURE_PART}", ["key", "text"])
+        self.known: dict[str, np.ndarray] = {
+            r["key"]: np.frombuffer(base64.b64decode(r["text"]), dtype=np.uint32) for r in rows}
+        self.new: set[str] = set()
+
+    def add(self, doc_hash: str, text: str) -> None:
+        if doc_hash not in self.known:
+            self.known[doc_hash] = stories.signature(text)
+            self.new.add(doc_hash)
+
+    def save(self, keep: Iterable[str]) -> None:
+        rows = [{"pk": f"{h}:sig", "key": h, "part": SIGNATURE_PART, "vector": [0.0, 0.0],
+                 "text": base64.b64encode(self.known[h].astype(np.uint32).tobytes()).decode()}
+                for h in sorted(self.new & set(keep))]
+        for start in range(0, len(rows), 100):
+            self.collections.client.upsert(self.collections.texts, rows[start : start + 100])
+        self.new.clear()
+
+
+def read_pending(collections: Collections) -> list[str]:
+    """The content hashes an update killed before the end of its clean-up may have left rows of
+    (written, or replaced and not yet deleted)."""
+    text = collections.read_parts(collections.meta, PENDING)
+    return [str(h) for h in json.loads(text)] if text else []
+
+
+def _write_pending(collections: Collections, hashes: list[str]) -> None:
+    collections.write_parts(collections.meta, PENDING, json.dumps(hashes))
 
 
 def _commit(collections: Collections, tag: str) -> None:
@@ -465,10 +600,37 @@ def _commit(collections: Collections, tag: str) -> None:
                                                   "text": json.dumps({"tag": tag}), "vector": [0.0, 0.0]}])
 
 
-def _remove_unreferenced(collections: Collections, hashes: list[str], tag: str) -> None:
-    keep = quoted(hashes)
+def _remove_unreferenced(collections: Collections, replaced: list[str], gone: list[str], stray: list[str],
+                         tag: str, sweep: bool = False) -> None:
+    """After the commit, in batches of DELETE_BATCH: delete the chunk rows the update replaced (by
+    primary key), the texts of the content hashes no entry names any more (`gone`), the chunk rows
+    of those an update killed before its clean-up wrote (`stray`), and the other manifests. No
+    expression names the live documents, so none grows with the index. `sweep` (a rebuild over
+    collections no manifest describes): every row is read and those of no live version deleted."""
+    client = collections.client
     for name in collections.other_chunk_collections():
-        collections.client.drop_collection(name)
-    collections.client.delete(collections.chunks, filter=f"doc_hash not in {keep}")
-    collections.client.delete(collections.texts, filter=f"key not in {keep}")
-    collections.client.delete(collections.meta, filter=f"key not in {quoted([HEAD, tag])}")
+        client.drop_collection(name)
+    for pks in batches(replaced):
+        client.delete(collections.chunks, ids=pks)
+    for hashes in batches(stray):
+        client.delete(collections.chunks, filter=f"doc_hash in {quoted(hashes)}")
+    for hashes in batches(gone):
+        client.delete(collections.texts, filter=f"key in {quoted(hashes)}")
+    if sweep:
+        _sweep(collections, tag)
+    # Constant size: the previous manifests, their term counts and the pending row go.
+    client.delete(collections.meta, filter=f"key not in {quoted([HEAD, tag, terms_key(tag)])}")
+
+
+def _sweep(collections: Collections, tag: str) -> None:
+    """Delete every row of no version the manifest `tag` names, reading all rows (a rebuild only)."""
+    text = collections.read_parts(collections.meta, tag)
+    entries = json.loads(text)["documents"] if text else {}
+    live = _versions(entries)
+    hashes = {h for _, h in live}
+    rows = collections.query(collections.chunks, 'doc_hash != ""', ["pk", "doc_id", "doc_hash"])
+    for pks in batches([r["pk"] for r in rows if (r["doc_id"], r["doc_hash"]) not in live]):
+        collections.client.delete(collections.chunks, ids=pks)
+    rows = collections.query(collections.texts, 'key != ""', ["pk", "key"])
+    for pks in batches([r["pk"] for r in rows if r["key"] not in hashes]):
+        collections.client.delete(collections.texts, ids=pks)

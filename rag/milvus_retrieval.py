@@ -13,6 +13,10 @@ knows every document's date and source, so the allowed document versions become 
 [...]` expression (or `not in` the excluded ones, whichever list is shorter) on every search
 request. Unlike post-filtering a deeper candidate list, a narrow filter still gets k hits, and the
 chunk rows need no new fields (an existing Milvus index keeps working without being rebuilt).
+Of copies of one story (grouped at each commit, rag/stories.py) only the passages of the best ranked
+copy are kept, naming the others in `Hit.also_in` (rag/index/search.py's `one_per_story`, as the
+local engine). `idf` comes from the term counts written with the manifest (milvus_terms.py): no
+chunk is read when a searcher starts.
 Deliberately not here: writing the index, and deciding whether hits are enough.
 """
 
@@ -24,9 +28,19 @@ from typing import Any
 
 import numpy as np
 
+from rag import stories
 from rag.embedding import Embedder
 from rag.filters import Filters
-from rag.index.search import RRF_K, asks_for_recent, check_mode, entry_day, make_hit, newest_first, search_depth
+from rag.index.search import (
+    RRF_K,
+    asks_for_recent,
+    check_mode,
+    entry_day,
+    make_hit,
+    newest_first,
+    one_per_story,
+    search_depth,
+)
 from rag.milvus_index import (
     BM25_PARAMS,
     CHUNK_FIELDS,
@@ -37,7 +51,7 @@ from rag.milvus_index import (
     read_head,
     row_chunk,
 )
-from rag.terms import idf_table, terms
+from rag.terms import terms
 from rag.types import Hit
 
 log = logging.getLogger(__name__)
@@ -59,7 +73,8 @@ class MilvusRetriever:
         self.index = index
         self.embedder = embedder
         self.mode = check_mode(mode)
-        self.idf = idf_table([c.text for c in index.chunks])
+        self.idf = index.term_counts.idf()  # one small table read, not every chunk (milvus_terms.py)
+        self._stories = stories.members(index.manifest.get("documents", {}))
         self._refreshing = threading.Lock()
 
     def refresh(self) -> None:
@@ -71,7 +86,8 @@ class MilvusRetriever:
             log.info("The index in %s was updated elsewhere: loading manifest %s", self.index.where, tag)
             embedder = self.index.manifest["embedder"]
             index = load_from(self.index.collections, embedder["name"], int(embedder["dimension"]), self.index.where)
-            self.idf = idf_table([c.text for c in index.chunks])
+            self.idf = index.term_counts.idf()
+            self._stories = stories.members(index.manifest.get("documents", {}))
             self.index = index
 
     def _client(self) -> Any:
@@ -139,9 +155,10 @@ class MilvusRetriever:
             ranked = newest_first([(n, r["score"]) for n, r in enumerate(rows)],
                                   lambda n: entry_day(catalog.get(rows[n]["doc_id"]), filters))
             rows = [rows[n] for n, _ in ranked]
-        rows = rows[:k]
-        if not rows:
+        kept = one_per_story(rows, lambda r: catalog.get(r["doc_id"]), k, self._stories)
+        if not kept:
             return []
+        rows = [r for r, _, _ in kept]
 
         pks = quoted([r["pk"] for r in rows])
         vectors = {r["pk"]: r["vector"] for r in self._client().query(
@@ -151,6 +168,6 @@ class MilvusRetriever:
         if query_terms:
             scored = self._search("sparse", query_terms, "BM25", len(rows), f"pk in {pks}")
             lexical = {r["pk"]: r["score"] / BM25_FACTOR for r in scored}
-        return [make_hit(row_chunk(r), r["score"], rank, catalog[r["doc_id"]],
-                         dense=float(np.dot(vectors[r["pk"]], vector)), lexical=lexical.get(r["pk"], 0.0))
-                for rank, r in enumerate(rows, start=1)]
+        return [make_hit(row_chunk(r), r["score"], rank, entry, dense=float(np.dot(vectors[r["pk"]], vector)),
+                         lexical=lexical.get(r["pk"], 0.0), also_in=also_in)
+                for rank, (r, entry, also_in) in enumerate(kept, start=1)]

@@ -10,7 +10,7 @@ Only live rows (store.py) and the articles `Filters` allow are searched. A quest
 ("What is the latest on …?") puts the newest of the passages nearly as relevant as the best first.
 One story, one copy: of articles that are copies of one story (rag/stories.py), only the passages
 of the best ranked copy are kept (an article's own passages are never dropped for it), and their
-hits name the other copies (`Hit.also_in`).
+hits name the other copies (`Hit.also_in`): rag/index/search.py's `one_per_story`, shared.
 Every hit carries its dense cosine similarity and its BM25 score, whichever list it came from,
 because the refusal decision uses them, and its article's date, source and address.
 The modes, the search depth, newest first and building hits are shared with the Milvus engine
@@ -28,7 +28,17 @@ from rag.bm25 import SegmentedBM25
 from rag.embedding import Embedder
 from rag.filters import Filters
 from rag.index import DocumentEntry
-from rag.index.search import MODES, RRF_K, asks_for_recent, check_mode, entry_day, make_hit, newest_first, search_depth
+from rag.index.search import (
+    MODES,
+    RRF_K,
+    asks_for_recent,
+    check_mode,
+    entry_day,
+    make_hit,
+    newest_first,
+    one_per_story,
+    search_depth,
+)
 from rag.store import StoredIndex
 from rag.terms import terms
 from rag.types import Hit
@@ -77,18 +87,10 @@ class Retriever:
                 ranked = newest_first(ranked, lambda row: entry_day(self._entry_of(row), filters))
 
         hits: list[Hit] = []
-        told: dict[str, str] = {}  # story -> the copy whose passages stand for it
-        for row, score in ranked:
-            if len(hits) == k:
-                break
-            entry = self._entry_of(row)
-            assert entry is not None, "a live row's article is in the catalog"
-            doc_id, story = entry.doc_id, entry.story
-            if story and told.setdefault(story, doc_id) != doc_id:
-                continue  # another copy of a story already found: its passages would repeat it
+        for (row, score), entry, also_in in one_per_story(ranked, lambda item: self._entry_of(item[0]), k,
+                                                          self._stories):
             chunk = self.index.chunk_at(row)
             cosine = dense[row] if row in dense else float(self.index.vector_at(row) @ vector[0])
-            also_in = tuple(d for d in self._stories.get(story, ()) if d != doc_id) if story else ()
             hits.append(make_hit(chunk, score, len(hits) + 1, entry, dense=cosine, lexical=float(lexical_all[row]),
                                  also_in=also_in))
         return hits

@@ -12,11 +12,13 @@ texts always share every band, so every byte-identical pair is grouped.
 A story is named by its first member's id (A–Z) and written in each member's manifest entry
 (`"story"`), in the same atomic commit as the documents (store.commit): a build killed at any
 moment leaves documents and stories that agree. Articles in no group have no `"story"`.
-Signatures are kept in `index/stories.npz` by document hash: a cache written before the manifest
-that names them; a signature it lacks is computed from the article's text again.
+Signatures are kept by document hash, in `index/stories.npz` (the local engine) or as rows of
+the Milvus texts collection (milvus_index.MilvusSignatures): a cache written before the manifest
+that names them; a signature it lacks is computed from the article's text again. Both engines
+call `regroup` at each commit.
 
-Deliberately not here: which passage of a story retrieval returns (rag/retrieval.py keeps the best
-one and names the other copies in `Hit.also_in`).
+Deliberately not here: which passage of a story retrieval returns (rag/index/search.py's
+`one_per_story`, for both engines, keeps the best one and names the other copies in `Hit.also_in`).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -129,6 +131,15 @@ def groups(
     return sorted((sorted(g) for g in found.values() if len(g) > 1), key=lambda g: g[0])
 
 
+class SignatureCache(Protocol):
+    """Document hash -> signature, kept by an engine: `Signatures` in the index folder, or rows in
+    Milvus (rag/milvus_index.py); `add` computes a signature the cache lacks."""
+
+    known: dict[str, np.ndarray]
+
+    def add(self, doc_hash: str, text: str) -> None: ...
+
+
 class Signatures:
     """The signature cache of an index folder: document hash -> signature."""
 
@@ -171,7 +182,7 @@ class Signatures:
 
 
 def regroup(
-    entries: Mapping[str, dict[str, Any]], cache: Signatures, read_texts: Callable[[list[str]], Mapping[str, str]]
+    entries: Mapping[str, dict[str, Any]], cache: SignatureCache, read_texts: Callable[[list[str]], Mapping[str, str]]
 ) -> int:
     """Write each entry's story (or remove it) from the signatures of all entries; `read_texts` gives
     the text of the documents whose signature is not cached (by id). Returns the number of stories."""

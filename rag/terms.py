@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 
 STOP_WORDS = frozenset(
@@ -88,7 +88,16 @@ def idf_table(texts: Sequence[str]) -> Callable[[str], float]:
     for text in texts:
         for term in set(terms(text)):
             df[term] = df.get(term, 0) + 1
-    n = len(texts)
+    return idf_from_counts(len(texts), df)
+
+
+def idf_from_counts(n: int, df: Mapping[str, int]) -> Callable[[str], float]:
+    """`idf_table`'s IDF from counts kept elsewhere: `n` texts, `df[term]` of them containing it.
+
+    >>> idf = idf_from_counts(3, {"bridg": 1})
+    >>> idf("bridg") < idf("unseen")
+    True
+    """
     top = math.log((n + 1) / 1) + 1
 
     def idf(term: str) -> float:

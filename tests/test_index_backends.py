@@ -342,3 +342,223 @@ def test_prepare_then_update_embeds_once_and_removing_a_file_removes_the_article
     assert not any(c.doc_id == LECTURE for c in snapshot.chunks)
     hits = index.searcher(snapshot, HashEmbedder()).search("keynote lecture United Nations University", 10)
     assert hits and LECTURE not in {h.chunk.doc_id for h in hits}
+
+
+def test_an_update_reads_only_the_files_that_changed(backend_settings: Settings, monkeypatch: pytest.MonkeyPatch
+                                                     ) -> None:
+    """Size and modification time say a file is unchanged (indexing.scan_folder, shared): an update
+    opens only the new or edited files, on either engine, and a touched file is read once more."""
+    import os
+
+    from rag import indexing, loading
+
+    _build(backend_settings)
+    opened: list[str] = []
+    original = loading.read_file
+
+    def recording(path: Path, doc_id: str):  # type: ignore[no-untyped-def]
+        opened.append(doc_id)
+        return original(path, doc_id)
+
+    monkeypatch.setattr(loading, "read_file", recording)
+    monkeypatch.setattr(indexing, "read_file", recording)
+    docs = backend_settings.documents_dir
+    _, report = _build(backend_settings)
+    assert opened == [] and not report.wrote
+
+    (docs / "new.txt").write_text("The night ferry to the islands was cancelled.", encoding="utf-8")
+    stat = (docs / LECTURE).stat()
+    os.utime(docs / LECTURE, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))  # touched, same text
+    _, report = _build(backend_settings)
+    assert sorted(opened) == sorted(["new.txt", LECTURE]) and report.added == ["new.txt"]
+    assert LECTURE in report.unchanged and VISIT in report.unchanged
+
+    opened.clear()
+    _, report = _build(backend_settings)
+    assert opened == [] and not report.wrote, "the touched file's new signature was recorded"
+    assert set(_load(backend_settings).catalog) == {VISIT, LECTURE, "new.txt"}
+
+
+def test_idf_follows_adds_changes_and_removals_without_reading_the_chunks(backend_settings: Settings) -> None:
+    """The checker's IDF equals `idf_table` over the live chunks after every kind of update: the
+    local engine counts from its segments' term matrices, Milvus from the term counts it keeps
+    with each manifest (milvus_terms.py), adding and subtracting what each update writes."""
+    from rag.terms import idf_table
+
+    docs = backend_settings.documents_dir
+    _build(backend_settings)
+    (docs / "ferry.txt").write_text("The night ferry to the islands was cancelled. The ferry returns.",
+                                    encoding="utf-8")
+    visit = docs / VISIT
+    visit.write_text(visit.read_text(encoding="utf-8").replace("14 documents", "15 islands"), encoding="utf-8")
+    _build(backend_settings)
+    (docs / LECTURE).unlink()
+    for step in ("after add and change", "after removal"):
+        searcher = _searcher(backend_settings)
+        texts = [c.text for c in searcher.index.chunks]
+        expected = idf_table(texts)
+        for term in {t for text in texts for t in terms(text)} | {"zzyzx", "lectur", "14"}:
+            assert searcher.idf(term) == pytest.approx(expected(term)), (step, term)
+
+
+def test_a_milvus_searcher_starts_without_reading_every_chunk(settings: Settings, milvus_file: str,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    shared = replace(settings, milvus_uri=milvus_file, milvus_collection=f"test{next(_names)}")
+    _build(shared)
+    read: list[tuple[str, str]] = []  # (collection, expression) of every query through Collections.query
+    real = milvus_index.Collections.query
+
+    def recording(self: milvus_index.Collections, name: str, filter: str, fields: list[str]) -> list[dict]:  # type: ignore[type-arg]
+        read.append((name, filter))
+        return real(self, name, filter, fields)
+
+    monkeypatch.setattr(milvus_index.Collections, "query", recording)
+    index = open_index(shared, HashEmbedder())
+    searcher = index.searcher(index.load(), HashEmbedder())
+    assert searcher.search("How many documents were signed?", 3)
+    assert searcher.idf("zzyzx") > searcher.idf(terms("documents")[0]) > 0
+    assert not [r for r in read if "_chunks_" in r[0]], "a chunk collection read at start"
+    visit = shared.documents_dir / VISIT
+    visit.write_text(visit.read_text(encoding="utf-8").replace("14 documents", "15 documents"), encoding="utf-8")
+    _build(shared)  # an update reads the terms of the rows it replaces, by their hash, not every row
+    chunk_reads = [f for name, f in read if "_chunks_" in name]
+    assert chunk_reads and all(f.startswith("doc_hash in [") and f.count('"') == 2 for f in chunk_reads), chunk_reads
+    assert any("15 documents" in h.chunk.text for h in searcher.search("How many documents were signed?", 3))
+
+
+def test_milvus_clean_up_names_only_what_went_away_in_bounded_batches(
+    settings: Settings, milvus_file: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No expression an update sends to Milvus names an unchanged article: the clean-up deletes the
+    rows an update replaced by primary key and the texts of hashes that went away, DELETE_BATCH at
+    a time, however many articles stay."""
+    shared = replace(settings, milvus_uri=milvus_file, milvus_collection=f"test{next(_names)}")
+    docs = shared.documents_dir
+    for n in range(12):
+        (docs / f"short-{n}.txt").write_text(f"Short article number {n} about the harbour and boat {n}.",
+                                             encoding="utf-8")
+    first, _ = _build(shared)
+    monkeypatch.setattr(milvus_index, "DELETE_BATCH", 2)
+    (docs / "short-0.txt").write_text("Short article zero, rewritten: the harbour closed.", encoding="utf-8")
+    (docs / "short-1.txt").unlink()
+    (docs / "short-2.txt").unlink()
+
+    client = milvus_index.connect(milvus_file)
+    sent: list[tuple[str, str, int]] = []  # (method, expression, primary keys named)
+    for method in ("delete", "query", "query_iterator"):
+        real = getattr(client, method)
+
+        def recording(*args: object, _real=real, _method=method, **kwargs: object) -> object:  # type: ignore[no-untyped-def]
+            sent.append((_method, str(kwargs.get("filter") or ""), len(kwargs.get("ids") or [])))  # type: ignore[arg-type]
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(client, method, recording)
+    stored, report = _build(shared)
+    monkeypatch.undo()
+    assert report.changed == ["short-0.txt"] and report.removed == ["short-1.txt", "short-2.txt"]
+    touched = {f"short-{n}.txt" for n in range(3)}
+    unchanged = {e["hash"] for d, e in first.manifest["documents"].items() if d not in touched}
+    assert sent and not [s for s in sent if any(h in s[1] for h in unchanged)], "an unchanged article named"
+    deletes = [s for s in sent if s[0] == "delete"]
+    assert deletes and all(s[1].count('"') <= 2 * 3 and s[2] <= 2 for s in deletes), deletes
+    live = {(d, e["hash"]) for d, e in stored.manifest["documents"].items()}
+    assert _milvus_rows(shared) == live
+
+
+def test_milvus_rows_of_an_update_killed_before_its_commit_go_even_when_never_committed(
+    settings: Settings, milvus_file: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shared = replace(settings, milvus_uri=milvus_file, milvus_collection=f"test{next(_names)}")
+    _build(shared)
+    visit = shared.documents_dir / VISIT
+    text = visit.read_text(encoding="utf-8")
+    visit.write_text(text.replace("14 documents", "15 documents"), encoding="utf-8")
+    with monkeypatch.context() as patch:
+        _crash_at_the_commit_point(shared, patch)
+        with pytest.raises(KeyboardInterrupt):
+            _build(shared)
+    visit.write_text(text.replace("14 documents", "16 documents"), encoding="utf-8")  # that version never lands
+    _build(shared)
+    live = {(d, e["hash"]) for d, e in _load(shared).manifest["documents"].items()}
+    assert _milvus_rows(shared) == live, "the killed update's rows are deleted by the next one"
+    index = _load(shared)
+    assert isinstance(index, milvus_index.MilvusIndex)
+    texts = index.collections.query(index.collections.texts, 'key != ""', ["key"])
+    assert {r["key"] for r in texts} == {h for _, h in live}
+
+
+def test_milvus_rows_an_update_killed_after_its_commit_replaced_go_at_the_next_one(
+    settings: Settings, milvus_file: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shared = replace(settings, milvus_uri=milvus_file, milvus_collection=f"test{next(_names)}")
+    _build(shared)
+    visit = shared.documents_dir / VISIT
+    visit.write_text(visit.read_text(encoding="utf-8").replace("14 documents", "15 documents"), encoding="utf-8")
+    (shared.documents_dir / LECTURE).unlink()
+
+    def killed(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt("killed after the commit, before the clean-up")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(milvus_index, "_remove_unreferenced", killed)
+        with pytest.raises(KeyboardInterrupt):
+            _build(shared)
+    _, report = _build(shared)  # nothing changed in the folder: the clean-up is finished all the same
+    assert not report.added and not report.changed and not report.removed
+    live = {(d, e["hash"]) for d, e in _load(shared).manifest["documents"].items()}
+    assert _milvus_rows(shared) == live and [d for d, _ in live] == [VISIT]
+
+
+# -- one story, one passage, on both engines ---------------------------------------------------------
+@pytest.fixture
+def story_settings(backend_settings: Settings) -> Settings:
+    from tests.test_stories import EDITED, FARES, HARBOUR, MUSEUM
+
+    docs = backend_settings.documents_dir
+    for name, text in {"bbc-fares.txt": "Rail fares to rise 3.1%\n\n" + FARES,
+                       "wire-fares.txt": "Rail fares to rise 3.1%\n\n" + FARES,
+                       "guardian-fares.txt": "Commuters face another fare rise\n\n" + EDITED,
+                       "harbour.txt": HARBOUR, "museum.txt": MUSEUM}.items():
+        (docs / name).write_text(text, encoding="utf-8")
+    return backend_settings
+
+
+FARE_COPIES = {"bbc-fares.txt", "wire-fares.txt", "guardian-fares.txt"}
+
+
+def _stories_of(searcher: Searcher) -> list[tuple[str, ...]]:
+    by_story: dict[str, list[str]] = {}
+    for entry in searcher.index.catalog.values():
+        if entry.story:
+            by_story.setdefault(entry.story, []).append(entry.doc_id)
+    return sorted(tuple(sorted(ids)) for ids in by_story.values())
+
+
+@pytest.mark.parametrize("mode", ["dense", "bm25", "hybrid"])
+def test_copies_of_one_story_give_one_passage_naming_the_others(story_settings: Settings, mode: str) -> None:
+    searcher = _searcher(replace(story_settings, retriever=mode))
+    assert _stories_of(searcher) == [tuple(sorted(FARE_COPIES))]
+    hits = searcher.search("How much will rail fares rise in January?", 5)
+    fares = [h for h in hits if h.chunk.doc_id in FARE_COPIES]
+    assert fares and len({h.chunk.doc_id for h in fares}) == 1, "no two copies of one story among the passages"
+    assert all(set(h.also_in) == FARE_COPIES - {fares[0].chunk.doc_id} for h in fares)
+    assert all(not h.also_in for h in hits if h.chunk.doc_id not in FARE_COPIES)
+    assert [h.rank for h in hits] == list(range(1, len(hits) + 1))
+
+
+def test_editing_and_removing_a_copy_regroups_the_story(story_settings: Settings) -> None:
+    from tests.test_stories import MUSEUM
+
+    docs = story_settings.documents_dir
+    _searcher(story_settings)
+    (docs / "guardian-fares.txt").write_text(MUSEUM + " A new line about the museum shop.", encoding="utf-8")
+    searcher = _searcher(story_settings)
+    assert _stories_of(searcher) == [("bbc-fares.txt", "wire-fares.txt"), ("guardian-fares.txt", "museum.txt")]
+    hits = searcher.search("How much will rail fares rise in January?", 5)
+    assert {h.also_in for h in hits if h.chunk.doc_id in {"bbc-fares.txt", "wire-fares.txt"}} in (
+        {("wire-fares.txt",)}, {("bbc-fares.txt",)})
+    (docs / "wire-fares.txt").unlink()
+    (docs / "museum.txt").unlink()
+    searcher = _searcher(story_settings)
+    assert _stories_of(searcher) == []
+    assert not any(h.also_in for h in searcher.search("How much will rail fares rise in January?", 5))

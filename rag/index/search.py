@@ -1,5 +1,6 @@
 """The part of search both engines share, written once: the modes, how deep each list is searched,
-newest first for questions about recency, and the `Hit` made of a passage and its article's entry.
+newest first for questions about recency, one passage per story (copies of one article, grouped
+by rag/stories.py at each commit), and the `Hit` made of a passage and its article's entry.
 
 Each engine finds its candidates its own way (rag/retrieval.py over the segments, with its own
 reciprocal rank fusion; rag/milvus_retrieval.py inside Milvus) and the filters are one test,
@@ -14,7 +15,7 @@ reciprocal rank fusion; rag/milvus_retrieval.py inside Milvus) and the filters a
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from typing import TypeVar
 
 from rag.filters import Filters
@@ -77,6 +78,37 @@ def entry_day(entry: DocumentEntry | None, filters: Filters | None) -> str | Non
     if entry is None:
         return None
     return Filters(added_dates=filters is not None and filters.added_dates).day(entry.published, entry.added)
+
+
+def one_per_story(
+    ranked: Iterable[T], entry_of: Callable[[T], DocumentEntry | None], k: int,
+    members: Mapping[str, tuple[str, ...]],
+) -> list[tuple[T, DocumentEntry, tuple[str, ...]]]:
+    """The first k of `ranked` (best first), one copy per story: once a passage of an article of a
+    story (rag/stories.py) is kept, the passages of its other copies are passed over (the article's
+    own passages never are). Each kept item comes with its article's entry and the other copies
+    (`members`: story -> its articles, stories.members), for `Hit.also_in`. Items of no article
+    in the catalog are passed over.
+
+    >>> entries = {"a": DocumentEntry("a", story="a"), "b": DocumentEntry("b", story="a"), "c": DocumentEntry("c")}
+    >>> kept = one_per_story(["b", "a", "c", "b"], entries.get, 5, {"a": ("a", "b")})
+    >>> [(item, also_in) for item, _, also_in in kept]
+    [('b', ('a',)), ('c', ()), ('b', ('a',))]
+    """
+    kept: list[tuple[T, DocumentEntry, tuple[str, ...]]] = []
+    told: dict[str, str] = {}  # story -> the copy whose passages stand for it
+    for item in ranked:
+        if len(kept) == k:
+            break
+        entry = entry_of(item)
+        if entry is None:
+            continue
+        story = entry.story
+        if story and told.setdefault(story, entry.doc_id) != entry.doc_id:
+            continue  # another copy of a story already found: its passages would repeat it
+        also_in = tuple(d for d in members.get(story, ()) if d != entry.doc_id) if story else ()
+        kept.append((item, entry, also_in))
+    return kept
 
 
 def make_hit(
