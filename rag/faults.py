@@ -5,7 +5,10 @@ past. With no hook installed a point is one dictionary look-up.
 The points (`POINTS`), each named where the work is:
 - "store.write": before each index file is written (`path`, `data`: the file and its bytes);
 - "index.merge": before segments are merged into one (`segments`: their names; the new one is
-  already written).
+  already written);
+- "index.commit": at the commit point, before the new manifest becomes the index (`where`: the
+  index folder or the Milvus collections' prefix), on both engines;
+- "index.clean_up": after the commit, before what the update replaced is deleted (Milvus).
 
 A hook may raise (SystemExit stands in for a kill) or do part of the work first, e.g. write half
 the file. Naming the points here keeps tests off private functions: renaming one breaks no test.
@@ -22,7 +25,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-POINTS = frozenset({"store.write", "index.merge"})
+POINTS = frozenset({"store.write", "index.merge", "index.commit", "index.clean_up"})
 
 Hook = Callable[..., None]
 
@@ -43,7 +46,7 @@ def injected(name: str, hook: Hook) -> Iterator[None]:
     >>> with injected("index.nowhere", print):
     ...     pass
     Traceback (most recent call last):
-    ValueError: no fault point 'index.nowhere' (there are: index.merge, store.write)
+    ValueError: no fault point 'index.nowhere' (there are: index.clean_up, index.commit, index.merge, store.write)
     """
     if name not in POINTS:
         raise ValueError(f"no fault point {name!r} (there are: {', '.join(sorted(POINTS))})")

@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rag import store, stories
+from rag import faults, store, stories
 from rag.chunking import ChunkingSettings
 from rag.embedding import Embedder
 from rag.errors import IndexStoreError
@@ -596,6 +596,7 @@ def _write_pending(collections: Collections, hashes: list[str]) -> None:
 
 def _commit(collections: Collections, tag: str) -> None:
     """The commit point: `head` names the new manifest, in one single-row upsert."""
+    faults.point("index.commit", where=collections.prefix)
     collections.client.upsert(collections.meta, [{"pk": HEAD, "key": HEAD, "part": 0,
                                                   "text": json.dumps({"tag": tag}), "vector": [0.0, 0.0]}])
 
@@ -607,6 +608,7 @@ def _remove_unreferenced(collections: Collections, replaced: list[str], gone: li
     of those an update killed before its clean-up wrote (`stray`), and the other manifests. No
     expression names the live documents, so none grows with the index. `sweep` (a rebuild over
     collections no manifest describes): every row is read and those of no live version deleted."""
+    faults.point("index.clean_up")
     client = collections.client
     for name in collections.other_chunk_collections():
         client.drop_collection(name)

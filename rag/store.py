@@ -249,6 +249,7 @@ def commit(folder: Path, manifest: dict[str, Any]) -> dict[str, Any]:
     try:
         folder.mkdir(parents=True, exist_ok=True)
         _fsync_write(tmp, json.dumps(manifest, indent=1, ensure_ascii=False).encode())
+        faults.point("index.commit", where=folder)
         os.replace(tmp, folder / MANIFEST)  # the commit point
         _fsync_dir(folder)
     except OSError as err:

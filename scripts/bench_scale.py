@@ -2,7 +2,7 @@
 
 It builds a synthetic archive of N news articles from the text it has (the default and xquad-dev
 articles, their sentences recombined, with names swapped and numbers perturbed) and measures,
-through the public interfaces only (the `rag` CLI, `indexing.update_index`, `backends.load_index`
+through the public interfaces only (the `rag` CLI, `indexing.update_index`, `rag.index.open_index`
 and `make_retriever`), so that it keeps working while the store underneath changes:
 
   a) the embedder alone: chunks/s of MiniLM over a sample of the archive's chunks;
@@ -381,7 +381,7 @@ def bench_cold_start(report: Report, n: int, documents: Path, index: Path, quest
 
 # -- d) retrieval latency --------------------------------------------------------------------------
 def bench_retrieval(report: Report, n: int, documents: Path, index: Path, embedder: str, asked: list[str]) -> None:
-    from rag.backends import load_index, make_retriever
+    from rag.index import open_index
     from rag.settings import Settings
 
     settings = Settings.from_env(documents_dir=documents, index_dir=index)
@@ -392,8 +392,9 @@ def bench_retrieval(report: Report, n: int, documents: Path, index: Path, embedd
         model = MiniLMEmbedder.from_settings(settings)
         model.warm_up()
     before = rss_mb()
-    loaded, load_s = timed(lambda: load_index(settings, model))
-    retriever, make_s = timed(lambda: make_retriever(loaded, model, settings))
+    engine = open_index(settings, model)
+    loaded, load_s = timed(lambda: engine.load())
+    retriever, make_s = timed(lambda: engine.searcher(loaded, model))
     retriever.search(asked[0], 5)
     times, hits = [], 0
     for question in asked:

@@ -1,5 +1,5 @@
-"""The same indexing and retrieval promises on both index backends: the FAISS files (the default)
-and Milvus (here Milvus Lite 2.5.1, the real engine embedded, one file per test session).
+"""The same indexing and retrieval promises on both index engines: the local segments of the index
+folder (the default) and Milvus (here Milvus Lite 2.5.1, the real engine embedded, one file per test session).
 
 Incremental updates by content hash, crash safety, refusing an index built by another embedder,
 exact citations, and the same passages found by dense, BM25 and hybrid search.
@@ -7,6 +7,7 @@ exact citations, and the same passages found by dense, BM25 and hybrid search.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import subprocess
@@ -16,16 +17,16 @@ from pathlib import Path
 
 import pytest
 
-from rag import Settings, backends, milvus_index, store
+from rag import Settings, faults, milvus_index
 from rag.chunking import ChunkingSettings
 from rag.errors import IndexStoreError
 from rag.filters import Filters
-from rag.index import DocumentEntry, Searcher, open_index
+from rag.index import DocumentEntry, IndexReport, Searcher, Snapshot, open_index
 from rag.terms import terms
 from tests.conftest import LECTURE, VISIT, make_assistant
 from tests.fakes import HashEmbedder
 
-BACKENDS = ["faiss", "milvus"]
+BACKENDS = ["local", "milvus"]
 _names = itertools.count()
 
 
@@ -43,12 +44,21 @@ def backend_settings(request: pytest.FixtureRequest, settings: Settings) -> Sett
     return settings
 
 
-def _build(settings: Settings, embedder: HashEmbedder | None = None):  # type: ignore[no-untyped-def]
-    return backends.update_index(settings, embedder or HashEmbedder())
+def _build(settings: Settings, embedder: HashEmbedder | None = None) -> tuple[Snapshot, IndexReport]:
+    return open_index(settings, embedder or HashEmbedder()).update()
 
 
-def _load(settings: Settings, embedder: HashEmbedder | None = None) -> backends.IndexView:
-    return backends.load_index(settings, embedder or HashEmbedder())
+def _load(settings: Settings, embedder: HashEmbedder | None = None) -> Snapshot:
+    return open_index(settings, embedder or HashEmbedder()).load()
+
+
+def _exists(settings: Settings) -> bool:
+    return open_index(settings).exists()
+
+
+def _searcher(snapshot: Snapshot, settings: Settings) -> Searcher:
+    embedder = HashEmbedder()
+    return open_index(settings, embedder).searcher(snapshot, embedder)
 
 
 def _milvus_rows(settings: Settings) -> set[tuple[str, str]]:
@@ -62,11 +72,11 @@ def _milvus_rows(settings: Settings) -> set[tuple[str, str]]:
 
 def test_the_first_build_embeds_everything_and_loads_back_the_same(backend_settings: Settings) -> None:
     embedder = HashEmbedder()
-    assert not backends.index_exists(backend_settings)
+    assert not _exists(backend_settings)
     stored, report = _build(backend_settings, embedder)
     assert sorted(report.added) == sorted([VISIT, LECTURE])
     assert report.chunks_embedded == len(stored.chunks) == embedder.texts_embedded > 0
-    assert backends.index_exists(backend_settings)
+    assert _exists(backend_settings)
     loaded = _load(backend_settings)
     assert [c.id for c in loaded.chunks] == [c.id for c in stored.chunks]
     for doc_id in (VISIT, LECTURE):
@@ -102,7 +112,7 @@ def test_add_change_and_delete_are_incremental(backend_settings: Settings) -> No
     assert not any(c.doc_id == LECTURE for c in loaded.chunks), "a deleted file's chunks disappear"
     assert any("15 documents" in c.text for c in loaded.chunks)
     assert not any("14 documents" in c.text for c in loaded.chunks), "an edited file's old chunks are replaced"
-    hits = backends.make_retriever(loaded, HashEmbedder(), backend_settings).search("14 documents signed", 10)
+    hits = _searcher(loaded, backend_settings).search("14 documents signed", 10)
     assert hits and not any("14 documents" in h.chunk.text for h in hits)
     if backend_settings.milvus_uri:
         live = {(d, e["hash"]) for d, e in loaded.manifest["documents"].items()}
@@ -127,34 +137,30 @@ def test_an_index_built_by_another_embedder_is_refused_then_rebuilt(backend_sett
     assert len(_load(backend_settings, other).chunks) == len(stored.chunks)
 
 
-def _crash_at_the_commit_point(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    def crash(*args: object) -> None:
-        raise KeyboardInterrupt("killed while writing the index")
+def _killed_at_the_commit_point() -> contextlib.AbstractContextManager[None]:
+    """While the block runs, an update is killed at its commit point (either engine)."""
+    def crash(where: object) -> None:
+        raise KeyboardInterrupt(f"killed while committing {where}")
 
-    if settings.milvus_uri:
-        monkeypatch.setattr(milvus_index, "_commit", crash)
-    else:
-        monkeypatch.setattr(store.os, "replace", crash)
+    return faults.injected("index.commit", crash)
 
 
 def test_a_crash_before_the_commit_leaves_the_previous_index_whole_and_unpolluted(
-    backend_settings: Settings, monkeypatch: pytest.MonkeyPatch
+    backend_settings: Settings
 ) -> None:
     before, _ = _build(backend_settings)
     docs = backend_settings.documents_dir
     (docs / "new.txt").write_text("A brand new article about bridges and 14 documents.", encoding="utf-8")
     visit = docs / VISIT
     visit.write_text(visit.read_text(encoding="utf-8").replace("14 documents", "15 documents"), encoding="utf-8")
-    with monkeypatch.context() as patch:
-        _crash_at_the_commit_point(backend_settings, patch)
-        with pytest.raises(KeyboardInterrupt):
-            _build(backend_settings)
+    with _killed_at_the_commit_point(), pytest.raises(KeyboardInterrupt):
+        _build(backend_settings)
 
     survived = _load(backend_settings)
     assert [c.id for c in survived.chunks] == [c.id for c in before.chunks]
     assert survived.manifest == before.manifest
     for mode in ("dense", "bm25", "hybrid"):
-        retriever = backends.make_retriever(survived, HashEmbedder(), replace(backend_settings, retriever=mode))
+        retriever = _searcher(survived, replace(backend_settings, retriever=mode))
         hits = retriever.search("bridges 15 documents", 20)
         assert hits and all(h.chunk.doc_id != "new.txt" and "15 documents" not in h.chunk.text for h in hits)
 
@@ -168,7 +174,7 @@ def test_a_crash_before_the_commit_leaves_the_previous_index_whole_and_unpollute
 def test_a_running_milvus_reader_follows_an_update_committed_elsewhere(settings: Settings, milvus_file: str) -> None:
     shared = replace(settings, milvus_uri=milvus_file, milvus_collection=f"test{next(_names)}")
     _build(shared)
-    reader = backends.make_retriever(_load(shared), HashEmbedder(), shared)  # e.g. a web process
+    reader = _searcher(_load(shared), shared)  # e.g. a web process
     visit = shared.documents_dir / VISIT
     visit.write_text(visit.read_text(encoding="utf-8").replace("14 documents", "15 documents"), encoding="utf-8")
     _build(shared)  # `rag index` run elsewhere
@@ -186,16 +192,18 @@ QUESTIONS = [
 
 
 @pytest.mark.parametrize("mode", ["dense", "bm25", "hybrid"])
-def test_milvus_finds_the_same_passages_as_faiss_and_bm25s(settings: Settings, milvus_file: str, mode: str) -> None:
-    faiss_settings = replace(settings, retriever=mode)
-    milvus_settings = replace(faiss_settings, milvus_uri=milvus_file, milvus_collection=f"test{next(_names)}")
-    faiss = backends.make_retriever(_build(faiss_settings)[0], HashEmbedder(), faiss_settings)
-    milvus = backends.make_retriever(_build(milvus_settings)[0], HashEmbedder(), milvus_settings)
+def test_milvus_finds_the_same_passages_as_the_local_engine_and_bm25s(
+    settings: Settings, milvus_file: str, mode: str
+) -> None:
+    local_settings = replace(settings, retriever=mode)
+    milvus_settings = replace(local_settings, milvus_uri=milvus_file, milvus_collection=f"test{next(_names)}")
+    local = _searcher(_build(local_settings)[0], local_settings)
+    milvus = _searcher(_build(milvus_settings)[0], milvus_settings)
     for question in QUESTIONS:
-        expected, found = faiss.search(question, 5), milvus.search(question, 5)
+        expected, found = local.search(question, 5), milvus.search(question, 5)
         assert found[0].chunk == expected[0].chunk
         assert len({h.chunk.id for h in found} & {h.chunk.id for h in expected}) >= 4, "at most a tie at the end"
-        by_id = {h.chunk.id: h for h in faiss.search(question, 50)}
+        by_id = {h.chunk.id: h for h in local.search(question, 50)}
         for hit, rival in zip(found, expected, strict=True):
             assert hit.dense == pytest.approx(by_id[hit.chunk.id].dense, abs=1e-4)
             assert hit.lexical == pytest.approx(by_id[hit.chunk.id].lexical, rel=1e-3, abs=1e-4)
@@ -204,7 +212,7 @@ def test_milvus_finds_the_same_passages_as_faiss_and_bm25s(settings: Settings, m
             # hybrid, equals broken differently in one list shift the fused scores of the last few.)
             if mode != "hybrid" or hit.rank <= 3:
                 assert hit.score == pytest.approx(rival.score, rel=1e-3, abs=1e-4), [h.score for h in found]
-    assert milvus.idf("document") == pytest.approx(faiss.idf("document"))
+    assert milvus.idf("document") == pytest.approx(local.idf("document"))
 
 
 def test_a_whole_answer_from_milvus_cites_exact_spans(backend_settings: Settings) -> None:
@@ -221,9 +229,9 @@ def test_a_bad_collection_name_and_an_unreachable_server_give_clear_errors(
 ) -> None:
     monkeypatch.setattr(milvus_index, "CONNECT_TIMEOUT_S", 1.0)
     with pytest.raises(IndexStoreError, match="RAG_MILVUS_COLLECTION"):
-        backends.index_exists(replace(settings, milvus_uri=str(settings.index_dir / "m.db"), milvus_collection="1-x"))
+        _exists(replace(settings, milvus_uri=str(settings.index_dir / "m.db"), milvus_collection="1-x"))
     with pytest.raises(IndexStoreError, match=r"cannot be reached.*RAG_MILVUS_URI"):
-        backends.index_exists(replace(settings, milvus_uri="http://127.0.0.1:9"))
+        _exists(replace(settings, milvus_uri="http://127.0.0.1:9"))
 
 
 def test_a_milvus_lite_file_open_in_another_process_gives_a_clear_error(settings: Settings, tmp_path: Path) -> None:
@@ -236,7 +244,7 @@ def test_a_milvus_lite_file_open_in_another_process_gives_a_clear_error(settings
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
         with pytest.raises(IndexStoreError, match="one process at a time"):
-            backends.index_exists(replace(settings, milvus_uri=path))
+            _exists(replace(settings, milvus_uri=path))
     finally:
         holder.kill()
         holder.wait()
@@ -279,14 +287,14 @@ def news_settings(backend_settings: Settings) -> Settings:
     return backend_settings
 
 
-def _searcher(settings: Settings) -> Searcher:
+def _built_searcher(settings: Settings) -> Searcher:
     index = open_index(settings, HashEmbedder())
     snapshot, _ = index.update()
     return index.searcher(snapshot, HashEmbedder())
 
 
 def test_the_catalog_holds_each_articles_entry_typed(news_settings: Settings) -> None:
-    snapshot = _searcher(news_settings).index
+    snapshot = _built_searcher(news_settings).index
     assert set(snapshot.catalog) == {VISIT, LECTURE, *NEWS}
     entry = snapshot.catalog["bridge-2024.txt"]
     assert isinstance(entry, DocumentEntry)
@@ -298,7 +306,7 @@ def test_the_catalog_holds_each_articles_entry_typed(news_settings: Settings) ->
 
 @pytest.mark.parametrize("mode", ["dense", "bm25", "hybrid"])
 def test_date_and_source_filters_keep_to_the_articles_they_allow(news_settings: Settings, mode: str) -> None:
-    searcher = _searcher(replace(news_settings, retriever=mode))
+    searcher = _built_searcher(replace(news_settings, retriever=mode))
     question = "harbour bridge repairs engineers"
     assert {h.chunk.doc_id for h in searcher.search(question, 10)} >= set(NEWS)
     since = searcher.search(question, 10, Filters.parse(since="2023-01-01"))
@@ -310,14 +318,14 @@ def test_date_and_source_filters_keep_to_the_articles_they_allow(news_settings: 
 
 
 def test_a_question_about_the_latest_news_gets_the_newest_first(news_settings: Settings) -> None:
-    searcher = _searcher(news_settings)  # hybrid, the default
+    searcher = _built_searcher(news_settings)  # hybrid, the default
     latest = searcher.search("What is the latest on the harbour bridge repairs?", 3)
     assert [h.chunk.doc_id for h in latest] == ["bridge-2024.txt", "bridge-2023.txt", "bridge-2022.txt"]
     assert [h.rank for h in latest] == [1, 2, 3]
 
 
 def test_idf_weighs_rare_words_above_common_ones(news_settings: Settings) -> None:
-    searcher = _searcher(news_settings)
+    searcher = _built_searcher(news_settings)
     reopened, harbour, bridge = (terms(word)[0] for word in ("reopened", "harbour", "bridge"))
     assert searcher.idf("zzyzx") > searcher.idf(reopened) > searcher.idf(harbour) > 0  # unseen, 1 chunk, 3
     assert searcher.idf(bridge) == pytest.approx(searcher.idf(harbour))
@@ -394,7 +402,7 @@ def test_idf_follows_adds_changes_and_removals_without_reading_the_chunks(backen
     _build(backend_settings)
     (docs / LECTURE).unlink()
     for step in ("after add and change", "after removal"):
-        searcher = _searcher(backend_settings)
+        searcher = _built_searcher(backend_settings)
         texts = [c.text for c in searcher.index.chunks]
         expected = idf_table(texts)
         for term in {t for text in texts for t in terms(text)} | {"zzyzx", "lectur", "14"}:
@@ -466,17 +474,15 @@ def test_milvus_clean_up_names_only_what_went_away_in_bounded_batches(
 
 
 def test_milvus_rows_of_an_update_killed_before_its_commit_go_even_when_never_committed(
-    settings: Settings, milvus_file: str, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, milvus_file: str
 ) -> None:
     shared = replace(settings, milvus_uri=milvus_file, milvus_collection=f"test{next(_names)}")
     _build(shared)
     visit = shared.documents_dir / VISIT
     text = visit.read_text(encoding="utf-8")
     visit.write_text(text.replace("14 documents", "15 documents"), encoding="utf-8")
-    with monkeypatch.context() as patch:
-        _crash_at_the_commit_point(shared, patch)
-        with pytest.raises(KeyboardInterrupt):
-            _build(shared)
+    with _killed_at_the_commit_point(), pytest.raises(KeyboardInterrupt):
+        _build(shared)
     visit.write_text(text.replace("14 documents", "16 documents"), encoding="utf-8")  # that version never lands
     _build(shared)
     live = {(d, e["hash"]) for d, e in _load(shared).manifest["documents"].items()}
@@ -488,7 +494,7 @@ def test_milvus_rows_of_an_update_killed_before_its_commit_go_even_when_never_co
 
 
 def test_milvus_rows_an_update_killed_after_its_commit_replaced_go_at_the_next_one(
-    settings: Settings, milvus_file: str, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, milvus_file: str
 ) -> None:
     shared = replace(settings, milvus_uri=milvus_file, milvus_collection=f"test{next(_names)}")
     _build(shared)
@@ -496,13 +502,11 @@ def test_milvus_rows_an_update_killed_after_its_commit_replaced_go_at_the_next_o
     visit.write_text(visit.read_text(encoding="utf-8").replace("14 documents", "15 documents"), encoding="utf-8")
     (shared.documents_dir / LECTURE).unlink()
 
-    def killed(*args: object, **kwargs: object) -> None:
+    def killed() -> None:
         raise KeyboardInterrupt("killed after the commit, before the clean-up")
 
-    with monkeypatch.context() as patch:
-        patch.setattr(milvus_index, "_remove_unreferenced", killed)
-        with pytest.raises(KeyboardInterrupt):
-            _build(shared)
+    with faults.injected("index.clean_up", killed), pytest.raises(KeyboardInterrupt):
+        _build(shared)
     _, report = _build(shared)  # nothing changed in the folder: the clean-up is finished all the same
     assert not report.added and not report.changed and not report.removed
     live = {(d, e["hash"]) for d, e in _load(shared).manifest["documents"].items()}
@@ -536,7 +540,7 @@ def _stories_of(searcher: Searcher) -> list[tuple[str, ...]]:
 
 @pytest.mark.parametrize("mode", ["dense", "bm25", "hybrid"])
 def test_copies_of_one_story_give_one_passage_naming_the_others(story_settings: Settings, mode: str) -> None:
-    searcher = _searcher(replace(story_settings, retriever=mode))
+    searcher = _built_searcher(replace(story_settings, retriever=mode))
     assert _stories_of(searcher) == [tuple(sorted(FARE_COPIES))]
     hits = searcher.search("How much will rail fares rise in January?", 5)
     fares = [h for h in hits if h.chunk.doc_id in FARE_COPIES]
@@ -550,15 +554,15 @@ def test_editing_and_removing_a_copy_regroups_the_story(story_settings: Settings
     from tests.test_stories import MUSEUM
 
     docs = story_settings.documents_dir
-    _searcher(story_settings)
+    _built_searcher(story_settings)
     (docs / "guardian-fares.txt").write_text(MUSEUM + " A new line about the museum shop.", encoding="utf-8")
-    searcher = _searcher(story_settings)
+    searcher = _built_searcher(story_settings)
     assert _stories_of(searcher) == [("bbc-fares.txt", "wire-fares.txt"), ("guardian-fares.txt", "museum.txt")]
     hits = searcher.search("How much will rail fares rise in January?", 5)
     assert {h.also_in for h in hits if h.chunk.doc_id in {"bbc-fares.txt", "wire-fares.txt"}} in (
         {("wire-fares.txt",)}, {("bbc-fares.txt",)})
     (docs / "wire-fares.txt").unlink()
     (docs / "museum.txt").unlink()
-    searcher = _searcher(story_settings)
+    searcher = _built_searcher(story_settings)
     assert _stories_of(searcher) == []
     assert not any(h.also_in for h in searcher.search("How much will rail fares rise in January?", 5))
