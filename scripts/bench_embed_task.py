@@ -21,7 +21,8 @@ For each configuration it prints one table row:
 - recall@5 and @10 of the gold passage, dense alone and through the product's hybrid retrieval
   (rag.retrieval.Retriever: BM25 and dense fused), on each set. The gold passage is a chunk that
   covers a case's gold quote, the sentence holding its answer (`rag.evaluation.metrics.covers`,
-  as `rag eval` scores retrieval); unanswerable cases are left out.
+  as `rag eval` scores retrieval); unanswerable cases are left out. After the first configuration,
+  each row names the cases whose gold passage entered or left the top 5 against the first.
 
 The sets: in-house (eval/questions.jsonl over documents/), xquad (eval/xquad/: real Wikipedia
 articles with crowd-written questions, the same files as shared/xquad-dev), and news: no copy of
@@ -182,21 +183,41 @@ def time_embedding(embedder: MiniLMEmbedder, texts: list[str], rounds: int) -> t
     return best, first
 
 
-def recalls(task: TaskSet, embedder: MiniLMEmbedder, vectors: dict[str, np.ndarray], work: Path) -> dict[str, float]:
+@dataclass(frozen=True)
+class Found:
+    """One set's result: recall@k per "mode@k", and each case's 1-based gold rank (None: not in the top 10)."""
+
+    recall: dict[str, float]
+    ranks: dict[str, dict[str, int | None]]  # mode -> case id -> rank
+
+
+def recalls(task: TaskSet, embedder: MiniLMEmbedder, vectors: dict[str, np.ndarray], work: Path) -> Found:
     """recall@k of the gold passage for each mode and k, the set indexed with `vectors`."""
     index, _ = update_index(task.documents, work, Precomputed(embedder, vectors), ChunkingSettings())
     cases = locate_quotes(task.cases, index.documents, task.name)
-    out: dict[str, float] = {}
+    recall: dict[str, float] = {}
+    ranks: dict[str, dict[str, int | None]] = {}
     for mode in MODES:
         retriever = Retriever(index, embedder, mode)
-        ranks = []
+        ranks[mode] = {}
         for case in cases:
             hits = retriever.search(case.question, max(KS))
             passages = [Span(h.chunk.doc_id, h.chunk.start, h.chunk.end) for h in hits]
-            ranks.append(first_hit_rank(passages, case.spans))
+            ranks[mode][case.id] = first_hit_rank(passages, case.spans)
         for k in KS:
-            out[f"{mode}@{k}"] = recall_at_k(ranks, k) or 0.0
-    return out
+            recall[f"{mode}@{k}"] = recall_at_k(list(ranks[mode].values()), k) or 0.0
+    return Found(recall, ranks)
+
+
+def changes(first: Found, other: Found, k: int = KS[0]) -> str:
+    """The cases whose gold passage is in the top k for one configuration and not the other."""
+    out = []
+    for mode in MODES:
+        for case, rank in first.ranks[mode].items():
+            before, after = rank is not None and rank <= k, (r := other.ranks[mode][case]) is not None and r <= k
+            if before != after:
+                out.append(f"{mode} {case} {'lost' if before else 'gained'} (rank {rank} -> {r})")
+    return ", ".join(out) or "none"
 
 
 def main() -> None:
@@ -226,16 +247,20 @@ def main() -> None:
             found = {s.name: recalls(s, embedder, by_text, work / f"index-{number}-{i}") for i, s in enumerate(sets)}
             rows.append((config, speed, found))
             print(f"{config.label()}: {speed:.0f} chunks/s over {len(texts)} chunks; "
-                  + "; ".join(f"{name} " + " ".join(f"{m} {v:.3f}" for m, v in r.items()) for name, r in found.items()),
-                  flush=True)
+                  + "; ".join(f"{name} " + " ".join(f"{m} {v:.3f}" for m, v in r.recall.items())
+                              for name, r in found.items()), flush=True)
+            first_config, _, first_found = rows[0]
+            for name in found if rows[1:] else ():
+                moved = changes(first_found[name], found[name])
+                print(f"  {name}, top {KS[0]} against {first_config.label()}: {moved}")
     print("\ncases: " + ", ".join(f"{s.name} {len(s.cases)}" for s in sets))
     names = [s.name for s in sets]
     print(f"\n| configuration | chunks/s | {' | '.join(f'{n} R@5 dense / hybrid' for n in names)} | "
           f"{' | '.join(f'{n} R@10 dense / hybrid' for n in names)} |")
     print("|---" * (2 + 2 * len(names)) + "|")
     for config, speed, found in rows:
-        at5 = " | ".join(f"{found[n]['dense@5']:.3f} / {found[n]['hybrid@5']:.3f}" for n in names)
-        at10 = " | ".join(f"{found[n]['dense@10']:.3f} / {found[n]['hybrid@10']:.3f}" for n in names)
+        at5 = " | ".join(f"{found[n].recall['dense@5']:.3f} / {found[n].recall['hybrid@5']:.3f}" for n in names)
+        at10 = " | ".join(f"{found[n].recall['dense@10']:.3f} / {found[n].recall['hybrid@10']:.3f}" for n in names)
         print(f"| {config.label()} | {speed:.0f} | {at5} | {at10} |")
 
 
