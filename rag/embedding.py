@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BACKENDS = ("torch", "onnx", "onnx-int8")
-DEFAULT_BACKEND = "onnx"  # the measured choice: docs/history/benchmarks.md, "Embedder backends"
+DEFAULT_BACKEND = "onnx"  # measured: docs/history/benchmarks.md; int8 on the task: docs/news.md (feed speed)
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 # Texts per model call. Measured on the project's chunks, 2 cores (docs/news.md, "Indexing at feed
 # speed"): int8 runs 276-283 chunks/s at 16 against 211 at 32 (and 281 at 8); fp32 110-120 at 8 to
@@ -85,7 +85,9 @@ def onnx_available() -> bool:
 class MiniLMEmbedder:
     dimension = 384
 
-    def __init__(self, batch_size: int = DEFAULT_BATCH, backend: str = DEFAULT_BACKEND, cache_dir: Path | None = None) -> None:
+    def __init__(
+        self, batch_size: int = DEFAULT_BATCH, backend: str = DEFAULT_BACKEND, cache_dir: Path | None = None
+    ) -> None:
         if backend not in BACKENDS:
             raise ValueError(f"unknown embedder backend {backend!r}: choose one of {', '.join(BACKENDS)}")
         if backend != "torch" and not onnx_available():
