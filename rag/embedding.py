@@ -39,8 +39,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BACKENDS = ("torch", "onnx", "onnx-int8")
-DEFAULT_BACKEND = "onnx"  # the measured choice: docs/history/benchmarks.md, "Embedder backends"
+DEFAULT_BACKEND = "onnx"  # measured: docs/history/benchmarks.md; int8 on the task: docs/news.md (feed speed)
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+# Texts per model call. Measured on the project's chunks, 2 cores (docs/news.md, "Indexing at feed
+# speed"): int8 runs 276-283 chunks/s at 16 against 211 at 32 (and 281 at 8); fp32 110-120 at 8 to
+# 32, within the noise. 16 for both.
+DEFAULT_BATCH = 16
 # Bumped whenever the export changes (opset, inputs, quantisation): an older folder is then ignored.
 EXPORT_VERSION = 2
 MARKER = "export.json"
@@ -81,7 +85,9 @@ def onnx_available() -> bool:
 class MiniLMEmbedder:
     dimension = 384
 
-    def __init__(self, batch_size: int = 32, backend: str = DEFAULT_BACKEND, cache_dir: Path | None = None) -> None:
+    def __init__(
+        self, batch_size: int = DEFAULT_BATCH, backend: str = DEFAULT_BACKEND, cache_dir: Path | None = None
+    ) -> None:
         if backend not in BACKENDS:
             raise ValueError(f"unknown embedder backend {backend!r}: choose one of {', '.join(BACKENDS)}")
         if backend != "torch" and not onnx_available():
@@ -99,7 +105,7 @@ class MiniLMEmbedder:
         self._lock = threading.RLock()
 
     @classmethod
-    def from_settings(cls, settings: Settings, batch_size: int = 32) -> MiniLMEmbedder:
+    def from_settings(cls, settings: Settings, batch_size: int = DEFAULT_BATCH) -> MiniLMEmbedder:
         """The backend and cache folder a `rag.settings.Settings` asks for."""
         return cls(batch_size, settings.embedder_backend, settings.model_cache_dir)
 
@@ -169,10 +175,10 @@ class TorchMiniLM:
 class OnnxMiniLM:
     """The exported model run by onnxruntime, with sentence-transformers' steps around it: the
     model's own tokenizer (truncating at max_seq_length), mean pooling over real tokens, unit length.
-    Texts are batched by length, as sentence-transformers does, so little padding is computed."""
+    Texts are batched by token count, so little padding is computed. `session` stands in for the
+    onnxruntime session (tests); by default `onnx_file` is loaded."""
 
-    def __init__(self, onnx_file: Path, source: Path) -> None:
-        import onnxruntime as ort
+    def __init__(self, onnx_file: Path, source: Path, session: Any = None) -> None:
         from tokenizers import Tokenizer
 
         config = json.loads((source / "sentence_bert_config.json").read_text())
@@ -182,32 +188,70 @@ class OnnxMiniLM:
         self._counter.no_padding()
         self._tokenizer = Tokenizer.from_file(str(source / "tokenizer.json"))
         self._tokenizer.enable_truncation(self.max_seq_length)
-        self._tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # to the longest text of the batch
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        log.info("Loading embedding model from %s (onnxruntime)", onnx_file)
-        self._session = ort.InferenceSession(str(onnx_file), options, providers=["CPUExecutionProvider"])
+        self._tokenizer.no_padding()  # each batch is padded by `padded`, to its own longest text
+        if session is None:
+            import onnxruntime as ort
+
+            options = ort.SessionOptions()
+            options.log_severity_level = 3
+            log.info("Loading embedding model from %s (onnxruntime)", onnx_file)
+            session = ort.InferenceSession(str(onnx_file), options, providers=["CPUExecutionProvider"])
+        self._session = session
 
     def count_tokens(self, text: str) -> int:
         return len(self._counter.encode(text, add_special_tokens=True).ids)
 
     def encode(self, texts: list[str], batch_size: int = 32, **_: Any) -> np.ndarray:
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        """Unit vectors in the order of `texts`. Every text is tokenised once; batches are cut from
+        the texts sorted by token count (`length_order`), so a batch pads to nearly its own length."""
+        token_ids = [e.ids for e in self._tokenizer.encode_batch(texts)]
         out = np.zeros((len(texts), 384), dtype=np.float32)
-        for start in range(0, len(order), batch_size):
-            picked = order[start : start + batch_size]
-            out[picked] = self._encode_batch([texts[i] for i in picked])
+        for picked in batches(length_order([len(ids) for ids in token_ids]), batch_size):
+            out[picked] = self._encode_batch([token_ids[i] for i in picked])
         return out
 
-    def _encode_batch(self, texts: list[str]) -> np.ndarray:
-        encodings = self._tokenizer.encode_batch(texts)
-        ids = np.array([e.ids for e in encodings], dtype=np.int64)
-        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+    def _encode_batch(self, token_ids: list[list[int]]) -> np.ndarray:
+        ids, mask = padded(token_ids)
         feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
         hidden = self._session.run(None, feed)[0]
         weights = mask[:, :, None].astype(np.float32)
         pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
         return pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)  # type: ignore[no-any-return]
+
+
+def length_order(lengths: Sequence[int]) -> list[int]:
+    """Positions sorted longest first (ties in their original order), so texts of like length share
+    a batch and little padding is computed; `encode` writes each vector back to its own position.
+
+    >>> length_order([3, 9, 3, 5])
+    [1, 3, 0, 2]
+    """
+    return sorted(range(len(lengths)), key=lambda i: -lengths[i])
+
+
+def batches(order: Sequence[int], size: int) -> list[list[int]]:
+    """`order` cut into consecutive runs of at most `size` positions.
+
+    >>> batches([1, 3, 0, 2, 4], 2)
+    [[1, 3], [0, 2], [4]]
+    """
+    return [list(order[start : start + size]) for start in range(0, len(order), max(1, size))]
+
+
+def padded(token_ids: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
+    """The token ids as one int64 array padded with 0 ([PAD]) to the longest, and its attention mask.
+
+    >>> ids, mask = padded([[101, 7, 102], [101, 102]])
+    >>> ids.tolist(), mask.tolist()
+    ([[101, 7, 102], [101, 102, 0]], [[1, 1, 1], [1, 1, 0]])
+    """
+    width = max((len(t) for t in token_ids), default=0)
+    ids = np.zeros((len(token_ids), width), dtype=np.int64)
+    mask = np.zeros((len(token_ids), width), dtype=np.int64)
+    for row, tokens in enumerate(token_ids):
+        ids[row, : len(tokens)] = tokens
+        mask[row, : len(tokens)] = 1
+    return ids, mask
 
 
 def export_onnx(cache_dir: Path) -> Path:

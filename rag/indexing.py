@@ -148,8 +148,9 @@ def _previous_manifest(
         manifest = store.read_manifest(index_dir)
         store.check_compatible(manifest, embedder.name, embedder.dimension, index_dir)
     except IndexStoreError as err:
-        notes.append(f"{err.args[0].split(' Run `rag index`')[0]} The index was rebuilt from the documents.")
-        log.warning("Rebuilding the whole index: %s", err)
+        reason = err.args[0].split(" Run `rag index`")[0]  # this is that run: no advice to run it
+        notes.append(f"{reason} The index was rebuilt from the documents.")
+        log.warning("Rebuilding the whole index: %s", reason)
         return None, None
     if manifest.get("chunking") != chunking.as_dict():
         notes.append("The chunking settings changed since the last build: the index was rebuilt.")

@@ -12,6 +12,9 @@ each searched among the chunks of its own documents. For each backend it prints:
   results, both with the chunks embedded by the backend itself ("own index") and with PyTorch's chunk
   vectors ("torch index": questions embedded by the backend against an index PyTorch built).
 
+This measures agreement with PyTorch, not the task: scripts/bench_embed_task.py judges a
+configuration by recall of the gold passage (dense and hybrid) on the question sets, with its speed.
+
 The ONNX exports are made (once) in the model cache (RAG_MODEL_CACHE) if they are not there yet.
 Run it on an otherwise idle machine: other work on the same cores slows every number.
 """

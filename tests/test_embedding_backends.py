@@ -163,6 +163,36 @@ def test_the_backend_setting() -> None:
     assert (embedder.backend, embedder.cache_dir) == ("torch", Path("/nowhere"))
 
 
+class PaddingSession:
+    """Stands in for the onnxruntime session: each token's hidden state is a fixed function of its
+    id, and a padded position gets noise, so a vector is right only if the mask is applied. Notes
+    the shape of every batch."""
+
+    def __init__(self) -> None:
+        self.shapes: list[tuple[int, int]] = []
+
+    def run(self, _outputs: Any, feed: dict[str, np.ndarray]) -> list[np.ndarray]:
+        ids, mask = feed["input_ids"], feed["attention_mask"]
+        self.shapes.append(ids.shape)
+        hidden = np.sin(ids[:, :, None] * np.arange(1, 385)[None, None, :] / 97.0).astype(np.float32)
+        hidden[mask == 0] = np.random.default_rng(0).standard_normal((int((mask == 0).sum()), 384))
+        return [hidden]
+
+
+def test_batches_sorted_by_token_count_give_each_text_its_own_vector() -> None:
+    session = PaddingSession()
+    model = embedding.OnnxMiniLM(Path("unused.onnx"), embedding.model_folder(), session=session)
+    texts = ["A short one.", "A much longer sentence about the state visit to Japan and what was signed there.",
+             "Mid-length text about Tokyo.", "Hi", "Another long sentence, with commas, numbers like 2024 and 17."]
+    alone = np.stack([model.encode([t])[0] for t in texts])
+    session.shapes.clear()
+    together = model.encode(texts, batch_size=2)
+    assert np.allclose(together, alone, atol=1e-6)  # the original order, and padding changes nothing
+    lengths = sorted((model.count_tokens(t) for t in texts), reverse=True)
+    assert session.shapes == [(2, lengths[0]), (2, lengths[2]), (1, lengths[4])]  # longest first: least padding
+    assert len({tuple(v) for v in together.round(5)}) == len(texts)
+
+
 # -- integration: the real model -------------------------------------------------------------------
 
 

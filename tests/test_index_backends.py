@@ -19,6 +19,7 @@ import pytest
 
 from rag import Settings, faults, milvus_index
 from rag.chunking import ChunkingSettings
+from rag.embedding import embedder_name
 from rag.errors import IndexStoreError
 from rag.filters import Filters
 from rag.index import DocumentEntry, IndexReport, Searcher, Snapshot, open_index
@@ -135,6 +136,22 @@ def test_an_index_built_by_another_embedder_is_refused_then_rebuilt(backend_sett
     stored, report = _build(backend_settings, other)
     assert other.texts_embedded == len(stored.chunks) and sorted(report.added) == sorted([VISIT, LECTURE])
     assert len(_load(backend_settings, other).chunks) == len(stored.chunks)
+
+
+def test_switching_between_fp32_and_int8_minilm_rebuilds(backend_settings: Settings) -> None:
+    """The two MiniLM backends give the same dimension but not the same vectors: an index built by one
+    is refused by the other with both names and the command to run, and `rag index` rebuilds it."""
+    fp32, int8 = HashEmbedder(), HashEmbedder()
+    fp32.name, int8.name = embedder_name("onnx"), embedder_name("onnx-int8")
+    assert fp32.name != int8.name and embedder_name("torch") == fp32.name
+    _build(backend_settings, fp32)
+    with pytest.raises(IndexStoreError) as err:
+        _load(backend_settings, int8)
+    assert f"{fp32.name!r}" in str(err.value) and f"{int8.name!r}" in str(err.value)
+    assert "Run `rag index`" in str(err.value)
+    stored, report = _build(backend_settings, int8)
+    assert int8.texts_embedded == len(stored.chunks) > 0 and sorted(report.added) == sorted([VISIT, LECTURE])
+    assert _load(backend_settings, int8).manifest == stored.manifest
 
 
 def _killed_at_the_commit_point() -> contextlib.AbstractContextManager[None]:
