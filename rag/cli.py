@@ -56,7 +56,7 @@ def main(
 ) -> None:
     """Ask questions about the articles in a folder, answered by a local model with exact citations."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s")
-    # Models are proven in a child process before they load (rag/llama_build.py); should native code
+    # Models are proven in a child process before they load (rag/models/llama_build.py); should native code
     # still crash here, Python says where instead of the process vanishing without a word.
     with contextlib.suppress(AttributeError, ValueError, OSError):  # stderr may be no file (a test's runner)
         faulthandler.enable()
@@ -229,7 +229,7 @@ def serve(
     click.echo(f"Index {settings.index_dir}: {report.summary()}", err=True)
     click.echo("Loading the models…", err=True)
     assistant.warm_up()
-    from rag.feed_refresh import Quiet, Refresher
+    from rag.ingest.feed_refresh import Quiet, Refresher
 
     quiet = Quiet()
     try:
@@ -282,7 +282,7 @@ def models(settings: Settings, as_json: bool) -> None:
 
     Assembles and verifies the selected model if its packages are installed.
     """
-    from rag import models as registry
+    from rag.models import gguf as registry
 
     try:
         path = registry.resolve(settings.model, settings.model_cache_dir, settings.model_sha256)
@@ -404,7 +404,7 @@ def add(ctx: click.Context, urls: tuple[str, ...]) -> None:
     Only public addresses are fetched: a host on this machine or a private network is refused
     unless RAG_FETCH_ALLOW_HOSTS names it."""
     from rag.errors import FetchError
-    from rag.fetching import fetch_article
+    from rag.ingest.fetching import fetch_article
 
     settings: Settings = ctx.obj
     failed = 0
@@ -436,7 +436,7 @@ def feeds() -> None:
 @click.pass_context
 def feeds_add(ctx: click.Context, url: str, limit: int | None) -> None:
     """Follow the feed at URL: fetch it now, save its entries, bring the index up to date."""
-    from rag import feeds as following
+    from rag.ingest import feeds as following
 
     settings: Settings = _settings(ctx)
     result = following.add(url, settings.documents_dir, limit=limit or settings.feed_limit,
@@ -454,7 +454,7 @@ def feeds_add(ctx: click.Context, url: str, limit: int | None) -> None:
 @click.pass_context
 def feeds_list(ctx: click.Context, as_json: bool) -> None:
     """List the feeds followed: address, title, last refresh, articles saved, last error."""
-    from rag import feeds as following
+    from rag.ingest import feeds as following
 
     followed = following.load(_settings(ctx).documents_dir)
     if as_json:
@@ -474,7 +474,7 @@ def feeds_list(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def feeds_remove(ctx: click.Context, url: str) -> None:
     """Stop following the feed at URL (the articles it saved stay; delete its folder to drop them)."""
-    from rag import feeds as following
+    from rag.ingest import feeds as following
 
     settings = _settings(ctx)
     feed = following.remove(url, settings.documents_dir)
@@ -488,7 +488,7 @@ def feeds_remove(ctx: click.Context, url: str) -> None:
 def feeds_update(ctx: click.Context, urls: tuple[str, ...]) -> None:
     """Refresh the feeds followed (or only these), save their new entries, bring the index up to date.
     Exits with status 1 if a feed failed (the others are still saved and indexed)."""
-    from rag import feeds as following
+    from rag.ingest import feeds as following
 
     settings = _settings(ctx)
     results = following.refresh_all(settings.documents_dir, allow_hosts=settings.feed_hosts, only=urls)

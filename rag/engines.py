@@ -2,7 +2,7 @@
 and the index. The one place that turns `Settings` into running parts; `Assistant` (pipeline.py),
 the CLI and the scripts build through it, so a setting means the same everywhere.
 
-- The embedder: MiniLM on the backend `embedder_backend` names (rag/embedding.py).
+- The embedder: MiniLM on the backend `embedder_backend` names (rag/models/embedding.py).
 - The answering model: unset `llm_url`, the GGUF model `model` in this process (llama.cpp); set,
   an OpenAI-compatible server (the model name still names the checker's calibration, so set it to
   the model the server runs).
@@ -18,10 +18,10 @@ Each engine's module is imported only when it is chosen (an OpenAI server needs 
 
 from __future__ import annotations
 
-from rag import models
-from rag.embedding import Embedder, MiniLMEmbedder
-from rag.generation import Generator, LlamaGenerator
 from rag.index import Index, open_index
+from rag.models import gguf
+from rag.models.embedding import Embedder, MiniLMEmbedder
+from rag.models.generation import Generator, LlamaGenerator
 from rag.settings import Settings
 
 __all__ = ["JUDGE_CONTEXT", "make_embedder", "make_generator", "make_index", "make_judge_model", "make_model",
@@ -37,14 +37,14 @@ def make_embedder(settings: Settings, batch_size: int = 32) -> Embedder:
 
 def make_model(settings: Settings, name: str, context: int, sha256: str | None = None) -> LlamaGenerator:
     """The GGUF model `name` (a known model or a file) in this process, its file checked first."""
-    path = models.resolve(name, settings.model_cache_dir, sha256)
+    path = gguf.resolve(name, settings.model_cache_dir, sha256)
     return LlamaGenerator(path, context, settings.threads, name=name, cpu=settings.llama_cpu)
 
 
 def make_generator(settings: Settings) -> Generator:
     """The answering model: a model server when `llm_url` is set, else the GGUF model `model`."""
     if settings.llm_url:
-        from rag.openai_generator import OpenAIGenerator
+        from rag.models.openai_generator import OpenAIGenerator
 
         return OpenAIGenerator(
             settings.llm_url,

@@ -16,20 +16,21 @@ from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
-from rag import engines, timelines
-from rag.answer_types import answer_shape
-from rag.answering import Answering, Outcome
-from rag.checking import Policy, policy_for
-from rag.embedding import Embedder, RememberedVectors
+from rag import engines
+from rag.answers import timelines
+from rag.answers.answering import Answering, Outcome
+from rag.answers.checking import Policy, policy_for
+from rag.answers.judging import Judge
+from rag.answers.markers import strip_markers
+from rag.answers.prompting import SYSTEM_PROMPT
+from rag.answers.questions import clean_question, history_messages
+from rag.answers.rewriting import depends_on_conversation, rewrite
+from rag.answers.shapes import answer_shape
 from rag.errors import RagError
 from rag.filters import Filters
-from rag.generation import Generator, Message
 from rag.index import Index, IndexReport, Prepared, Progress, Searcher, Snapshot
-from rag.judging import Judge
-from rag.markers import strip_markers
-from rag.prompting import SYSTEM_PROMPT
-from rag.questions import clean_question, history_messages
-from rag.rewriting import depends_on_conversation, rewrite
+from rag.models.embedding import Embedder, RememberedVectors
+from rag.models.generation import Generator, Message
 from rag.settings import Settings
 from rag.types import Answer, Delta, Draft, Shape, Status, Timings
 
@@ -49,7 +50,7 @@ class Assistant:
         policy: Policy | None = None,
     ) -> None:
         """`embedder`, `generator` and `judge` (the judging model) replace the ones the settings name;
-        `policy` the checker's thresholds (rag/checking.py)."""
+        `policy` the checker's thresholds (rag/answers/checking.py)."""
         self.settings = settings or Settings.from_env()
         self._embedder = embedder
         self._generator = generator
@@ -128,7 +129,7 @@ class Assistant:
             self.repairer.count_tokens("warm up")  # loaded now (the judge's model, unless set apart)
 
     # -- index ---------------------------------------------------------------------------------
-    # Questions are answered from a snapshot of the index (store.py) while it is updated: here
+    # Questions are answered from a snapshot of the index (rag/index/) while it is updated: here
     # (an upload, say) or by another process (`rag index`, `rag add`). An update here holds no lock
     # a question needs (store.writer_lock orders it with other writers); the next question after
     # any update is answered from the new index, and one already running finishes on its own.

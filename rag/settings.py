@@ -19,14 +19,14 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
-from rag.chunking import ChunkingSettings
 from rag.errors import SettingsError
+from rag.ingest.chunking import ChunkingSettings
 
 DEFAULT_MODEL = "qwen2.5-0.5b"
-RETRIEVERS = ("hybrid", "dense", "bm25")  # rag.retrieval.MODES, without importing it here
+RETRIEVERS = ("hybrid", "dense", "bm25")  # rag.index.local.retrieval.MODES, without importing it here
 OPEN_ANSWERS = ("rewrite", "generate", "extract")
 ANSWER_FROM = ("passages", "sentences")
-EMBEDDER_BACKENDS = ("torch", "onnx", "onnx-int8")  # rag.embedding.BACKENDS, without importing it here
+EMBEDDER_BACKENDS = ("torch", "onnx", "onnx-int8")  # rag.models.embedding.BACKENDS, without importing it here
 # (lowest, highest) of each whole-number setting. A context under 1024 tokens cannot hold the
 # instructions, a question and the answer's room; above 32768 no supported model was trained.
 RANGES = {
@@ -57,21 +57,21 @@ def _default_cache() -> Path:
 class Settings:
     documents_dir: Path = Path("documents")
     index_dir: Path = Path("index")
-    model: str = DEFAULT_MODEL  # a name from rag.models.KNOWN_MODELS, or a path to a GGUF file
+    model: str = DEFAULT_MODEL  # a name from rag.models.gguf.KNOWN_MODELS, or a path to a GGUF file
     model_sha256: str | None = None  # optional checksum for a model given by path
-    # The model that judges each claim of an answer against its evidence (rag/judging.py): a known
+    # The model that judges each claim of an answer against its evidence (rag/answers/judging.py): a known
     # name or a GGUF path; "same" has the answering model judge its own replies (weaker, no second
     # model in memory); "none" checks claims by their words only.
     judge_model: str = "qwen2.5-1.5b"
     # The model that answers again, from the best few sentences, when the first reply fails its checks
-    # (rag/answering.py): a known name or a GGUF path; the judge's model is shared when they are the
+    # (rag/answers/answering.py): a known name or a GGUF path; the judge's model is shared when they are the
     # same; "same" is the answering model.
     repair_model: str = "qwen2.5-1.5b"
     # What the model reads first for a fact question: "passages" (the best read_k passages, a failed
     # reply repaired from the best sentences) or "sentences" (only the best sentences).
     answer_from: str = "passages"
     model_cache_dir: Path = field(default_factory=_default_cache)
-    # llama.cpp's CPU variant (rag/llama_build.py): "auto" proves the best one for this CPU works and
+    # llama.cpp's CPU variant (rag/models/llama_build.py): "auto" proves the best one for this CPU works and
     # uses it; a name ("x64", "haswell", "icelake" …) forces that one. x64 runs on any x86-64 CPU.
     llama_cpu: str = "auto"
     context_size: int = 2048
@@ -80,12 +80,12 @@ class Settings:
     open_k: int = 8  # passages retrieved for an open question answered by extraction (no prompt to fill)
     read_k: int = 3  # of those, how many (the best first) the model reads: each one costs prompt time
     retriever: str = "hybrid"  # "hybrid", "dense" or "bm25"
-    # How MiniLM runs (rag/embedding.py): "torch", or its ONNX export, "onnx" (same vectors, faster) or
+    # How MiniLM runs (rag/models/embedding.py): "torch", or its ONNX export, "onnx" (same vectors, faster) or
     # "onnx-int8" (faster still, a little further; docs/history/benchmarks.md). Without onnxruntime: torch.
     embedder_backend: str = "onnx"
     answer_tokens: int = 120  # room reserved for the answer to a fact question: one to three sentences
     open_answer_tokens: int = 220  # room for an open question's answer (a summary, the main points …)
-    # How open questions are answered (rag/answering.py): "rewrite" has the model say the passages' best
+    # How open questions are answered (rag/answers/answering.py): "rewrite" has the model say the passages' best
     # sentences again, shorter, each checked against its own; "generate" has it write from the passages,
     # each claim judged; both fall back to those sentences, which "extract" gives at once.
     open_answers: str = "rewrite"
@@ -102,16 +102,16 @@ class Settings:
     milvus_uri: str | None = None  # a Milvus Lite file ("./milvus.db") or a server ("http://host:19530")
     milvus_token: str | None = field(default=None, repr=False)  # "user:password" or an API key
     milvus_collection: str = "rag"  # prefix of the collections this index uses
-    # Feeds (rag/feeds.py): `rag serve` refreshes them every this many minutes (0: never, only
+    # Feeds (rag/ingest/feeds.py): `rag serve` refreshes them every this many minutes (0: never, only
     # `rag feeds update`); a feed saves at most `feed_limit` new entries per refresh. A feed on
     # this machine or a private network needs its host in `fetch_allow_hosts`, as a page does.
     feeds_every: int = 30
     feed_limit: int = 50
     # How long `rag index`, `rag add` or an upload waits for another process writing the same index
-    # (rag/store.py's writer lock) before giving up with a message naming it.
+    # (rag/index/local/store.py's writer lock) before giving up with a message naming it.
     index_wait: int = 120
     # Hosts `rag add`, the Articles tab and feeds may fetch from although they are on this machine or a
-    # private network (rag/fetching.py refuses those by default): names or IP addresses as written
+    # private network (rag/ingest/fetching.py refuses those by default): names or IP addresses as written
     # in the address, e.g. ("news.lan", "10.0.0.5").
     fetch_allow_hosts: tuple[str, ...] = ()
 

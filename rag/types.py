@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-# What a question asks for (rag/answer_types.py): one short answer, several sentences, or dated
+# What a question asks for (rag/answers/shapes.py): one short answer, several sentences, or dated
 # events in order (a timeline, or what is new in a window).
 Shape = Literal["fact", "open", "timeline"]
-# How an answer was made (rag/answering.py), from the most to the least of the model's own words:
+# How an answer was made (rag/answers/answering.py), from the most to the least of the model's own words:
 # "written" the model's reply, each kept claim checked against its sentence; "repaired" the model's
 # second reply, to a short prompt holding only the best sentences, checked the same way; "quoted" a
 # short span of a passage sentence; "extracted" an open question answered by the articles' own
@@ -74,7 +74,7 @@ class Hit:
     published: str | None = None  # the article's, as in Document
     source: str | None = None
     url: str | None = None
-    # The other articles that carry the same story (near-duplicate copies, rag/stories.py), by id;
+    # The other articles that carry the same story (near-duplicate copies, rag/index/stories.py), by id;
     # retrieval returns one passage per story and names the other copies here.
     also_in: tuple[str, ...] = ()
 

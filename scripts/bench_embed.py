@@ -41,9 +41,9 @@ class Corpus:
 
 
 def load_corpus(fits: object) -> Corpus:
-    from rag.chunking import ChunkingSettings, chunk_document
     from rag.evaluation.dataset import load_cases
-    from rag.loading import iter_files, read_document
+    from rag.ingest.chunking import ChunkingSettings, chunk_document
+    from rag.ingest.loading import iter_files, read_document
 
     chunks: list[str] = []
     owner: list[int] = []
@@ -85,7 +85,7 @@ def main() -> None:
 
     import torch
 
-    from rag.embedding import MiniLMEmbedder
+    from rag.models.embedding import MiniLMEmbedder
     from rag.settings import Settings
 
     cache = Settings.from_env().model_cache_dir

@@ -6,7 +6,7 @@
 scripts/bench_embed.py compares backends by their agreement with PyTorch's vectors; this one asks
 whether the right passage is still found. A configuration is `BACKEND:BATCH[:ORDER]`:
 
-- BACKEND: `onnx`, `onnx-int8` or `torch` (rag.embedding.BACKENDS), or `file=PATH` for any ONNX
+- BACKEND: `onnx`, `onnx-int8` or `torch` (rag.models.embedding.BACKENDS), or `file=PATH` for any ONNX
   export of the same model run by the product's onnxruntime code (e.g. a variant made by
   onnxruntime's transformer optimizer or another quantisation: exploration, not a product option);
 - BATCH: texts per model call (MiniLMEmbedder.batch_size);
@@ -15,11 +15,11 @@ whether the right passage is still found. A configuration is `BACKEND:BATCH[:ORD
 
 For each configuration it prints one table row:
 
-- chunks/s: the chunks of the three sets below embedded in calls of `rag.indexing.EMBED_BATCH`
+- chunks/s: the chunks of the three sets below embedded in calls of `rag.index.indexing.EMBED_BATCH`
   texts (as `rag index` does), after warm-up, best of `--rounds` passes (the machine is shared:
   the best pass is the least disturbed), with onnxruntime's default threads (one per core);
 - recall@5 and @10 of the gold passage, dense alone and through the product's hybrid retrieval
-  (rag.retrieval.Retriever: BM25 and dense fused), on each set. The gold passage is a chunk that
+  (rag.index.local.retrieval.Retriever: BM25 and dense fused), on each set. The gold passage is a chunk that
   covers a case's gold quote, the sentence holding its answer (`rag.evaluation.metrics.covers`,
   as `rag eval` scores retrieval); unanswerable cases are left out. After the first configuration,
   each row names the cases whose gold passage entered or left the top 5 against the first.
@@ -52,13 +52,13 @@ sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(ROOT))  # this checkout's rag, not an installed copy
 import bench_scale  # noqa: E402  (scripts/ is not a package)
 
-from rag.chunking import ChunkingSettings, chunk_document  # noqa: E402
-from rag.embedding import MiniLMEmbedder, OnnxMiniLM, batches  # noqa: E402
 from rag.evaluation.dataset import Case, Source, load_cases, locate_quotes  # noqa: E402
 from rag.evaluation.metrics import Span, first_hit_rank, recall_at_k  # noqa: E402
-from rag.indexing import EMBED_BATCH, update_index  # noqa: E402
-from rag.loading import iter_files, read_document  # noqa: E402
-from rag.retrieval import Retriever  # noqa: E402
+from rag.index.indexing import EMBED_BATCH, update_index  # noqa: E402
+from rag.index.local.retrieval import Retriever  # noqa: E402
+from rag.ingest.chunking import ChunkingSettings, chunk_document  # noqa: E402
+from rag.ingest.loading import iter_files, read_document  # noqa: E402
+from rag.models.embedding import MiniLMEmbedder, OnnxMiniLM, batches  # noqa: E402
 
 MODES = ("dense", "hybrid")
 KS = (5, 10)
@@ -67,7 +67,7 @@ _FIRST_SENTENCE = re.compile(r"\S[^\n]*? announced on day \d+ that the \S+ proje
 
 @dataclass(frozen=True)
 class Config:
-    backend: str  # a rag.embedding backend, or "file=PATH"
+    backend: str  # a rag.models.embedding backend, or "file=PATH"
     batch: int
     order: str = "tokens"
 

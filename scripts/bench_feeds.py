@@ -1,7 +1,7 @@
 """Feeds at feed speed (#23, docs/news.md): 10 local feeds of 50 entries each, served on 127.0.0.1.
 
   1. a chat question answered with nothing else running (the baseline), `--questions` of them;
-  2. the first refresh (rag.feed_refresh.Refresher, as `rag serve` runs it): 500 entries fetched,
+  2. the first refresh (rag.ingest.feed_refresh.Refresher, as `rag serve` runs it): 500 entries fetched,
      saved, embedded with MiniLM and indexed; other questions asked while it runs;
   3. a second refresh with nothing new: every feed answers 304, nothing is embedded (target ≤ 2 s);
      and the same without ETag / Last-Modified (every feed downloaded, every entry already seen);
@@ -36,8 +36,8 @@ import bench_scale
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from rag import feeds  # noqa: E402
-from rag.feed_refresh import Quiet, Refresher  # noqa: E402
+from rag.ingest import feeds  # noqa: E402
+from rag.ingest.feed_refresh import Quiet, Refresher  # noqa: E402
 from rag.pipeline import Assistant  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 from tests.feed_server import feed_server  # noqa: E402

@@ -5,7 +5,7 @@
 eval/conversation.jsonl holds questions asked after a turn of conversation, each marked `depends`:
 true for a follow-up that needs the conversation ("What did they discuss?", "And in Geneva?"), false
 for a new question ("Summarize the news about the lecture."). Printed: the precision and recall of
-`rag.rewriting.depends_on_conversation` against those marks, then, with the real answering model,
+`rag.answers.rewriting.depends_on_conversation` against those marks, then, with the real answering model,
 what a rewrite adds before the first token (the rewriting call alone, p50 and p95), and the seconds
 saved over the earlier behaviour of rewriting every question that has a conversation.
 """
@@ -18,9 +18,9 @@ import time
 from pathlib import Path
 
 from rag import Settings
+from rag.answers.rewriting import depends_on_conversation, rewrite
 from rag.engines import make_generator
 from rag.evaluation.metrics import percentile
-from rag.rewriting import depends_on_conversation, rewrite
 
 
 def main() -> None:

@@ -18,11 +18,11 @@ import time
 
 
 def measure(model: str, cpu: str, prompt_tokens: int, gen_tokens: int, threads: int, repeats: int) -> dict[str, object]:
-    from rag import llama_build, models
+    from rag.models import gguf, llama_build
     from rag.settings import Settings
 
     settings = Settings.from_env()
-    path = models.resolve(model, settings.model_cache_dir)
+    path = gguf.resolve(model, settings.model_cache_dir)
     build = llama_build.find_build()
     loaded = llama_build.prepare(path, cpu, threads)  # proven in a child process first, as the product does
     variant = loaded.name if loaded else ""
@@ -59,7 +59,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if args.cpu == "all":
-        from rag import llama_build
+        from rag.models import llama_build
 
         build = llama_build.find_build()
         for v in build.variants:

@@ -10,7 +10,7 @@ and `make_retriever`), so that it keeps working while the store underneath chang
      removing one article followed by `rag index`, each with its wall time and peak memory;
   c) cold start to the first answer: a fresh `rag ask --json` process (MiniLM only);
   d) retrieval p50/p95 over 100 questions in-process;
-  e) --vectors N: retrieval alone on N random (and clustered) unit vectors with rag.vector_index:
+  e) --vectors N: retrieval alone on N random (and clustered) unit vectors with rag.index.local.vector_index:
      exact search time against size, HNSW build time, recall@10 against exact, p50/p95, memory.
 
 `--embedder random` indexes through the Python API with a hash-seeded fake embedder: it measures
@@ -280,8 +280,8 @@ def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
 
 # -- a) the embedder alone -------------------------------------------------------------------------
 def sample_chunks(folder: Path, limit: int) -> list[str]:
-    from rag.chunking import ChunkingSettings, chunk_document
-    from rag.loading import read_document
+    from rag.ingest.chunking import ChunkingSettings, chunk_document
+    from rag.ingest.loading import read_document
 
     texts: list[str] = []
     for path in sorted(folder.rglob("*.md")):
@@ -293,7 +293,7 @@ def sample_chunks(folder: Path, limit: int) -> list[str]:
 
 
 def bench_embedder(report: Report, folder: Path, limit: int) -> None:
-    from rag.embedding import MiniLMEmbedder
+    from rag.models.embedding import MiniLMEmbedder
     from rag.settings import Settings
 
     texts = sample_chunks(folder, limit)
@@ -326,8 +326,8 @@ class Indexer:
                 raise SystemExit(f"rag index failed ({run.returncode}):\n{run.stderr[-3000:]}")
             found = re.search(r"(\d+) chunks? embedded", run.stdout + run.stderr)
             return run.seconds, run.peak_rss_mb, int(found.group(1)) if found else -1
-        from rag.chunking import ChunkingSettings
-        from rag.indexing import update_index
+        from rag.index.indexing import update_index
+        from rag.ingest.chunking import ChunkingSettings
 
         (_, index_report), seconds = timed(
             lambda: update_index(self.documents, self.index, RandomEmbedder(), ChunkingSettings(), None))
@@ -387,7 +387,7 @@ def bench_retrieval(report: Report, n: int, documents: Path, index: Path, embedd
     settings = Settings.from_env(documents_dir=documents, index_dir=index)
     model: Any = RandomEmbedder()
     if embedder == "minilm":
-        from rag.embedding import MiniLMEmbedder
+        from rag.models.embedding import MiniLMEmbedder
 
         model = MiniLMEmbedder.from_settings(settings)
         model.warm_up()
@@ -438,7 +438,7 @@ def vector_set(kind: str, n: int, queries: int, dim: int = 384, centres: int = 3
 
 def bench_vectors(report: Report, n: int, kinds: Sequence[str], efs: Sequence[int], work: Path, queries: int,
                   hnsw_m: int = 0, ef_construction: int = 0) -> None:
-    from rag import vector_index
+    from rag.index.local import vector_index
 
     if hnsw_m:
         vector_index.HNSW_M = hnsw_m
@@ -471,8 +471,8 @@ class MaskedSearch:
 def bench_vector_set(report: Report, kind: str, n: int, efs: Sequence[int], work: Path, queries: int) -> None:
     import faiss
 
-    from rag import vector_index
-    from rag.vector_index import VectorIndex
+    from rag.index.local import vector_index
+    from rag.index.local.vector_index import VectorIndex
 
     x, q = vector_set(kind, n, queries)
     faiss.omp_set_num_threads(2)
@@ -526,7 +526,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--vector-sets", default="random,clustered")
     parser.add_argument("--ef-search", default="32,64,128,256,512")
     parser.add_argument("--vector-queries", type=int, default=200)
-    parser.add_argument("--hnsw-m", type=int, default=0, help="override rag.vector_index.HNSW_M")
+    parser.add_argument("--hnsw-m", type=int, default=0, help="override rag.index.local.vector_index.HNSW_M")
     parser.add_argument("--ef-construction", type=int, default=0, help="override HNSW_EF_CONSTRUCTION")
     parser.add_argument("--work", type=Path, default=ROOT / ".cache" / "bench-scale")
     parser.add_argument("--out", type=Path, default=ROOT / ".cache" / "bench-scale" / "results.json")

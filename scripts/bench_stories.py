@@ -35,8 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_scale
 import news_archive
 
-from rag import stories
-from rag.loading import read_document
+from rag.index import stories
+from rag.ingest.loading import read_document
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "tests" / "fixtures" / "stories" / "sample_pairs.json"
@@ -151,14 +151,14 @@ def main() -> None:
 
 
 def bench_retrieval(archive: news_archive.Archive, work: Path, embedder_name: str, seed: int) -> dict[str, Any]:
-    from rag.chunking import ChunkingSettings
-    from rag.indexing import update_index
-    from rag.retrieval import Retriever
+    from rag.index.indexing import update_index
+    from rag.index.local.retrieval import Retriever
+    from rag.ingest.chunking import ChunkingSettings
 
     if embedder_name == "random":
         embedder: Any = bench_scale.RandomEmbedder()
     else:
-        from rag.embedding import MiniLMEmbedder
+        from rag.models.embedding import MiniLMEmbedder
         from rag.settings import Settings
 
         embedder = MiniLMEmbedder.from_settings(Settings())

@@ -1,4 +1,4 @@
-"""Choose the checker's policy (rag/checking.py: Policy) on one half of each question set, and
+"""Choose the checker's policy (rag/answers/checking.py: Policy) on one half of each question set, and
 report it on the other half. Prints; changes nothing.
 
     .venv/bin/python scripts/calibrate.py --set xquad --set in-house [--limit 200] [--collect-only | --cached-only]
@@ -18,7 +18,7 @@ the policy best on half A of every set is scored on the B halves, and the other 
 Also printed: how well the judge's P(yes) tells replies that hold the accepted answer from those
 that do not (ROC AUC), for the drafts and the repairs.
 
-Copy the chosen values into `Policy` (rag/checking.py) and write the held-out rows in docs/checking.md.
+Copy the chosen values into `Policy` (rag/answers/checking.py) and write the held-out rows in docs/checking.md.
 """
 
 from __future__ import annotations
@@ -32,14 +32,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag import Assistant, Settings, engines
-from rag.checking import Policy
+from rag.answers.checking import Policy
+from rag.answers.markers import strip_markers
 from rag.evaluation import metrics
 from rag.evaluation.dataset import Case, load_cases, locate_quotes
 from rag.evaluation.recording import Recorder
 from rag.evaluation.scoring import CaseResult, Summary, score_case, summarise
 from rag.evaluation.sets import question_set
 from rag.filters import Filters
-from rag.markers import strip_markers
 from rag.types import Answer, Hit
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -53,7 +53,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from rag import store  # noqa: E402
+from rag.index.local import store  # noqa: E402
 from tests.openai_stub import Script, stub_server  # noqa: E402
 from tests.test_fetch_guard import SPELLINGS  # noqa: E402
 from tests.test_metadata_bounds import billion_laughs  # noqa: E402

@@ -23,7 +23,7 @@ import subprocess
 from pathlib import Path
 
 from rag import Assistant, Settings, pipeline
-from rag.timelines import When
+from rag.answers.timelines import When
 from rag.types import Answer
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -84,13 +84,14 @@ def main() -> None:
     args = parser.parse_args()
     threads = args.threads or max(1, 2 // args.servers)
 
-    from rag import Assistant, Settings, models
-    from rag.embedding import MiniLMEmbedder
+    from rag import Assistant, Settings
+    from rag.models import gguf
+    from rag.models.embedding import MiniLMEmbedder
     from tests.llm_server import llama_server
 
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as servers:
         base = Settings.from_env({}, documents_dir=ROOT / "documents", index_dir=Path(tmp) / "index", model=args.model)
-        path = models.resolve(args.model, base.model_cache_dir, base.model_sha256)
+        path = gguf.resolve(args.model, base.model_cache_dir, base.model_sha256)
         urls = [servers.enter_context(llama_server(path, context_size=base.context_size, threads=threads,
                                                    log_file=Path(tmp) / f"server{n}.log"))
                 for n in range(args.servers)]

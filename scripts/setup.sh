@@ -18,7 +18,7 @@ pip install --quiet --upgrade "pip>=24"
 
 # llama.cpp, compiled with runtime CPU dispatch: the CPU code is built for every x86-64 level
 # (x64 … haswell … icelake, zen4, sapphirerapids) and the best one that works is chosen when a model
-# loads (rag/llama_build.py). One wheel then runs on any CPU, whichever machine built it. Not pip's
+# loads (rag/models/llama_build.py). One wheel then runs on any CPU, whichever machine built it. Not pip's
 # own build: pip caches a wheel under a name that does not say how it was compiled, and would reuse a
 # `-march=native` build on a CPU that lacks its instructions. RAG_LLAMA_CMAKE_ARGS replaces the flags
 # (e.g. for a GPU build); the wheel is cached per flags.
@@ -45,10 +45,10 @@ pip install --quiet -e ".[dev,remote,server]"
 # MiniLM into the model cache (RAG_MODEL_CACHE). If this fails the embedder exports on first use, or
 # falls back to PyTorch with a warning.
 echo "Exporting the embedding model to ONNX (once, about half a minute)"
-.venv/bin/python -c 'from rag.embedding import export_onnx; from rag.settings import Settings
+.venv/bin/python -c 'from rag.models.embedding import export_onnx; from rag.settings import Settings
 print(export_onnx(Settings.from_env().model_cache_dir))' || echo "ONNX export failed: the embedder will use PyTorch"
 
 # Prove the build before saying set-up is done: a child process loads SmolLM2 on the best CPU variant
 # and decodes a few tokens; a variant that crashes (AMX on some virtual machines) is recorded and the
 # next best is tried. It says which one runs, or why none does and what to do.
-.venv/bin/python -m rag.llama_build check
+.venv/bin/python -m rag.models.llama_build check

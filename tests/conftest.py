@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from rag import Assistant, Settings, checking, pipeline
+from rag import Assistant, Settings, pipeline
+from rag.answers import checking
 from tests.fakes import HashEmbedder, ScriptedGenerator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,10 +63,10 @@ def make_assistant(settings: Settings, replies: list = (), embedder: HashEmbedde
 def llm_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The small SmolLM2 model behind llama-cpp-python's OpenAI-compatible server on 127.0.0.1,
     started once for the session and stopped by its PID at the end (also after a failure)."""
-    from rag import models
+    from rag.models import gguf
     from tests.llm_server import llama_server
 
     root = tmp_path_factory.mktemp("llm-server")
-    path = models.resolve(SMALL_MODEL, root / "models")
+    path = gguf.resolve(SMALL_MODEL, root / "models")
     with llama_server(path, log_file=root / "server.log") as url:
         yield url

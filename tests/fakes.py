@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
-from rag.generation import Message
+from rag.models.generation import Message
 from rag.types import Chunk, Hit
 
 

@@ -3,7 +3,7 @@
     with llama_server(model_path) as url:      # "http://127.0.0.1:PORT/v1"
         ...
 
-A free port is picked, the server is started as a child process (`python -m rag.model_server`: the
+A free port is picked, the server is started as a child process (`python -m rag.models.server`: the
 `llama_cpp.server` of the `llama-cpp-python[server]` extra, on the proven CPU variant), and the
 block begins once `/v1/models` answers. On leaving the block, also after a failure, the server is
 stopped by its PID (SIGTERM, then SIGKILL).
@@ -36,7 +36,7 @@ def free_port() -> int:
 
 def server_command(model: Path, port: int, context_size: int = 2048, threads: int = 2) -> list[str]:
     return [
-        sys.executable, "-m", "rag.model_server", "--model", str(model), "--host", "127.0.0.1", "--port", str(port),
+        sys.executable, "-m", "rag.models.server", "--model", str(model), "--host", "127.0.0.1", "--port", str(port),
         "--n_ctx", str(context_size), "--n_threads", str(threads), "--n_threads_batch", str(threads),
         "--interrupt_requests", "false", "--logits_all", "true",  # log-probabilities for yes_probability
         "--flash_attn", "true",  # as LlamaGenerator: the same numbers, so the same greedy answers

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answer_types import expected_type, holds_answer_type
+from rag.answers.shapes import expected_type, holds_answer_type
 
 
 @pytest.mark.parametrize(

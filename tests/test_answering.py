@@ -1,4 +1,4 @@
-"""How an answer is made (rag/answering.py), with a scripted writer, repairer and judge: the model's
+"""How an answer is made (rag/answers/answering.py), with a scripted writer, repairer and judge: the model's
 own words are kept when they pass; a failed reply is repaired from the best sentences; a short
 quote is the last resort; and the refusal is honest. What streams out never takes text back."""
 
@@ -9,10 +9,10 @@ from collections.abc import Sequence
 
 import pytest
 
-from rag.answering import Answering, Outcome, short_span
-from rag.checking import Policy
-from rag.evidence import Evidence
-from rag.terms import idf_table
+from rag.answers.answering import Answering, Outcome, short_span
+from rag.answers.checking import Policy
+from rag.answers.evidence import Evidence
+from rag.text.terms import idf_table
 from rag.types import Chunk, Delta, Draft, Hit, Status
 from tests.fakes import HashEmbedder, ScriptedGenerator, paragraph_hits
 

@@ -14,8 +14,8 @@ import shutil
 import pytest
 
 from rag import Assistant, Settings, engines
-from rag.checking import ReplyCheck, check_reply, policy_for
-from rag.judging import Judge
+from rag.answers.checking import ReplyCheck, check_reply, policy_for
+from rag.answers.judging import Judge
 from rag.types import Answer, Chunk, Hit
 from tests.conftest import ARTICLES, LECTURE, VISIT
 

@@ -11,8 +11,8 @@ from types import ModuleType
 import numpy as np
 import pytest
 
-from rag.chunking import ChunkingSettings, chunk_document
-from rag.loading import load_documents
+from rag.ingest.chunking import ChunkingSettings, chunk_document
+from rag.ingest.loading import load_documents
 
 ROOT = Path(__file__).resolve().parent.parent
 

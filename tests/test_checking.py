@@ -1,4 +1,4 @@
-"""The claim checker (rag/checking.py) on hand-made cases: each claim must rest on a sentence of the
+"""The claim checker (rag/answers/checking.py) on hand-made cases: each claim must rest on a sentence of the
 passages, found whether or not the reply cites it; a scripted judge decides what words cannot.
 
 Most cases check by words alone (no judge), as for a generator that gives no probabilities; the
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from rag.checking import Policy, ReplyCheck, check_reply
-from rag.composing import compose
+from rag.answers.checking import Policy, ReplyCheck, check_reply
+from rag.answers.composing import compose
 from rag.types import Chunk, Hit
 from tests.fakes import paragraph_hits
 

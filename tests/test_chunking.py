@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from rag.chunking import ChunkingSettings, chunk_document, count_tokens
-from rag.indexing import update_index
-from rag.loading import load_documents
-from rag.sentences import MAX_SENTENCE_CHARS, sentence_spans
+from rag.index.indexing import update_index
+from rag.ingest.chunking import ChunkingSettings, chunk_document, count_tokens
+from rag.ingest.loading import load_documents
+from rag.text.sentences import MAX_SENTENCE_CHARS, sentence_spans
 from rag.types import Document
 from tests.conftest import ARTICLES, LECTURE, VISIT
 from tests.fakes import HashEmbedder

@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from rag import embedding
-from rag.embedding import MARKER, MODEL_NAME, ONNX_FILES, MiniLMEmbedder, export_is_complete, export_onnx
 from rag.errors import SettingsError
+from rag.models import embedding
+from rag.models.embedding import MARKER, MODEL_NAME, ONNX_FILES, MiniLMEmbedder, export_is_complete, export_onnx
 from rag.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,7 +74,7 @@ class RecordedExport:
 
 def test_without_onnxruntime_the_embedder_is_pytorch(monkeypatch: pytest.MonkeyPatch, caplog: Any) -> None:
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # `import onnxruntime` now fails
-    with caplog.at_level(logging.WARNING, logger="rag.embedding"):
+    with caplog.at_level(logging.WARNING, logger="rag.models.embedding"):
         embedder = MiniLMEmbedder(backend="onnx-int8")
     assert (embedder.backend, embedder.name) == ("torch", MODEL_NAME)
     assert "using PyTorch" in caplog.text
@@ -90,7 +90,7 @@ def test_a_failed_export_falls_back_to_pytorch(monkeypatch: pytest.MonkeyPatch, 
     monkeypatch.setattr(embedding, "load_torch", lambda: model)
     embedder = MiniLMEmbedder(backend="onnx-int8", cache_dir=tmp_path)
     assert embedder.name == f"{MODEL_NAME}+int8"
-    with caplog.at_level(logging.WARNING, logger="rag.embedding"):
+    with caplog.at_level(logging.WARNING, logger="rag.models.embedding"):
         vectors = embedder.embed(["one", "two words"])
     assert vectors.shape == (2, 384)
     assert (embedder.backend, embedder.name) == ("torch", MODEL_NAME)
@@ -198,8 +198,8 @@ def test_batches_sorted_by_token_count_give_each_text_its_own_vector() -> None:
 
 @pytest.fixture(scope="module")
 def texts() -> list[str]:
-    from rag.chunking import ChunkingSettings, chunk_document
-    from rag.loading import read_document
+    from rag.ingest.chunking import ChunkingSettings, chunk_document
+    from rag.ingest.loading import read_document
 
     doc = read_document(ROOT / "documents" / "tokayev-state-visit-to-japan.txt", "visit")
     chunks = [c.text for c in chunk_document(doc, ChunkingSettings())][:24]

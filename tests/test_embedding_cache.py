@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rag.embedding import RememberedVectors
+from rag.models.embedding import RememberedVectors
 from tests.fakes import HashEmbedder
 
 

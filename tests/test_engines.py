@@ -9,7 +9,7 @@ import pytest
 
 from rag import Settings, engines
 from rag.errors import RagError
-from rag.generation import LlamaGenerator
+from rag.models.generation import LlamaGenerator
 from tests.fakes import ScriptedGenerator
 
 

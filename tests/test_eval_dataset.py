@@ -9,7 +9,7 @@ import pytest
 
 from rag.evaluation import metrics
 from rag.evaluation.dataset import Case, EvalDataError, find_quote, load_cases, locate_quotes, select
-from rag.loading import load_documents, normalise
+from rag.ingest.loading import load_documents, normalise
 from rag.types import Document
 from tests.conftest import ARTICLES, ROOT, VISIT
 

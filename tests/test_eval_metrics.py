@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from rag.answers.replies import claims
 from rag.evaluation import metrics
 from rag.evaluation.dataset import Case, Source
 from rag.evaluation.metrics import Span
 from rag.evaluation.scoring import FLOORS, check_floors, score_case, summarise
-from rag.replies import claims
 from rag.types import Answer, Chunk, Citation, Claim, Hit, Timings
 
 DOC = "visit.txt"

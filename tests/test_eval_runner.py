@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from rag import Assistant, Settings, cli
 from rag.errors import ModelError
 from rag.evaluation import EvalRun, evaluate, report
-from rag.generation import Message
+from rag.models.generation import Message
 from tests.conftest import VISIT, make_assistant
 from tests.fakes import ScriptedGenerator
 

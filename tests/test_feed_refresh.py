@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from rag import Settings, feeds
-from rag.feed_refresh import Quiet, Refresher
+from rag import Settings
+from rag.ingest import feeds
+from rag.ingest.feed_refresh import Quiet, Refresher
 from tests.conftest import make_assistant
 from tests.fakes import HashEmbedder
 from tests.feed_server import FeedServer, feed_server

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from rag import feed_http, feeds
 from rag.errors import FeedError, FetchError
-from rag.loading import read_document
+from rag.ingest import feed_http, feeds
+from rag.ingest.loading import read_document
 from tests.feed_server import FeedServer, feed_server
 
 FIXTURES = Path(__file__).parent / "fixtures" / "feeds"
@@ -37,10 +37,10 @@ def docs(tmp_path: Path) -> Path:
 
 
 def _page(server: FeedServer) -> feeds.PageFetch:
-    """Pages fetched through the test seam (rag.fetching will refuse 127.0.0.1)."""
+    """Pages fetched through the test seam (rag.ingest.fetching will refuse 127.0.0.1)."""
 
     def fetch(url: str) -> tuple[str, dict[str, str]]:
-        from rag.loading import html_article
+        from rag.ingest.loading import html_article
 
         response = feed_http.http_get(url, allow_hosts=LOCAL)
         text, meta = html_article(response.body.decode("utf-8"), url)

@@ -18,9 +18,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from rag import cli, fetching
+from rag import cli
 from rag.errors import FetchError
-from rag.fetching import Refused, fetch, fetch_article
+from rag.ingest import fetching
+from rag.ingest.fetching import Refused, fetch, fetch_article
 from rag.settings import Settings
 from tests.conftest import make_assistant
 from tests.test_loading_news import NEWS_PAGE

@@ -19,8 +19,8 @@ from click.testing import CliRunner
 
 from rag import cli
 from rag.errors import FetchError
-from rag.fetching import FetchedArticle, fetch_article
-from rag.loading import load_documents, read_document
+from rag.ingest.fetching import FetchedArticle, fetch_article
+from rag.ingest.loading import load_documents, read_document
 from rag.settings import Settings
 from tests.conftest import make_assistant
 from tests.test_loading_news import NEWS_PAGE

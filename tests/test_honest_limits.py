@@ -15,9 +15,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from rag import indexing
-from rag.chunking import ChunkingSettings
-from rag.loading import UnusableFile, read_file
+from rag.index import indexing
+from rag.ingest.chunking import ChunkingSettings
+from rag.ingest.loading import UnusableFile, read_file
 from tests.conftest import ROOT
 from tests.fakes import HashEmbedder
 from tests.test_ui_app import free_port

@@ -17,13 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from rag import Settings, faults, milvus_index
-from rag.chunking import ChunkingSettings
-from rag.embedding import embedder_name
+from rag import Settings, faults
 from rag.errors import IndexStoreError
 from rag.filters import Filters
 from rag.index import DocumentEntry, IndexReport, Searcher, Snapshot, open_index
-from rag.terms import terms
+from rag.index.milvus import store
+from rag.ingest.chunking import ChunkingSettings
+from rag.models.embedding import embedder_name
+from rag.text.terms import terms
 from tests.conftest import LECTURE, VISIT, make_assistant
 from tests.fakes import HashEmbedder
 
@@ -65,7 +66,7 @@ def _searcher(snapshot: Snapshot, settings: Settings) -> Searcher:
 def _milvus_rows(settings: Settings) -> set[tuple[str, str]]:
     """(doc id, content hash) of every chunk row in Milvus, and the collections there are."""
     index = _load(settings)
-    assert isinstance(index, milvus_index.MilvusIndex)
+    assert isinstance(index, store.MilvusIndex)
     assert not index.collections.other_chunk_collections()
     rows = index.collections.query(index.collections.chunks, 'doc_hash != ""', ["doc_id", "doc_hash"])
     return {(r["doc_id"], r["doc_hash"]) for r in rows}
@@ -244,7 +245,7 @@ def test_a_whole_answer_from_milvus_cites_exact_spans(backend_settings: Settings
 def test_a_bad_collection_name_and_an_unreachable_server_give_clear_errors(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(milvus_index, "CONNECT_TIMEOUT_S", 1.0)
+    monkeypatch.setattr(store, "CONNECT_TIMEOUT_S", 1.0)
     with pytest.raises(IndexStoreError, match="RAG_MILVUS_COLLECTION"):
         _exists(replace(settings, milvus_uri=str(settings.index_dir / "m.db"), milvus_collection="1-x"))
     with pytest.raises(IndexStoreError, match=r"cannot be reached.*RAG_MILVUS_URI"):
@@ -375,7 +376,8 @@ def test_an_update_reads_only_the_files_that_changed(backend_settings: Settings,
     opens only the new or edited files, on either engine, and a touched file is read once more."""
     import os
 
-    from rag import indexing, loading
+    from rag.index import indexing
+    from rag.ingest import loading
 
     _build(backend_settings)
     opened: list[str] = []
@@ -408,7 +410,7 @@ def test_idf_follows_adds_changes_and_removals_without_reading_the_chunks(backen
     """The checker's IDF equals `idf_table` over the live chunks after every kind of update: the
     local engine counts from its segments' term matrices, Milvus from the term counts it keeps
     with each manifest (milvus_terms.py), adding and subtracting what each update writes."""
-    from rag.terms import idf_table
+    from rag.text.terms import idf_table
 
     docs = backend_settings.documents_dir
     _build(backend_settings)
@@ -431,13 +433,13 @@ def test_a_milvus_searcher_starts_without_reading_every_chunk(settings: Settings
     shared = replace(settings, milvus_uri=milvus_file, milvus_collection=f"test{next(_names)}")
     _build(shared)
     read: list[tuple[str, str]] = []  # (collection, expression) of every query through Collections.query
-    real = milvus_index.Collections.query
+    real = store.Collections.query
 
-    def recording(self: milvus_index.Collections, name: str, filter: str, fields: list[str]) -> list[dict]:  # type: ignore[type-arg]
+    def recording(self: store.Collections, name: str, filter: str, fields: list[str]) -> list[dict]:  # type: ignore[type-arg]
         read.append((name, filter))
         return real(self, name, filter, fields)
 
-    monkeypatch.setattr(milvus_index.Collections, "query", recording)
+    monkeypatch.setattr(store.Collections, "query", recording)
     index = open_index(shared, HashEmbedder())
     searcher = index.searcher(index.load(), HashEmbedder())
     assert searcher.search("How many documents were signed?", 3)
@@ -463,12 +465,12 @@ def test_milvus_clean_up_names_only_what_went_away_in_bounded_batches(
         (docs / f"short-{n}.txt").write_text(f"Short article number {n} about the harbour and boat {n}.",
                                              encoding="utf-8")
     first, _ = _build(shared)
-    monkeypatch.setattr(milvus_index, "DELETE_BATCH", 2)
+    monkeypatch.setattr(store, "DELETE_BATCH", 2)
     (docs / "short-0.txt").write_text("Short article zero, rewritten: the harbour closed.", encoding="utf-8")
     (docs / "short-1.txt").unlink()
     (docs / "short-2.txt").unlink()
 
-    client = milvus_index.connect(milvus_file)
+    client = store.connect(milvus_file)
     sent: list[tuple[str, str, int]] = []  # (method, expression, primary keys named)
     for method in ("delete", "query", "query_iterator"):
         real = getattr(client, method)
@@ -505,7 +507,7 @@ def test_milvus_rows_of_an_update_killed_before_its_commit_go_even_when_never_co
     live = {(d, e["hash"]) for d, e in _load(shared).manifest["documents"].items()}
     assert _milvus_rows(shared) == live, "the killed update's rows are deleted by the next one"
     index = _load(shared)
-    assert isinstance(index, milvus_index.MilvusIndex)
+    assert isinstance(index, store.MilvusIndex)
     texts = index.collections.query(index.collections.texts, 'key != ""', ["key"])
     assert {r["key"] for r in texts} == {h for _, h in live}
 

@@ -27,9 +27,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from rag import Assistant, Settings, cli, indexing, store
-from rag.chunking import ChunkingSettings
+from rag import Assistant, Settings, cli
 from rag.errors import IndexBusy, IndexStoreError
+from rag.index import indexing
+from rag.index.local import store
+from rag.ingest.chunking import ChunkingSettings
 from tests.conftest import LECTURE, VISIT, make_assistant
 from tests.fakes import HashEmbedder, ScriptedGenerator
 from tests.test_ui_app import ArticleGenerator
@@ -243,8 +245,9 @@ WRITER = textwrap.dedent(
     """
     import inspect, sys
     from pathlib import Path
-    from rag import indexing, store
-    from rag.chunking import ChunkingSettings
+    from rag.index import indexing
+    from rag.index.local import store
+    from rag.ingest.chunking import ChunkingSettings
     from tests.fakes import HashEmbedder
     indexing.MERGE_FACTOR = 2  # a merge every other round
     docs, index, who, rounds = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], int(sys.argv[4])

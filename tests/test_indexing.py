@@ -6,10 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from rag import faults, indexing, store
-from rag.chunking import ChunkingSettings
+from rag import faults
 from rag.errors import IndexStoreError
-from rag.indexing import update_index
+from rag.index import indexing
+from rag.index.indexing import update_index
+from rag.index.local import store
+from rag.ingest.chunking import ChunkingSettings
 from tests.conftest import LECTURE, VISIT
 from tests.fakes import HashEmbedder
 

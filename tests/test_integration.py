@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from rag import Assistant, Settings
-from rag.loading import load_documents
+from rag.ingest.loading import load_documents
 from tests.conftest import ARTICLES, LECTURE, SMALL_MODEL, VISIT
 
 pytestmark = pytest.mark.integration

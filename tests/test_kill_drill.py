@@ -14,17 +14,17 @@ from pathlib import Path
 
 import pytest
 
-from rag import store
-from rag.chunking import ChunkingSettings
-from rag.indexing import update_index
+from rag.index.indexing import update_index
+from rag.index.local import store
+from rag.ingest.chunking import ChunkingSettings
 from tests.fakes import HashEmbedder
 
 WRITER = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from rag import indexing
-    from rag.chunking import ChunkingSettings
+    from rag.index import indexing
+    from rag.ingest.chunking import ChunkingSettings
     from tests.fakes import HashEmbedder
     indexing.SEGMENT_CHUNKS = 100  # many commits and merges in a short run
     indexing.EMBED_BATCH = 50

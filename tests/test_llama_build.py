@@ -1,4 +1,4 @@
-"""The llama.cpp build check (rag/llama_build.py): a variant whose child process dies of a signal is
+"""The llama.cpp build check (rag/models/llama_build.py): a variant whose child process dies of a signal is
 recorded and the next best one tried; a model error is not blamed on the CPU; what was proven is
 remembered per build and CPU; nothing working is one message naming the model, the build and what to
 do. The child processes are scripted here; tests/test_llama_build_integration.py runs the real one."""
@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from rag import llama_build
 from rag.errors import ModelError
-from rag.llama_build import CpuVariant, LlamaBuild
+from rag.models import llama_build
+from rag.models.llama_build import CpuVariant, LlamaBuild
 
 
 def _build(tmp_path: Path, *names: str) -> LlamaBuild:

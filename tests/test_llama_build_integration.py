@@ -20,8 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def _check(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache"), "RAG_MODEL_CACHE": str(tmp_path / "models")}
     env.pop("RAG_LLAMA_CPU", None)
-    return subprocess.run([sys.executable, "-m", "rag.llama_build", "check", *args], capture_output=True, text=True,
-                          env=env, cwd=ROOT, timeout=600, check=False)
+    return subprocess.run([sys.executable, "-m", "rag.models.llama_build", "check", *args], capture_output=True,
+                          text=True, env=env, cwd=ROOT, timeout=600, check=False)
 
 
 def test_the_build_check_decodes_smollm2_on_a_variant_that_works_here(tmp_path: Path) -> None:

@@ -8,10 +8,10 @@ import types
 
 import pytest
 
-from rag import models
-from rag.generation import LlamaGenerator
-from rag.openai_generator import OpenAIGenerator, estimate_tokens
-from rag.prompting import SYSTEM_PROMPT
+from rag.answers.prompting import SYSTEM_PROMPT
+from rag.models import gguf
+from rag.models.generation import LlamaGenerator
+from rag.models.openai_generator import OpenAIGenerator, estimate_tokens
 from tests.conftest import SMALL_MODEL
 
 pytestmark = pytest.mark.integration
@@ -21,7 +21,7 @@ TEXT = "The meeting between the leaders ended with the signing of 14 documents o
 
 @pytest.fixture(scope="module")
 def in_process(tmp_path_factory: pytest.TempPathFactory) -> LlamaGenerator:
-    path = models.resolve(SMALL_MODEL, tmp_path_factory.mktemp("models"))
+    path = gguf.resolve(SMALL_MODEL, tmp_path_factory.mktemp("models"))
     return LlamaGenerator(path, threads=2)
 
 

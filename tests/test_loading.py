@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from rag import loading
 from rag.errors import DocumentsError
-from rag.loading import load_documents
+from rag.ingest import loading
+from rag.ingest.loading import load_documents
 
 
 def test_reads_txt_md_html_and_titles(tmp_path: Path) -> None:

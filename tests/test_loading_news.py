@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.loading import UnusableFile, content_hash, load_documents, read_document, read_file
+from rag.ingest.loading import UnusableFile, content_hash, load_documents, read_document, read_file
 
 NEWS_PAGE = """<!DOCTYPE html>
 <html lang="en"><head>

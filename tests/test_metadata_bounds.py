@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from rag import metadata
-from rag.chunking import ChunkingSettings
-from rag.indexing import update_index
-from rag.loading import load_documents, read_file
+from rag.index.indexing import update_index
+from rag.ingest import metadata
+from rag.ingest.chunking import ChunkingSettings
+from rag.ingest.loading import load_documents, read_file
 from tests.fakes import HashEmbedder
 
 

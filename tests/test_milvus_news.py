@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from rag import milvus_index
-from rag.chunking import ChunkingSettings
 from rag.filters import Filters
-from rag.milvus_retrieval import MilvusRetriever
+from rag.index.milvus import store
+from rag.index.milvus.retrieval import MilvusRetriever
+from rag.ingest.chunking import ChunkingSettings
 from tests.fakes import HashEmbedder
 
 pytest.importorskip("pymilvus")
@@ -52,14 +52,14 @@ def folder(tmp_path: Path) -> Path:
     return root
 
 
-def _update(folder: Path, uri: str, prefix: str) -> tuple[milvus_index.MilvusIndex, milvus_index.IndexReport]:
-    return milvus_index.update_index(folder, uri, prefix, HashEmbedder(), ChunkingSettings())
+def _update(folder: Path, uri: str, prefix: str) -> tuple[store.MilvusIndex, store.IndexReport]:
+    return store.update_index(folder, uri, prefix, HashEmbedder(), ChunkingSettings())
 
 
 def test_documents_keep_their_news_metadata(folder: Path, milvus_file: str) -> None:
     prefix = f"news{next(_names)}"
     _update(folder, milvus_file, prefix)
-    loaded = milvus_index.load(milvus_file, prefix, HashEmbedder().name, HashEmbedder().dimension)
+    loaded = store.load(milvus_file, prefix, HashEmbedder().name, HashEmbedder().dimension)
     tokyo = loaded.documents["tokyo.txt"]
     assert (tokyo.published, tokyo.source, tokyo.author, tokyo.url) == (
         "2024-12-18",

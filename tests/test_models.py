@@ -6,56 +6,56 @@ from pathlib import Path
 
 import pytest
 
-from rag import models
 from rag.errors import ModelError
+from rag.models import gguf
 
 
-def _gguf(path: Path, payload: bytes = b"model weights") -> str:
-    path.write_bytes(models.GGUF_MAGIC + payload)
+def _write_gguf(path: Path, payload: bytes = b"model weights") -> str:
+    path.write_bytes(gguf.GGUF_MAGIC + payload)
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def test_a_gguf_by_path_with_the_right_checksum_is_accepted(tmp_path: Path) -> None:
     path = tmp_path / "m.gguf"
-    digest = _gguf(path)
-    assert models.resolve(str(path), tmp_path / "cache", digest) == path
+    digest = _write_gguf(path)
+    assert gguf.resolve(str(path), tmp_path / "cache", digest) == path
 
 
 def test_a_model_that_fails_its_checksum_is_refused_with_the_path_and_what_to_do(tmp_path: Path) -> None:
     path = tmp_path / "m.gguf"
-    _gguf(path)
+    _write_gguf(path)
     with pytest.raises(ModelError) as err:
-        models.resolve(str(path), tmp_path / "cache", "0" * 64)
+        gguf.resolve(str(path), tmp_path / "cache", "0" * 64)
     assert str(path) in str(err.value) and "fails its checksum" in str(err.value)
 
 
 def test_a_file_changed_after_verification_is_checked_again(tmp_path: Path) -> None:
     path = tmp_path / "m.gguf"
-    digest = _gguf(path)
-    models.verify(path, digest)
-    path.write_bytes(models.GGUF_MAGIC + b"tampered weights")
+    digest = _write_gguf(path)
+    gguf.verify(path, digest)
+    path.write_bytes(gguf.GGUF_MAGIC + b"tampered weights")
     os.utime(path, ns=(1, 1))
     with pytest.raises(ModelError, match="fails its checksum"):
-        models.verify(path, digest)
+        gguf.verify(path, digest)
 
 
 def test_not_a_gguf_and_missing_files_are_refused(tmp_path: Path) -> None:
     text = tmp_path / "notes.txt"
     text.write_text("hello")
     with pytest.raises(ModelError, match="not a GGUF"):
-        models.resolve(str(text), tmp_path)
+        gguf.resolve(str(text), tmp_path)
     with pytest.raises(ModelError, match="neither a known model"):
-        models.resolve(str(tmp_path / "missing.gguf"), tmp_path)
+        gguf.resolve(str(tmp_path / "missing.gguf"), tmp_path)
 
 
 def test_parts_are_assembled_verified_and_a_bad_assembly_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     parts = [tmp_path / "p1.bin", tmp_path / "p2.bin"]
-    parts[0].write_bytes(models.GGUF_MAGIC + b"first half ")
+    parts[0].write_bytes(gguf.GGUF_MAGIC + b"first half ")
     parts[1].write_bytes(b"second half")
     whole = parts[0].read_bytes() + parts[1].read_bytes()
-    spec = models.ModelSpec(
+    spec = gguf.ModelSpec(
         name="tiny",
         filename="tiny.gguf",
         sha256=hashlib.sha256(whole).hexdigest(),
@@ -63,27 +63,27 @@ def test_parts_are_assembled_verified_and_a_bad_assembly_is_refused(
         parts=(("json", "p1.bin"), ("json", "p2.bin")),  # any importable module will do as the "package"
         install_hint="pip install tiny-parts",
     )
-    monkeypatch.setattr(models, "_part_path", lambda module, inner: tmp_path / inner)
-    monkeypatch.setitem(models.KNOWN_MODELS, "tiny", spec)
-    path = models.resolve("tiny", tmp_path / "cache")
+    monkeypatch.setattr(gguf, "_part_path", lambda module, inner: tmp_path / inner)
+    monkeypatch.setitem(gguf.KNOWN_MODELS, "tiny", spec)
+    path = gguf.resolve("tiny", tmp_path / "cache")
     assert path.read_bytes() == whole
 
-    bad = models.ModelSpec(**{**spec.__dict__, "name": "bad", "filename": "bad.gguf", "sha256": "1" * 64})
-    monkeypatch.setitem(models.KNOWN_MODELS, "bad", bad)
+    bad = gguf.ModelSpec(**{**spec.__dict__, "name": "bad", "filename": "bad.gguf", "sha256": "1" * 64})
+    monkeypatch.setitem(gguf.KNOWN_MODELS, "bad", bad)
     with pytest.raises(ModelError, match="wrong checksum"):
-        models.resolve("bad", tmp_path / "cache")
+        gguf.resolve("bad", tmp_path / "cache")
     assert not list((tmp_path / "cache").glob("bad.gguf*")), "no half-assembled file is left behind"
 
 
 def test_a_known_model_whose_packages_are_missing_says_how_to_install(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    spec = models.ModelSpec(
+    spec = gguf.ModelSpec(
         "ghost", "ghost.gguf", "0" * 64, 1, (("no_such_pkg_x", "a"), ("no_such_pkg_y", "b")), "pip install ghost"
     )
-    monkeypatch.setitem(models.KNOWN_MODELS, "ghost", spec)
+    monkeypatch.setitem(gguf.KNOWN_MODELS, "ghost", spec)
     with pytest.raises(ModelError, match="pip install ghost"):
-        models.resolve("ghost", tmp_path)
+        gguf.resolve("ghost", tmp_path)
 
 
 def test_every_known_model_is_pinned_by_the_packages_its_install_hint_names() -> None:
@@ -94,7 +94,7 @@ def test_every_known_model_is_pinned_by_the_packages_its_install_hint_names() ->
 
     pyproject = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text(encoding="utf-8"))
     pinned = set(pyproject["project"]["dependencies"])
-    for spec in models.KNOWN_MODELS.values():
+    for spec in gguf.KNOWN_MODELS.values():
         hint = spec.install_hint.removeprefix("pip install ").split()
         assert set(hint) <= pinned, spec.name
         modules = {r.split("==")[0].replace("-", "_") for r in hint}

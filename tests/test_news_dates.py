@@ -9,13 +9,14 @@ import json
 import os
 from pathlib import Path
 
-from rag import Settings, store
-from rag.chunking import ChunkingSettings
+from rag import Settings
 from rag.filters import Filters
-from rag.indexing import update_index
-from rag.loading import read_document
-from rag.metadata import FOLDER_SIDECAR
-from rag.retrieval import Retriever
+from rag.index.indexing import update_index
+from rag.index.local import store
+from rag.index.local.retrieval import Retriever
+from rag.ingest.chunking import ChunkingSettings
+from rag.ingest.loading import read_document
+from rag.ingest.metadata import FOLDER_SIDECAR
 from tests.conftest import make_assistant
 from tests.fakes import HashEmbedder
 from ui.app import NO_SOURCES, source_info
@@ -107,7 +108,7 @@ def test_a_folder_declares_source_and_dates_for_its_files_and_an_edit_is_picked_
 def test_a_broken_folder_file_is_a_note_and_the_articles_still_load(tmp_path: Path) -> None:
     (tmp_path / FOLDER_SIDECAR).write_text("{not json", "utf-8")
     (tmp_path / "a.txt").write_text("Body.\n", "utf-8")
-    from rag.loading import read_file
+    from rag.ingest.loading import read_file
 
     doc, note = read_file(tmp_path / "a.txt", "a.txt")
     assert doc.text == "Body." and note is not None and FOLDER_SIDECAR in note

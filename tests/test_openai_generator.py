@@ -11,8 +11,8 @@ import pytest
 
 from rag import Settings
 from rag.engines import make_generator
-from rag.generation import LlamaGenerator
-from rag.openai_generator import Limits, OpenAIGenerator, ServerError, _pieces, estimate_tokens
+from rag.models.generation import LlamaGenerator
+from rag.models.openai_generator import Limits, OpenAIGenerator, ServerError, _pieces, estimate_tokens
 from tests.conftest import make_assistant
 from tests.fakes import ScriptedGenerator
 from tests.openai_stub import Script, stub_server
@@ -45,7 +45,7 @@ def test_without_a_tokenizer_endpoint_the_count_is_a_safe_over_estimate() -> Non
     with stub_server(Script(tokenize=False)) as url:
         count = OpenAIGenerator(url).count_tokens(text)
     assert count == estimate_tokens(text)
-    from rag.chunking import count_tokens
+    from rag.ingest.chunking import count_tokens
 
     assert count > count_tokens(text)
 

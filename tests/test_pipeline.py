@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from rag import Answer, Delta, Draft, Settings, Status
+from rag.answers.prompting import SYSTEM_PROMPT
 from rag.errors import IndexStoreError, QuestionError
-from rag.prompting import SYSTEM_PROMPT
 from tests.conftest import VISIT, make_assistant
 from tests.fakes import ScriptedGenerator
 
@@ -178,7 +178,7 @@ def test_the_question_is_embedded_once_per_answer(settings: Settings) -> None:
 def test_a_model_with_thresholds_of_its_own_is_checked_with_them(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from rag import checking
+    from rag.answers import checking
 
     question = "How many documents were signed after the talks with the Prime Minister?"
     reply = "The meeting ended with signing 14 documents [1]."

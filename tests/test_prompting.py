@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from rag.markers import parse_markers
-from rag.prompting import SYSTEM_PROMPT, build_prompt
-from rag.replies import looks_like_refusal
+from rag.answers.markers import parse_markers
+from rag.answers.prompting import SYSTEM_PROMPT, build_prompt
+from rag.answers.replies import looks_like_refusal
 from rag.types import Chunk, Hit
 from tests.fakes import ScriptedGenerator
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from rag import QuestionError, Settings
-from rag.questions import clean_question, history_messages
+from rag.answers.questions import clean_question, history_messages
 from tests.conftest import make_assistant
 
 

@@ -12,11 +12,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag import faults, indexing, loading, store
-from rag.chunking import ChunkingSettings
+from rag import faults
 from rag.filters import Filters
-from rag.retrieval import Retriever, asks_for_recent
-from rag.terms import terms
+from rag.index import indexing
+from rag.index.local import store
+from rag.index.local.retrieval import Retriever, asks_for_recent
+from rag.ingest import loading
+from rag.ingest.chunking import ChunkingSettings
+from rag.text.terms import terms
 from rag.types import Document
 from tests.fakes import HashEmbedder
 
@@ -258,7 +261,7 @@ def test_a_sidecar_added_or_edited_later_is_noticed_without_reading_other_files(
 def test_a_segment_above_the_threshold_is_searched_approximately_and_finds_the_same_passages(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from rag import vector_index
+    from rag.index.local import vector_index
 
     docs = _folder(tmp_path, 300)
     exact, _ = _build(docs, tmp_path / "exact")

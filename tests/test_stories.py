@@ -9,11 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag import Settings, store, stories
-from rag.chunking import ChunkingSettings
+from rag import Settings
 from rag.cli import format_answer
-from rag.indexing import update_index
-from rag.retrieval import Retriever
+from rag.index import stories
+from rag.index.indexing import update_index
+from rag.index.local import store
+from rag.index.local.retrieval import Retriever
+from rag.ingest.chunking import ChunkingSettings
 from tests.conftest import make_assistant
 from tests.fakes import HashEmbedder
 

@@ -12,7 +12,7 @@ from types import ModuleType
 
 import numpy as np
 
-from rag import stories
+from rag.index import stories
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "tests" / "fixtures" / "stories" / "sample_pairs.json"

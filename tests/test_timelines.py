@@ -1,4 +1,4 @@
-"""Timelines and "what's new" (rag/timelines.py, Answering.timeline): dates read from sentences and
+"""Timelines and "what's new" (rag/answers/timelines.py, Answering.timeline): dates read from sentences and
 resolved against the article's publication date, events in date order and cited, and the window a
 "what's new" question names."""
 
@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from rag import Settings, pipeline
-from rag.answer_types import answer_shape
-from rag.timelines import When, resolve, window
+from rag.answers.shapes import answer_shape
+from rag.answers.timelines import When, resolve, window
 from tests.conftest import make_assistant
 
 FRIDAY = dt.date(2024, 12, 20)

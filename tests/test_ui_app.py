@@ -24,7 +24,7 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AuthenticationError
 
 from rag import Assistant, ModelError, Settings
-from rag.generation import Message
+from rag.models.generation import Message
 from tests.fakes import HashEmbedder, ScriptedGenerator
 from ui.app import launch
 

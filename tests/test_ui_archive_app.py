@@ -36,9 +36,9 @@ def test_an_article_added_by_address_is_indexed_and_listed(
     settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     fetcher = FakeFetcher()
-    module = types.ModuleType("rag.fetching")
+    module = types.ModuleType("rag.ingest.fetching")
     module.fetch_article = fetcher  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "rag.fetching", module)
+    monkeypatch.setitem(sys.modules, "rag.ingest.fetching", module)
     with serving(Assistant(settings, embedder=HashEmbedder(), generator=ArticleGenerator())) as url:
         status, table, _, retry = Client(url, verbose=False).predict(
             "https://coast.example/news/dover\nftp://coast.example/x", api_name="/add_addresses"

@@ -239,15 +239,15 @@ def test_the_fetcher_is_rag_fetching_imported_when_first_used(
     assistant: Assistant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fetcher = FakeFetcher()
-    module = types.ModuleType("rag.fetching")
+    module = types.ModuleType("rag.ingest.fetching")
     module.fetch_article = fetcher  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "rag.fetching", module)
+    monkeypatch.setitem(sys.modules, "rag.ingest.fetching", module)
     status, _ = Library(assistant).add_addresses("https://coast.example/news/hull")
     assert fetcher.asked == ["https://coast.example/news/hull"] and "as hull.md." in status
     assert fetcher.allowed == [()], "no private host is allowed unless RAG_FETCH_ALLOW_HOSTS names it"
 
 
 def test_without_rag_fetching_the_page_says_so(assistant: Assistant, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "rag.fetching", None)  # importing it raises ImportError
+    monkeypatch.setitem(sys.modules, "rag.ingest.fetching", None)  # importing it raises ImportError
     status, retry = Library(assistant).add_addresses("https://coast.example/news/hull")
     assert "not available in this installation" in status and retry == "https://coast.example/news/hull"

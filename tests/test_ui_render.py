@@ -150,7 +150,7 @@ def test_paragraphs_are_blank_line_blocks_or_lines(text: str, count: int) -> Non
 
 
 def test_place_in_the_default_articles(docs_dir) -> None:  # type: ignore[no-untyped-def]
-    from rag.loading import load_documents
+    from rag.ingest.loading import load_documents
 
     documents = {d.id: d for d in load_documents(docs_dir)[0]}
     visit = documents["tokayev-state-visit-to-japan.txt"].text

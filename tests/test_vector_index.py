@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag import vector_index
 from rag.errors import IndexStoreError
-from rag.vector_index import VectorIndex
+from rag.index.local import vector_index
+from rag.index.local.vector_index import VectorIndex
 
 DIM = 32
 

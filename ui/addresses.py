@@ -1,7 +1,7 @@
 """Add articles by their address: fetch each page into the documents folder, with a result per address.
 
 `split` reads what was pasted into the field (one address per line; blank lines and repeats are
-dropped). `fetch_all` fetches them one after the other with `rag.fetching.fetch_article`, which
+dropped). `fetch_all` fetches them one after the other with `rag.ingest.fetching.fetch_article`, which
 keeps the article text and its metadata as a Markdown file in the documents folder, and returns
 what became of each: the saved title and file, or the `FetchError` message (a bad address, an
 address on this machine or a private network, a page that is not HTML, a timeout, a page too
@@ -30,7 +30,7 @@ from ui.progress import Bar, no_bar
 log = logging.getLogger(__name__)
 
 MAX_ADDRESSES = 20  # per request: each fetch can take up to its timeout
-Fetch = Callable[[str, Path], Any]  # rag.fetching.fetch_article: (url, documents folder) -> FetchedArticle
+Fetch = Callable[[str, Path], Any]  # rag.ingest.fetching.fetch_article: (url, documents folder) -> FetchedArticle
 
 
 @dataclass(frozen=True)
@@ -61,9 +61,9 @@ def split(text: str | None) -> list[str]:
 
 
 def default_fetch(allow_hosts: Sequence[str] = ()) -> Fetch:
-    """`rag.fetching.fetch_article`, imported now, allowing the private hosts `allow_hosts`
+    """`rag.ingest.fetching.fetch_article`, imported now, allowing the private hosts `allow_hosts`
     (Settings.fetch_allow_hosts); ImportError when this installation lacks it."""
-    fetch_article = importlib.import_module("rag.fetching").fetch_article
+    fetch_article = importlib.import_module("rag.ingest.fetching").fetch_article
     return functools.partial(fetch_article, allow_hosts=tuple(allow_hosts))
 
 

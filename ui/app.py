@@ -30,8 +30,8 @@ from gradio.utils import get_upload_folder
 from starlette.middleware import Middleware
 
 from rag.errors import RagError
-from rag.feed_refresh import Quiet
-from rag.loading import SUPPORTED_SUFFIXES
+from rag.ingest.feed_refresh import Quiet
+from rag.ingest.loading import SUPPORTED_SUFFIXES
 from rag.pipeline import Assistant
 from rag.settings import Settings
 from ui import catalog, render, scope

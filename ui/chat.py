@@ -25,8 +25,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
 from rag.errors import RagError
-from rag.feed_refresh import Quiet
 from rag.index import DocumentEntry
+from rag.ingest.feed_refresh import Quiet
 from rag.pipeline import Assistant
 from rag.types import Answer, Delta, Document, Draft, Stage, Status
 from ui import errors, render, scope

@@ -1,11 +1,11 @@
 """The feeds panel of the Articles tab: the feeds followed, with their last refresh and error; follow
 one by its address, stop following one, refresh them all now.
 
-Following or refreshing saves the new entries (rag/feeds.py) and then re-indexes through the
+Following or refreshing saves the new entries (rag/ingest/feeds.py) and then re-indexes through the
 Library, as an upload does (embedding outside the assistant's lock). A feed that cannot be
 followed is one line in the status box and changes nothing. Removing a feed keeps its articles.
 
-Deliberately not here: gradio (ui/app.py), HTML (ui/render.py), fetching and parsing (rag/feeds.py).
+Deliberately not here: gradio (ui/app.py), HTML (ui/render.py), fetching and parsing (rag/ingest/feeds.py).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from __future__ import annotations
 import logging
 from typing import NamedTuple
 
-from rag import feed_http, feeds
 from rag.errors import RagError
+from rag.ingest import feed_http, feeds
 from ui import render
 from ui.library import Library
 from ui.progress import Bar, no_bar
@@ -32,8 +32,8 @@ class FeedsShown(NamedTuple):
 class FeedsPanel:
     def __init__(self, library: Library, get: feeds.Get | None = None, fetch_page: feeds.PageFetch | None = None):
         self.library = library
-        self._get = get  # None: rag.feed_http.http_get
-        self._fetch_page = fetch_page  # None: rag.fetching, as `rag add`
+        self._get = get  # None: rag.ingest.feed_http.http_get
+        self._fetch_page = fetch_page  # None: rag.ingest.fetching, as `rag add`
 
     @property
     def _settings(self):  # type: ignore[no-untyped-def]

@@ -51,7 +51,7 @@ class Library:
     def __init__(self, assistant: Assistant, uploads_dir: Path | None = None, fetch: Fetch | None = None) -> None:
         self.assistant = assistant
         self.uploads_dir = uploads_dir  # gradio's upload cache: files under it are deleted once handled
-        self._fetch = fetch  # None: rag.fetching.fetch_article, imported when first used
+        self._fetch = fetch  # None: rag.ingest.fetching.fetch_article, imported when first used
         self._rows: tuple[Mapping[str, Any], int, list[catalog.Row]] | None = None  # (the entries read, their rows)
 
     @property
@@ -162,7 +162,7 @@ class Library:
         try:
             fetch = self._fetch or addresses.default_fetch(self.assistant.settings.fetch_allow_hosts)
         except ImportError:
-            log.exception("rag.fetching cannot be imported")
+            log.exception("rag.ingest.fetching cannot be imported")
             message = "Adding articles by address is not available in this installation."
             return render.notice_html(message, "error"), "\n".join(urls)
         notes: list[tuple[str, str]] = []

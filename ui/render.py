@@ -8,7 +8,7 @@ A citation is shown as its passage (the retrieved chunk that holds the cited spa
 highlighted, whether the span is the whole chunk or one sentence inside it, and its place in the
 article, such as "paragraph 4 of 11, characters 1234–1301".
 
-Deliberately not here: gradio, files, or deciding what is cited (rag.answering does that).
+Deliberately not here: gradio, files, or deciding what is cited (rag.answers.answering does that).
 """
 
 from __future__ import annotations
@@ -380,7 +380,7 @@ def documents_page(page: catalog.Page) -> str:
 
 
 def feeds_html(followed: Sequence[Any]) -> str:
-    """The feeds followed (rag.feeds.Feed records): title linked to the feed, articles saved, when it
+    """The feeds followed (rag.ingest.feeds.Feed records): title linked to the feed, articles saved, when it
     was last refreshed, and its last error or "ok"."""
     if not followed:
         return placeholder_html("No feeds are followed: paste the address of an RSS or Atom feed below.")

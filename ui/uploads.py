@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag.errors import RagError
-from rag.loading import MAX_FILE_BYTES, SUPPORTED_SUFFIXES, UnusableFile, iter_files, read_document
+from rag.ingest.loading import MAX_FILE_BYTES, SUPPORTED_SUFFIXES, UnusableFile, iter_files, read_document
 
 log = logging.getLogger(__name__)
 

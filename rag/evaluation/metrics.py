@@ -5,7 +5,7 @@ be unit-tested on hand-made cases. The texts are an answer's claims as data (`An
 its rendered text with `[n]` markers.
 
 `citation_support` is a judge of its own, by words, on purpose: the evaluation must not grade the
-checker with the checker's own judge (rag/judging.py), or a fault of that judge would pass unseen.
+checker with the checker's own judge (rag/answers/judging.py), or a fault of that judge would pass unseen.
 It is strict about the accepted answer and lenient about wording, so it errs towards calling a
 paraphrase unsupported; the reports show each such case for a reader to look at.
 

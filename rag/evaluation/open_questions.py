@@ -4,7 +4,7 @@ by the key points it covers, and summarise a run.
 A file holds one JSON object per line (eval/OPEN-QUESTIONS.md): `id`, `question`, `kind`,
 `documents`, `history` and `points`, each point a `point` in words and `any`, short alternative
 phrasings. A point is covered when every content word of one alternative (stemmed, stop words
-left out, as rag/terms.py compares texts) is among the answer's words, so "strategic trust" is
+left out, as rag/text/terms.py compares texts) is among the answer's words, so "strategic trust" is
 covered by "restoring trust that is strategic" but not by "trust". The answer's words are those of
 its kept claims (`Answer.claims`), so a reply sentence the checker removed covers nothing.
 
@@ -27,10 +27,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from rag.answers.markers import strip_markers
 from rag.evaluation import metrics
 from rag.evaluation.dataset import EvalDataError
-from rag.markers import strip_markers
-from rag.terms import terms
+from rag.text.terms import terms
 from rag.types import OWN_WORDS, Answer, Timings
 
 KINDS = frozenset({"summary", "main-points", "events", "list", "compare", "why", "yes-no", "describe"})

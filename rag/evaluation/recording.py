@@ -1,6 +1,6 @@
 """Record what a model says, so a question set can be answered again under other thresholds with
 no model time: the calibration (scripts/calibrate.py) asks every model call once, then replays
-the real answer code (rag/answering.py) many times.
+the real answer code (rag/answers/answering.py) many times.
 
 `Recorder` wraps a `Generator`: `stream` and `yes_probability` are looked up by a hash of the
 model's name, the messages and the token limit, and asked of the model only when missing.
@@ -18,7 +18,7 @@ import pickle
 from collections.abc import Iterator
 from pathlib import Path
 
-from rag.generation import Generator, Message
+from rag.models.generation import Generator, Message
 
 
 def _key(*parts: object) -> str:

@@ -28,12 +28,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from rag import models
-from rag.checking import policy_for
+from rag.answers.checking import policy_for
 from rag.errors import RagError
 from rag.evaluation.dataset import Case, EvalDataError, load_cases, locate_quotes, select
 from rag.evaluation.open_questions import OpenCase, OpenResult, OpenSummary, load_open_cases, score_open, summarise_open
 from rag.evaluation.scoring import CaseResult, Summary, score_case, summarise
+from rag.models import gguf
 from rag.pipeline import Assistant
 from rag.types import Answer
 
@@ -95,7 +95,7 @@ def evaluate(
 def run_settings(assistant: Assistant) -> dict[str, Any]:
     """What a run ran with: commit, model and checksum, settings, thresholds, documents."""
     settings = assistant.settings
-    spec = models.KNOWN_MODELS.get(settings.model)
+    spec = gguf.KNOWN_MODELS.get(settings.model)
     return {
         "commit": _git("rev-parse", "HEAD"),
         "uncommitted_changes": bool(_git("status", "--porcelain", "--untracked-files=no")),

@@ -9,10 +9,11 @@
 - `Searcher`: `search(query, k, filters)` returns ranked `Hit`s; `idf` weighs words for the checker.
 
 `open_index(settings, embedder)` is the one place that chooses the engine: unset
-`settings.milvus_uri`, the index folder (rag/index/local.py over rag/indexing.py, rag/store.py and
-rag/retrieval.py); set, Milvus (rag/index/milvus.py over rag/milvus_index.py and
-rag/milvus_retrieval.py). Each engine is imported only when chosen. The shared part of search
-(modes, depth, recency, building hits) is in rag/index/search.py, filters in rag/filters.py.
+`settings.milvus_uri`, the index folder (rag/index/local/: engine.py over store.py and retrieval.py,
+written through rag/index/indexing.py); set, Milvus (rag/index/milvus/: engine.py over store.py and
+retrieval.py). Each engine is imported only when chosen. What both share: updating (indexing.py),
+the search's modes, depth, recency, one passage per story and building hits (search.py), stories
+(stories.py), and the filters (rag/filters.py).
 
 The contract both engines keep is tests/test_index_backends.py, run on each.
 Deliberately not here: how either engine stores anything.
@@ -24,12 +25,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from rag.indexing import IndexReport, Prepared
+from rag.index.indexing import IndexReport, Prepared
 from rag.progress import Progress
 
 if TYPE_CHECKING:
-    from rag.embedding import Embedder
     from rag.filters import Filters
+    from rag.models.embedding import Embedder
     from rag.settings import Settings
     from rag.types import Chunk, Document, Hit
 
@@ -56,7 +57,7 @@ class DocumentEntry:
     author: str | None = None
     url: str | None = None
     added: str | None = None  # when the file was added (its modification time), ISO 8601
-    story: str | None = None  # the story its copies share (rag/stories.py); None when it has no copy
+    story: str | None = None  # the story its copies share (rag/index/stories.py); None when it has no copy
     chars: int = 0
     chunks: int = 0
     indexed_at: str = ""
@@ -176,9 +177,9 @@ def open_index(settings: Settings, embedder: Embedder | None = None) -> Index:
     """The engine the settings name; `embedder` is needed to load, prepare and update (not to ask
     whether an index exists)."""
     if settings.milvus_uri:
-        from rag.index.milvus import MilvusEngine
+        from rag.index.milvus.engine import MilvusEngine
 
         return MilvusEngine(settings, embedder)
-    from rag.index.local import LocalEngine
+    from rag.index.local.engine import LocalEngine
 
     return LocalEngine(settings, embedder)

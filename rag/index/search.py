@@ -1,9 +1,9 @@
 """The part of search both engines share, written once: the modes, how deep each list is searched,
 newest first for questions about recency, one passage per story (copies of one article, grouped
-by rag/stories.py at each commit), and the `Hit` made of a passage and its article's entry.
+by rag/index/stories.py at each commit), and the `Hit` made of a passage and its article's entry.
 
-Each engine finds its candidates its own way (rag/retrieval.py over the segments, with its own
-reciprocal rank fusion; rag/milvus_retrieval.py inside Milvus) and the filters are one test,
+Each engine finds its candidates its own way (rag/index/local/retrieval.py over the segments, with its own
+reciprocal rank fusion; rag/index/milvus/retrieval.py inside Milvus) and the filters are one test,
 `Filters.allows(entry)` (rag/filters.py), on the catalog's `DocumentEntry`s.
 
 >>> search_depth(1000, 5), search_depth(1000, 20), search_depth(30, 5)
@@ -85,7 +85,7 @@ def one_per_story(
     members: Mapping[str, tuple[str, ...]],
 ) -> list[tuple[T, DocumentEntry, tuple[str, ...]]]:
     """The first k of `ranked` (best first), one copy per story: once a passage of an article of a
-    story (rag/stories.py) is kept, the passages of its other copies are passed over (the article's
+    story (rag/index/stories.py) is kept, the passages of its other copies are passed over (the article's
     own passages never are). Each kept item comes with its article's entry and the other copies
     (`members`: story -> its articles, stories.members), for `Hit.also_in`. Items of no article
     in the catalog are passed over.
