@@ -11,6 +11,7 @@ from rag.errors import IndexStoreError
 from rag.index import indexing
 from rag.index.indexing import update_index
 from rag.index.local import store
+from rag.index.manifest import FORMAT_VERSION
 from rag.ingest.chunking import ChunkingSettings
 from tests.conftest import LECTURE, VISIT
 from tests.fakes import HashEmbedder
@@ -26,7 +27,7 @@ def test_first_build_embeds_everything_and_writes_a_self_describing_manifest(doc
     assert sorted(report.added) == sorted([VISIT, LECTURE])
     assert report.chunks_embedded == len(stored.chunks) == embedder.texts_embedded
     manifest = json.loads((tmp_path / "index" / "manifest.json").read_text())
-    assert manifest["format_version"] == store.FORMAT_VERSION
+    assert manifest["format_version"] == FORMAT_VERSION
     assert manifest["embedder"] == {"name": embedder.name, "dimension": embedder.dimension}
     assert manifest["chunking"] == ChunkingSettings().as_dict()
     assert manifest["documents"][VISIT]["hash"] == stored.documents[VISIT].hash

@@ -49,6 +49,7 @@ from rag import faults
 from rag.errors import IndexStoreError
 from rag.index import stories
 from rag.index.local import store
+from rag.index.manifest import check_compatible
 from rag.ingest import metadata
 from rag.ingest.chunking import ChunkingSettings, chunk_document
 from rag.ingest.loading import Skipped, UnusableFile, list_folder, read_file, require_folder
@@ -150,7 +151,7 @@ def _previous_manifest(
         return None, None
     try:
         manifest = store.read_manifest(index_dir)
-        store.check_compatible(manifest, embedder.name, embedder.dimension, index_dir)
+        check_compatible(manifest, embedder.name, embedder.dimension, index_dir)
     except IndexStoreError as err:
         reason = err.args[0].split(" Run `rag index`")[0]  # this is that run: no advice to run it
         notes.append(f"{reason} The index was rebuilt from the documents.")

@@ -71,6 +71,7 @@ from rag import faults
 from rag.errors import IndexBusy, IndexStoreError
 from rag.index.local import vector_index
 from rag.index.local.vector_index import VectorIndex
+from rag.index.manifest import FORMAT_VERSION, check_compatible
 from rag.text.terms import terms
 from rag.types import Chunk, Document
 
@@ -79,7 +80,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 LOCK = ".writer.lock"  # the writers' lock file: empty, it stays
 SEGMENT_PREFIX = "seg-"
@@ -460,22 +460,6 @@ def _parse_manifest(data: bytes, path: Path) -> dict[str, Any]:
     ):
         raise IndexStoreError(f"The index manifest {path} is not an index's manifest. Run `rag index` to rebuild.")
     return manifest
-
-
-def check_compatible(manifest: dict[str, Any], embedder_name: str, dimension: int, folder: Path) -> None:
-    version = manifest.get("format_version")
-    if version != FORMAT_VERSION:
-        raise IndexStoreError(
-            f"The index in {folder} has format version {version}, this program reads version "
-            f"{FORMAT_VERSION}. Run `rag index` to rebuild it."
-        )
-    built_with = manifest.get("embedder", {})
-    if built_with.get("name") != embedder_name or built_with.get("dimension") != dimension:
-        raise IndexStoreError(
-            f"The index in {folder} was built with embedder {built_with.get('name')!r} "
-            f"({built_with.get('dimension')} dimensions), not {embedder_name!r} ({dimension}). "
-            "Run `rag index` to rebuild it."
-        )
 
 
 class Segment:

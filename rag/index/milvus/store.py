@@ -62,7 +62,7 @@ from rag.index.indexing import (
     prepare_planned,
     scan_folder,
 )
-from rag.index.local import store
+from rag.index.manifest import FORMAT_VERSION, check_compatible
 from rag.index.milvus.terms import EMPTY, TermCounts, terms_key
 from rag.ingest.chunking import ChunkingSettings
 from rag.ingest.loading import content_hash
@@ -381,7 +381,7 @@ def load_from(collections: Collections, embedder_name: str, dimension: int, wher
     manifest = _read_manifest(collections) if collections.exist() else None
     if manifest is None:
         raise IndexStoreError(f"No index in {where}. Run `rag index` to build it.")
-    store.check_compatible(manifest, embedder_name, dimension, Path(where))
+    check_compatible(manifest, embedder_name, dimension, where)
     collections.recipe = str(manifest.get("recipe", ""))
     if not collections.client.has_collection(collections.chunks):
         raise IndexStoreError(f"The index in {where} is damaged: {collections.chunks} is missing. "
@@ -513,7 +513,7 @@ def update_index(
         "chunking": chunking.as_dict(),
         "documents": entries,
         "built_at": now,
-        "format_version": store.FORMAT_VERSION,
+        "format_version": FORMAT_VERSION,
         "tag": tag,
         "recipe": collections.recipe,
         "stories": stories.SETTINGS,
