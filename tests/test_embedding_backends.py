@@ -21,7 +21,7 @@ import pytest
 
 from rag.errors import SettingsError
 from rag.models import embedding
-from rag.models.embedding import MARKER, MODEL_NAME, ONNX_FILES, MiniLMEmbedder, export_is_complete, export_onnx
+from rag.models.embedding import EXPORT_DONE, MODEL_NAME, ONNX_FILES, MiniLMEmbedder, export_is_complete, export_onnx
 from rag.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,15 +105,15 @@ def test_export_is_made_once(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
     folder = export_onnx(tmp_path)
     assert export_onnx(tmp_path) == folder
     assert len(export.calls) == 1
-    assert sorted(p.name for p in folder.iterdir()) == sorted([MARKER, *ONNX_FILES.values()])
+    assert sorted(p.name for p in folder.iterdir()) == sorted([EXPORT_DONE, *ONNX_FILES.values()])
     assert [p.name for p in folder.parent.iterdir()] == [folder.name]  # no temporary folder left
 
 
 def test_a_half_written_export_is_not_used(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(embedding, "_export", fake_export)
     folder = export_onnx(tmp_path)
-    digest = json.loads((folder / MARKER).read_text())["source_sha256"]
-    (folder / MARKER).unlink()  # as if the process died before the marker was written
+    digest = json.loads((folder / EXPORT_DONE).read_text())["source_sha256"]
+    (folder / EXPORT_DONE).unlink()  # as if the process died before the marker was written
     assert not export_is_complete(folder, digest)
     export = RecordedExport()
     monkeypatch.setattr(embedding, "_export", export)
@@ -124,7 +124,7 @@ def test_a_half_written_export_is_not_used(monkeypatch: pytest.MonkeyPatch, tmp_
 def test_a_changed_file_is_exported_again(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(embedding, "_export", fake_export)
     folder = export_onnx(tmp_path)
-    digest = json.loads((folder / MARKER).read_text())["source_sha256"]
+    digest = json.loads((folder / EXPORT_DONE).read_text())["source_sha256"]
     (folder / ONNX_FILES["onnx-int8"]).write_bytes(b"cut short")
     assert not export_is_complete(folder, digest)
     export_onnx(tmp_path)

@@ -47,7 +47,7 @@ MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 DEFAULT_BATCH = 16
 # Bumped whenever the export changes (opset, inputs, quantisation): an older folder is then ignored.
 EXPORT_VERSION = 2
-MARKER = "export.json"
+EXPORT_DONE = "export.json"  # written last into an export folder: its presence means the export is whole
 ONNX_FILES = {"onnx": "model.onnx", "onnx-int8": "model-int8.onnx"}
 class Embedder(Protocol):
     name: str
@@ -270,7 +270,7 @@ def export_onnx(cache_dir: Path) -> Path:
         _export(source, work)
         files = {name: _sha256(work / name) for name in ONNX_FILES.values()}
         marker = {"version": EXPORT_VERSION, "source_sha256": digest, "files": files}
-        (work / MARKER).write_text(json.dumps(marker, indent=1))  # written last: its presence means done
+        (work / EXPORT_DONE).write_text(json.dumps(marker, indent=1))  # written last: its presence means done
         if folder.exists():  # an incomplete or stale folder of the same name
             shutil.rmtree(folder)
         try:
@@ -285,7 +285,7 @@ def export_onnx(cache_dir: Path) -> Path:
 
 def export_is_complete(folder: Path, source_sha256: str) -> bool:
     try:
-        marker = json.loads((folder / MARKER).read_text())
+        marker = json.loads((folder / EXPORT_DONE).read_text())
         return (
             marker["version"] == EXPORT_VERSION
             and marker["source_sha256"] == source_sha256
