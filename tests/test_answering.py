@@ -178,6 +178,17 @@ def test_an_open_question_is_answered_in_the_models_words_each_sentence_checked(
         assert starts == sorted(starts)
 
 
+def test_a_question_for_one_view_is_answered_by_the_models_words_without_quotes_of_the_rest() -> None:
+    writer = ScriptedGenerator(["Tokayev met Governor Yuriko Koike [1]."])
+    a = answering(writer, Judge(right=["Koike"]), summary=0.01)
+    made = outcome(list(a.open("How did Tokayev view the talks with the Tokyo Governor?", passages())))
+    assert made.mode == "written" and [c.status for c in made.claims] == ["supported"]
+    writer = ScriptedGenerator(["Tokayev met Governor Yuriko Koike [1]."])
+    broad = answering(writer, Judge(right=["Koike"]), summary=0.01)
+    made = outcome(list(broad.open("Summarize the talks with the Tokyo Governor.", passages())))
+    assert "quoted" in [c.status for c in made.claims], "a question for several points gets the rest quoted"
+
+
 @pytest.mark.parametrize("how", ["rewrite", "generate"])
 def test_an_open_question_whose_sentences_all_fail_gets_the_articles_sentences(how: str) -> None:
     writer = ScriptedGenerator(["He flew to the Moon [1]."])

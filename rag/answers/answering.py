@@ -48,7 +48,7 @@ from rag.answers.judging import Judging
 from rag.answers.markers import strip_markers
 from rag.answers.prompting import build_prompt, build_repair_prompt, build_rewrite_prompt, cut_question
 from rag.answers.replies import REFUSAL
-from rag.answers.shapes import expected_type, holds_answer_type
+from rag.answers.shapes import asks_for_breadth, expected_type, holds_answer_type
 from rag.answers.timelines import Window, dated_events
 from rag.models.generation import Generator, Message
 from rag.text.terms import terms
@@ -248,8 +248,9 @@ class Answering:
             yield Status("checking")
             check = check_reply(question, run.draft, checked, "open", self.policy, self.judge)
             if check.answers:
-                # A chosen sentence the model left out, or said wrongly, is quoted in its place.
-                missing = _unsaid(chosen, check, checked, len(shown))
+                # A chosen sentence the model left out, or said wrongly, is quoted in its place, when
+                # the question asks for several points (one view is answered by the model's words).
+                missing = _unsaid(chosen, check, checked, len(shown)) if asks_for_breadth(question) else []
                 fits = _within_words(missing, OPEN_WORDS - sum(len(c.sentence.split()) for c in check.kept))
                 if missing:
                     run.notes.append(f"{len(chosen) - len(missing)} of the {len(chosen)} sentences that answer best "

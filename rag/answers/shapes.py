@@ -105,6 +105,34 @@ def answer_shape(question: str) -> Shape:
     return "open" if _OPEN.search(text) else "fact"
 
 
+# Open questions that ask for one view or one statement ("How did X view Y?", "What did X say about
+# Y?"): one sentence answers them, and quoting more of the article only buries it. A question that
+# also asks for a list, the main points or a summary is broad all the same.
+_ONE_VIEW = re.compile(
+    r"^what (?:did|does|do|has|have|had) [^?]{1,60} (?:say|said)\b"
+    r"|^how (?:did|does|do|has|have|is|was|were) [^?]{1,80} (?:describe|see|view|portray)\b",
+    re.IGNORECASE,
+)
+_BROAD = re.compile(r"\b(?:list|main points?|key points?|summar\w*|overview|in order)\b", re.IGNORECASE)
+
+
+def asks_for_breadth(question: str) -> bool:
+    """Whether an open question wants several points (so what the model left out is quoted too),
+    not one view or statement.
+
+    >>> asks_for_breadth("What are the main points of the lecture?")
+    True
+    >>> asks_for_breadth("How did Tokayev describe Japan as a partner?")
+    False
+    >>> asks_for_breadth("What did he say about nuclear weapons?")
+    False
+    >>> asks_for_breadth("What did the summary say? List the main points.")
+    True
+    """
+    question = question.strip()
+    return not _ONE_VIEW.search(question) or bool(_BROAD.search(question))
+
+
 def expected_type(question: str) -> str | None:
     """'weekday', 'year', 'date', 'duration', 'count', 'amount', or None when the wording names no kind."""
     text = fold(question).strip()
