@@ -28,7 +28,6 @@ import hashlib
 import html
 import json
 import logging
-import os
 import re
 import tempfile
 import threading
@@ -134,13 +133,7 @@ def save(documents_dir: Path, feeds: dict[str, Feed]) -> None:
     path = state_path(documents_dir)
     data = {"version": STATE_VERSION, "feeds": [dataclasses.asdict(f) for f in feeds.values()]}
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=".feeds-", suffix=".tmp", dir=path.parent)
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump(data, out, ensure_ascii=False, indent=1)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
+        fetching.write_atomically(path, json.dumps(data, ensure_ascii=False, indent=1), fsync=True)
     except OSError as err:
         raise FeedError(f"The feed list {path} cannot be written ({err.strerror or err}).") from None
 
@@ -418,11 +411,7 @@ def _markdown(feed: Feed, feed_title: str, entry: Entry, text: str, page: dict[s
 
 def _write(path: Path, content: str) -> None:
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=".feed-", suffix=".tmp", dir=path.parent)
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(content)
-        os.replace(temporary, path)
+        fetching.write_atomically(path, content)
     except OSError as err:
         raise FeedError(f"The article {path} could not be saved ({err.strerror or err}).") from None
 

@@ -435,11 +435,24 @@ def _write(documents_dir: Path, relative: Path, content: str) -> Path:
     if root not in path.parents:
         raise FetchError(f"Refusing to write {relative} outside the documents folder {root}.")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=".fetching-", suffix=".md", dir=path.parent)
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(content)
-        os.replace(temporary, path)
+        write_atomically(path, content)
     except OSError as err:
         raise FetchError(f"The article could not be saved as {path} ({err.strerror or err}).") from None
     return path
+
+
+def write_atomically(path: Path, text: str, fsync: bool = False) -> None:
+    """Write `text` to `path` whole or not at all: a hidden temporary file in the same folder (the
+    documents loader skips it), renamed over `path`; `fsync`: flushed to disk first. Raises OSError."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=".saving-", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+            if fsync:
+                out.flush()
+                os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
